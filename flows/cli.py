@@ -1,0 +1,217 @@
+"""The ``vecpress`` command line: run, search, inspect, sample-data. Heavy imports stay inside commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from flows.config import ReindexConfig
+    from flows.reindex import reindex
+    from transforms import report
+
+    overrides = {
+        "input": args.input,
+        "output": args.output,
+        "text_column": args.text_column,
+        "id_column": args.id_column,
+        "label_column": args.label_column,
+        "codec": args.codec,
+        "shards": args.shards,
+        "model": args.model,
+        "device": args.device,
+        "batch_size": args.batch_size,
+        "max_seq_length": args.max_seq_length,
+        "sample_size": args.sample_size,
+        "seed": args.seed,
+        "nprobe": args.nprobe,
+        "eval_queries": args.eval_queries,
+        "runner": args.runner,
+        "run_id": args.run_id,
+    }
+    if args.pipeline_arg:
+        overrides["pipeline_args"] = args.pipeline_arg
+    if args.config:
+        config = ReindexConfig.from_yaml(args.config, **overrides)
+    else:
+        config = ReindexConfig(**{k: v for k, v in overrides.items() if v is not None})
+    manifest = reindex(config)
+    table = Table(title=f"vecpress run {manifest['run_id']}", show_header=False)
+    for key, value in report.summary_rows(manifest):
+        table.add_row(key, value)
+    Console().print(table)
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from transforms import reading
+    from transforms.query import PublishedIndex
+
+    queries = list(args.queries)
+    if args.queries_file:
+        queries += [q.strip() for q in Path(args.queries_file).read_text().splitlines() if q.strip()]
+    if not queries:
+        print("vecpress search: give queries as arguments or with --queries-file", file=sys.stderr)
+        return 2
+    index = PublishedIndex(args.index, nprobe=args.nprobe, device=args.device)
+    results = index.search(queries, args.k)
+    texts: dict[str, str] = {}
+    if args.docs:
+        params = index.manifest["parameters"]
+        wanted = {h.doc_id for hits in results for h in hits if h.doc_id is not None}
+        texts = reading.lookup_texts(
+            args.docs, reading.Columns(params["id_column"], params["text_column"]), wanted
+        )
+    if args.json:
+        out = [
+            {
+                "query": q,
+                "hits": [
+                    {**h.__dict__, **({"text": texts.get(h.doc_id)} if args.docs else {})} for h in hits
+                ],
+            }
+            for q, hits in zip(queries, results, strict=True)
+        ]
+        print(json.dumps(out, indent=2))
+        return 0
+    console = Console()
+    for query, hits in zip(queries, results, strict=True):
+        table = Table(title=f"{query!r}  (run {index.layout.run_id})")
+        for col in ("rank", "doc_id", "score", *(["text"] if args.docs else [])):
+            table.add_column(col, overflow="fold")
+        for h in hits:
+            row = [str(h.rank), str(h.doc_id), f"{h.score:.4f}"]
+            if args.docs:
+                row.append(" ".join((texts.get(h.doc_id) or "").split())[:160])
+            table.add_row(*row)
+        console.print(table)
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from transforms import publish, report
+
+    layout, manifest = publish.current(args.index)
+    if args.json:
+        print(json.dumps(manifest, indent=2))
+        return 0
+    table = Table(title=f"{args.index}: current run {layout.run_id}", show_header=False)
+    for key, value in report.summary_rows(manifest):
+        table.add_row(key, value)
+    total = sum(f["bytes"] for f in manifest["files"])
+    table.add_row("files", f"{len(manifest['files'])} files, {total / 1e6:.2f} MB (sha256 in manifest.json)")
+    Console().print(table)
+    return 0
+
+
+def _sample_data(args: argparse.Namespace) -> int:
+    from transforms import newsgroups
+
+    for url in newsgroups.write_parquet(args.output, args.limit, args.seed):
+        print(url)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="vecpress", description=__doc__)
+    top.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="embed, compress, index, evaluate and publish a corpus")
+    run.add_argument("--config", help="YAML config; command-line flags override its keys")
+    run.add_argument("--input", help="Parquet file, directory or glob (any fsspec URL)")
+    run.add_argument("--output", help="output root (any fsspec URL)")
+    run.add_argument("--text-column")
+    run.add_argument("--id-column")
+    run.add_argument("--label-column")
+    run.add_argument("--codec", help="faiss index_factory string with IVF, or 'auto'")
+    run.add_argument("--shards", type=int)
+    run.add_argument("--model", help="sentence-transformers model name or path")
+    run.add_argument("--device", help="auto, cpu, cuda, cuda:N")
+    run.add_argument("--batch-size", type=int)
+    run.add_argument("--max-seq-length", type=int)
+    run.add_argument("--sample-size", type=int, help="codec training sample size")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--nprobe", type=int)
+    run.add_argument("--eval-queries", type=int)
+    run.add_argument(
+        "--runner", help="Beam runner (DirectRunner, DaskRunner, FlinkRunner, DataflowRunner, ...)"
+    )
+    run.add_argument("--pipeline-arg", action="append", help="extra Beam option, e.g. --pipeline-arg=--foo=1")
+    run.add_argument("--run-id")
+    run.set_defaults(func=_run)
+
+    search = sub.add_parser("search", help="query the current run of an index")
+    search.add_argument("queries", nargs="*")
+    search.add_argument("--index", required=True, help="output root given to 'vecpress run'")
+    search.add_argument("-k", type=int, default=10)
+    search.add_argument("--queries-file")
+    search.add_argument("--docs", help="source Parquet (URL/glob) to show the matching texts")
+    search.add_argument("--nprobe", type=int)
+    search.add_argument("--device", default="auto")
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(func=_search)
+
+    inspect = sub.add_parser("inspect", help="the current run's manifest: counts, sizes, quality")
+    inspect.add_argument("index")
+    inspect.add_argument("--json", action="store_true")
+    inspect.set_defaults(func=_inspect)
+
+    sample = sub.add_parser("sample-data", help="write the bundled 20 Newsgroups corpus as Parquet")
+    sample.add_argument("--output", required=True)
+    sample.add_argument("--limit", type=int, help="seeded random subset of this many posts")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.set_defaults(func=_sample_data)
+    return top
+
+
+def _setup_logging(verbose: bool) -> None:
+    """vecpress's own loggers go to stderr; library chatter stays at Prefect's root level (WARNING)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("flows", "transforms", "pipelines"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+        logger.addHandler(handler)
+        logger.propagate = False
+    if verbose:
+        logging.getLogger().setLevel(logging.DEBUG)
+    # Beam's GCP I/O modules warn about optional BigQuery clients on import; vecpress does not use them.
+    logging.getLogger().addFilter(lambda record: not record.getMessage().startswith("apitools not found"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # The temporary Prefect server's telemetry write raced its first migration ("database is locked").
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # A fresh PREFECT_HOME migrates its database on first start: well over Prefect's 20 s default on 2 cores.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    args = parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    from transforms.codec import CodecError
+    from transforms.publish import PublishError
+    from transforms.reading import InputError
+
+    try:
+        return args.func(args)
+    except (InputError, CodecError, PublishError) as err:
+        print(f"vecpress: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The one typed configuration of a re-indexing run (pydantic at the Prefect/CLI boundary)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from transforms.embedder import DEFAULT_MODEL, EmbedderSpec
+from transforms.reading import Columns
+
+
+class ReindexConfig(BaseModel):
+    """Everything a run needs; also loadable from YAML. Unknown keys are an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: str = Field(description="Parquet file, directory or glob; any fsspec URL")
+    output: str = Field(description="output root; runs are written under <output>/runs/<run_id>/")
+    id_column: str = "id"
+    text_column: str = "text"
+    label_column: str | None = None
+
+    model: str = Field(DEFAULT_MODEL, description="sentence-transformers model name or local path")
+    device: str = Field("auto", description="auto (CUDA when present, else CPU), cpu, cuda, cuda:N")
+    batch_size: int = Field(64, ge=1)
+    normalize: bool = True
+    max_seq_length: int | None = Field(None, ge=8, description="token limit; the model's own when unset")
+
+    codec: str = Field("auto", description="faiss index_factory string with IVF, or 'auto'")
+    shards: int = Field(4, ge=1, le=99999)
+    sample_size: int = Field(100_000, ge=1, description="training sample for the codec")
+    seed: int = 0
+    nprobe: int = Field(16, ge=1)
+    eval_queries: int = Field(1000, ge=1)
+    k: int = Field(10, ge=1)
+
+    runner: str = Field("DirectRunner", description="Beam runner for the embed/encode/build pipelines")
+    pipeline_args: list[str] = Field(default_factory=list, description="extra Beam pipeline options")
+    run_id: str | None = None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> ReindexConfig:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of config keys at the top level")
+        return cls(**{**data, **{k: v for k, v in overrides.items() if v is not None}})
+
+    def columns(self) -> Columns:
+        return Columns(id=self.id_column, text=self.text_column, label=self.label_column)
+
+    def embedder(self) -> EmbedderSpec:
+        return EmbedderSpec(self.model, self.device, self.batch_size, self.normalize, self.max_seq_length)

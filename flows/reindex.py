@@ -1,0 +1,70 @@
+"""The ``reindex`` flow: sequences the stages, times them, publishes the run and its report artifact."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+
+from flows import tasks
+from flows.config import ReindexConfig
+from transforms import io
+from transforms.layout import RunLayout, new_run_id
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[stage] = round(time.perf_counter() - start, 2)
+
+
+@flow(name="reindex")
+def reindex(config: ReindexConfig) -> dict[str, Any]:
+    """Parquet -> embeddings -> codec -> code shards -> index shards -> evaluation -> atomic publish."""
+    layout = RunLayout(config.output, config.run_id or new_run_id())
+    timings: dict[str, float] = {}
+    with _timed(timings, "read"):
+        files = tasks.check_inputs(config)
+    with _timed(timings, "embed"):
+        dim = tasks.probe_model(config)
+        counts = tasks.embed(config, layout, files, dim)
+    with _timed(timings, "fit"):
+        info = tasks.fit_codec(config, layout, counts["embedded"], dim)
+    with _timed(timings, "encode"):
+        encoded = tasks.encode(config, layout)
+    with _timed(timings, "build"):
+        counts["indexed"] = tasks.build(config, layout)
+    with _timed(timings, "evaluate"):
+        quality, per_query = tasks.evaluate(config, layout, counts["embedded"])
+    index_bytes = sum(io.size(u) for u in layout.shards("index", config.shards))
+    manifest = {
+        "run_id": layout.run_id,
+        "output": config.output,
+        "parameters": config.model_dump(mode="json"),
+        "counts": {**counts, "encoded": encoded},
+        "codec": info.to_json(),
+        "evaluation": quality,
+        "sizes": {
+            "index_bytes": index_bytes,
+            "index_bytes_per_vector": index_bytes / max(1, counts["indexed"]),
+            "code_bytes_per_vector": info.code_size,
+            "float32_bytes_per_vector": 4 * info.dim,
+        },
+        "timings_s": timings,
+        "shards": {
+            kind: [u.rsplit("/", 1)[1] for u in layout.shards(kind, config.shards)]
+            for kind in ("embeddings", "codes", "index", "idmap")
+        },
+        "rejects_file": "rejects.arrow",
+    }
+    text = tasks.write_report(layout, manifest, per_query)
+    manifest = tasks.publish_run(layout, manifest)
+    create_markdown_artifact(
+        markdown=text, key="vecpress-report", description=f"vecpress run {layout.run_id}"
+    )
+    return manifest

@@ -1,0 +1,165 @@
+"""Prefect tasks: each adapts one stage of ``transforms``/``pipelines`` and passes paths, not data."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+from prefect import task
+
+from flows.config import ReindexConfig
+from transforms import arrow_files, codec, evaluation, io, publish, reading, report, sampling, search
+from transforms.layout import RunLayout
+
+logger = logging.getLogger(__name__)
+
+
+class NothingToIndex(RuntimeError):
+    pass
+
+
+def _beam_options(config: ReindexConfig):
+    from pipelines import runner
+
+    return runner.pipeline_options(config.runner, config.pipeline_args)
+
+
+@task(retries=2, retry_delay_seconds=5)
+def check_inputs(config: ReindexConfig) -> list[reading.InputFile]:
+    """Expand the input and check every file's schema before any work starts."""
+    files = reading.check_inputs(config.input, config.columns())
+    logger.info("%d input files, %d rows", len(files), sum(f.rows for f in files))
+    return files
+
+
+@task
+def probe_model(config: ReindexConfig) -> int:
+    """Load the model once up front: a bad model name fails here, before a distributed job starts."""
+    from transforms.embedder import load_embedder
+
+    return int(load_embedder(config.embedder()).dim)
+
+
+@task(retries=1, retry_delay_seconds=10)
+def embed(
+    config: ReindexConfig, layout: RunLayout, files: list[reading.InputFile], dim: int
+) -> dict[str, int]:
+    """Run the embed pipeline; return rows read (from Parquet footers), embedded and rejected."""
+    from pipelines import embed as embed_pipeline
+    from pipelines import runner
+
+    read = sum(f.rows for f in files)
+    job = embed_pipeline.EmbedJob(
+        tuple(f.url for f in files), config.columns(), config.embedder(), layout, config.shards, dim, read
+    )
+    runner.run(lambda p: embed_pipeline.build(p, job), _beam_options(config), "embed")
+    embedded = sum(arrow_files.num_rows(u) for u in layout.shards("embeddings", config.shards))
+    rejected = arrow_files.num_rows(layout.rejects)
+    if embedded == 0:
+        raise NothingToIndex(f"no documents to index: all {read} rows were rejected (see {layout.rejects})")
+    return {"read": read, "embedded": embedded, "rejected": rejected}
+
+
+@task
+def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int) -> codec.CodecInfo:
+    """Draw the seeded training sample from the stored embeddings and train the codec."""
+    shards = layout.shards("embeddings", config.shards)
+    sample = sampling.bottom_k(shards, config.sample_size, config.seed)
+    if config.codec == "auto":
+        factory, reductions = codec.auto_factory(len(sample.row_ids), n_total, dim)
+    else:
+        factory, reductions = config.codec, []
+    for reason in reductions:
+        logger.warning("codec: %s", reason)
+    start = time.perf_counter()
+    index = codec.train(sample.vectors, factory)
+    info = codec.CodecInfo(
+        model=config.model,
+        dim=dim,
+        normalize=config.normalize,
+        max_seq_length=config.max_seq_length,
+        factory=factory,
+        metric="L2",
+        sample_size=len(sample.row_ids),
+        seed=config.seed,
+        nprobe=config.nprobe,
+        code_size=int(index.sa_code_size()),
+        fingerprint=codec.fingerprint(index),
+        reductions=reductions,
+        train_seconds=round(time.perf_counter() - start, 3),
+    )
+    codec.save(layout.codec, index, info)
+    return info
+
+
+@task(retries=1, retry_delay_seconds=10)
+def encode(config: ReindexConfig, layout: RunLayout) -> int:
+    from pipelines import encode as encode_pipeline
+    from pipelines import runner
+
+    pairs = list(
+        zip(layout.shards("embeddings", config.shards), layout.shards("codes", config.shards), strict=True)
+    )
+    runner.run(lambda p: encode_pipeline.build(p, layout.codec, pairs), _beam_options(config), "encode")
+    return sum(arrow_files.num_rows(u) for _, u in pairs)
+
+
+@task(retries=1, retry_delay_seconds=10)
+def build(config: ReindexConfig, layout: RunLayout) -> int:
+    from pipelines import build as build_pipeline
+    from pipelines import runner
+
+    jobs = list(
+        zip(
+            layout.shards("codes", config.shards),
+            layout.shards("index", config.shards),
+            layout.shards("idmap", config.shards),
+            strict=True,
+        )
+    )
+    runner.run(lambda p: build_pipeline.build(p, layout.codec, jobs), _beam_options(config), "build")
+    return sum(arrow_files.num_rows(u) for _, _, u in jobs)
+
+
+@task
+def evaluate(config: ReindexConfig, layout: RunLayout, n_total: int) -> tuple[dict[str, Any], list[float]]:
+    """Recall@k against exact float search and kNN label accuracy, on queries drawn from the corpus."""
+    shards = layout.shards("embeddings", config.shards)
+    queries = sampling.bottom_k(shards, min(config.eval_queries, n_total), config.seed + 1)
+    k, qids = config.k, queries.row_ids
+    exact = evaluation.exact_search(shards, queries.vectors, k + 1)
+    indexes = [search.load_index(u, config.nprobe) for u in layout.shards("index", config.shards)]
+    start = time.perf_counter()
+    approx = search.search_shards(indexes, queries.vectors, k + 1)
+    latency_ms = 1000 * (time.perf_counter() - start) / len(qids)
+    exact_nn, approx_nn = evaluation.drop_self(exact.ids, qids, k), evaluation.drop_self(approx.ids, qids, k)
+    per_query = evaluation.recall_at_k(approx_nn, exact_nn, k)
+    out: dict[str, Any] = {
+        "k": k,
+        "queries": len(qids),
+        "recall_at_k": float(per_query.mean()),
+        "search_ms_per_query": round(latency_ms, 4),
+        "knn_accuracy_float": None,
+        "knn_accuracy_index": None,
+    }
+    if config.label_column:
+        label_of = evaluation.lookup_labels(shards, np.concatenate([exact_nn.ravel(), approx_nn.ravel()]))
+        out["knn_accuracy_float"] = evaluation.knn_accuracy(exact_nn, queries.labels, label_of)
+        out["knn_accuracy_index"] = evaluation.knn_accuracy(approx_nn, queries.labels, label_of)
+    return out, per_query.tolist()
+
+
+@task
+def write_report(layout: RunLayout, manifest: dict[str, Any], per_query: list[float]) -> str:
+    """report.md and report.png inside the run, before publishing, so the manifest lists them."""
+    text = report.markdown(manifest)
+    io.write_bytes(layout.dir("report.md"), text.encode())
+    report.plot(np.asarray(per_query), manifest, layout.dir("report.png"))
+    return text
+
+
+@task(retries=2, retry_delay_seconds=5)
+def publish_run(layout: RunLayout, manifest: dict[str, Any]) -> dict[str, Any]:
+    return publish.publish(layout, manifest)

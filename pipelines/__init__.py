@@ -1,0 +1,1 @@
+"""Beam pipeline graphs of vecpress: thin adapters over ``transforms``."""

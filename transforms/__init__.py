@@ -1,0 +1,1 @@
+"""Runner-agnostic building blocks and the numeric core of vecpress."""

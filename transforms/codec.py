@@ -1,0 +1,176 @@
+"""The codec: a trained, empty faiss index (from an index_factory string) plus the JSON that describes it."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from transforms import io
+
+logger = logging.getLogger(__name__)
+
+# faiss's k-means warns below this many training points per centroid; vecpress treats that as an error.
+MIN_POINTS_PER_CENTROID = 39
+CODEC_INDEX = "codec.faiss"
+CODEC_JSON = "codec.json"
+
+
+class CodecError(ValueError):
+    """The codec cannot be trained as asked; the message carries the numbers."""
+
+
+class Requirement(NamedTuple):
+    component: str
+    min_points: int
+
+
+@dataclass
+class CodecInfo:
+    """The JSON half of a codec: enough to re-embed queries and to verify the codes that use it."""
+
+    model: str
+    dim: int
+    normalize: bool
+    max_seq_length: int | None
+    factory: str
+    metric: str
+    sample_size: int
+    seed: int
+    nprobe: int
+    code_size: int
+    fingerprint: str
+    reductions: list[str] = field(default_factory=list)
+    train_seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _pow2_floor(x: float) -> int:
+    return 1 << max(0, int(math.floor(math.log2(max(1.0, x)))))
+
+
+def auto_factory(n_train: int, n_total: int, dim: int) -> tuple[str, list[str]]:
+    """A PCA/OPQ + IVF + PQ factory string sized to the corpus, and why each size was chosen.
+
+    32-byte PQ codes on a 128-d rotation (48x smaller than float32 for 384-d inputs); nlist about
+    4*sqrt(N); every k-means kept at >= 39 training points per centroid, reducing nlist or PQ bits (and
+    saying so) when the sample is too small.
+    """
+    reasons: list[str] = []
+    m = 32 if dim >= 128 else max(4, dim // 4)
+    d_out = min(dim, 4 * m)
+    nlist_wanted = _pow2_floor(4 * math.sqrt(max(n_total, 1)))
+    nlist = min(nlist_wanted, _pow2_floor(n_train / MIN_POINTS_PER_CENTROID))
+    if nlist < nlist_wanted:
+        reasons.append(
+            f"nlist reduced from {nlist_wanted} (4*sqrt(N) for N={n_total}) to {nlist}: "
+            f"{n_train} training vectors allow at most {n_train // MIN_POINTS_PER_CENTROID} centroids"
+        )
+    nbits = 8
+    if n_train < MIN_POINTS_PER_CENTROID * 256:
+        nbits = max(1, min(8, int(math.floor(math.log2(n_train / MIN_POINTS_PER_CENTROID)))))
+        reasons.append(
+            f"PQ bits reduced from 8 to {nbits}: 8-bit codebooks need {MIN_POINTS_PER_CENTROID * 256} "
+            f"training vectors, the sample has {n_train}"
+        )
+    if nbits == 8:
+        transform = f"OPQ{m}_{d_out}"
+    else:
+        transform = f"PCAR{min(d_out, max(m, n_train // 2))}"
+        reasons.append(f"{transform} instead of OPQ{m}_{d_out}: OPQ trains 8-bit codebooks internally")
+    suffix = "" if nbits == 8 else f"x{nbits}"
+    return f"{transform},IVF{nlist},PQ{m}{suffix}", reasons
+
+
+def requirements(index: Any) -> list[Requirement]:
+    """Minimum training points for each trained component of a (not yet trained) faiss index."""
+    import faiss
+
+    reqs: list[Requirement] = []
+    inner = index
+    if isinstance(index, faiss.IndexPreTransform):
+        for i in range(index.chain.size()):
+            vt = faiss.downcast_VectorTransform(index.chain.at(i))
+            if isinstance(vt, faiss.OPQMatrix):
+                reqs.append(
+                    Requirement(f"OPQ{vt.M} (256 centroids per sub-quantizer)", MIN_POINTS_PER_CENTROID * 256)
+                )
+            elif isinstance(vt, faiss.PCAMatrix):
+                reqs.append(Requirement(f"PCA to {vt.d_out} dims", vt.d_out))
+        inner = faiss.downcast_index(index.index)
+    try:
+        ivf = faiss.extract_index_ivf(inner)
+    except RuntimeError:
+        ivf = None
+    if ivf is not None:
+        reqs.append(Requirement(f"IVF{ivf.nlist} coarse quantizer", MIN_POINTS_PER_CENTROID * ivf.nlist))
+        inner = ivf
+    pq = getattr(faiss.downcast_index(inner), "pq", None)
+    if pq is not None:
+        reqs.append(Requirement(f"PQ{pq.M}x{pq.nbits} codebooks", MIN_POINTS_PER_CENTROID * pq.ksub))
+    return reqs
+
+
+def check_trainable(factory: str, dim: int, n_train: int) -> None:
+    """Raise a CodecError naming every component the sample is too small for."""
+    import faiss
+
+    index = faiss.index_factory(dim, factory, faiss.METRIC_L2)
+    short = [r for r in requirements(index) if n_train < r.min_points]
+    if short:
+        detail = "; ".join(f"{r.component} needs >= {r.min_points}" for r in short)
+        raise CodecError(
+            f"codec {factory!r} cannot be trained on {n_train} vectors: {detail} "
+            f"(faiss needs {MIN_POINTS_PER_CENTROID} points per centroid). Use a smaller codec, "
+            f"'--codec auto', a larger --sample-size, or more documents."
+        )
+
+
+def train(sample: np.ndarray, factory: str) -> Any:
+    """Train an empty index from ``factory`` on the sample (L2 metric: PCA centring keeps L2 ranks)."""
+    import faiss
+
+    check_trainable(factory, sample.shape[1], len(sample))
+    index = faiss.index_factory(sample.shape[1], factory, faiss.METRIC_L2)
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    return index
+
+
+def fingerprint(index: Any) -> str:
+    """sha256 of the serialized trained index: names the codebooks that codes were made with."""
+    import faiss
+
+    return hashlib.sha256(faiss.serialize_index(index).tobytes()).hexdigest()
+
+
+def set_nprobe(index: Any, nprobe: int) -> None:
+    import faiss
+
+    try:
+        faiss.extract_index_ivf(index).nprobe = nprobe
+    except RuntimeError:
+        pass
+
+
+def save(codec_url: str, index: Any, info: CodecInfo) -> None:
+    import faiss
+
+    io.write_bytes(io.join(codec_url, CODEC_INDEX), faiss.serialize_index(index).tobytes())
+    io.write_json(io.join(codec_url, CODEC_JSON), info.to_json())
+
+
+def load(codec_url: str) -> tuple[Any, CodecInfo]:
+    """Load the trained empty index and its description, checking the fingerprint matches."""
+    import faiss
+
+    info = CodecInfo(**io.read_json(io.join(codec_url, CODEC_JSON)))
+    index = faiss.deserialize_index(np.frombuffer(io.read_bytes(io.join(codec_url, CODEC_INDEX)), np.uint8))
+    if fingerprint(index) != info.fingerprint:
+        raise CodecError(f"{codec_url}: {CODEC_INDEX} does not match the fingerprint in {CODEC_JSON}")
+    return index, info

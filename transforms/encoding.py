@@ -1,0 +1,38 @@
+"""Encode: float embeddings through the codec into faiss standalone codes, shard by shard, streaming."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from transforms import arrow_files, schemas
+from transforms.codec import CodecInfo
+
+
+def encode_vectors(index: Any, vectors: np.ndarray) -> np.ndarray:
+    """(n, d) float32 -> (n, code_size) uint8 via ``sa_encode`` (includes the IVF list number)."""
+    return index.sa_encode(np.ascontiguousarray(vectors, dtype=np.float32))
+
+
+def encode_shard(index: Any, info: CodecInfo, embeddings_url: str, codes_url: str) -> int:
+    """Encode one embedding shard into one code shard; returns the number of rows written."""
+    schema = schemas.codes(index.sa_code_size(), info.fingerprint, info.factory)
+    writer = arrow_files.BatchWriter(codes_url, schema)
+    try:
+        for batch in arrow_files.iter_batches(embeddings_url, ["doc_id", "row_id", "embedding"]):
+            vectors = arrow_files.vectors(batch.column("embedding"))
+            if vectors.shape[1] != info.dim:
+                raise ValueError(
+                    f"{embeddings_url}: embeddings have {vectors.shape[1]} dims, the codec expects {info.dim}"
+                )
+            codes = arrow_files.code_array(encode_vectors(index, vectors))
+            writer.write(
+                pa.RecordBatch.from_arrays(
+                    [batch.column("doc_id"), batch.column("row_id"), codes], schema=schema
+                )
+            )
+    finally:
+        writer.close()
+    return writer.rows

@@ -1,0 +1,81 @@
+"""Evaluate: recall@k of the compressed index against exact float search, and kNN label accuracy."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from transforms import arrow_files
+from transforms.search import Hits, merge_topk
+
+
+def exact_search(embedding_urls: Sequence[str], queries: np.ndarray, k: int) -> Hits:
+    """Exact top-k by squared L2 over every embedding shard, one record batch in memory at a time."""
+    import faiss
+
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    best = Hits(np.full((len(queries), k), np.inf, np.float32), np.full((len(queries), k), -1, np.int64))
+    for url in embedding_urls:
+        for batch in arrow_files.iter_batches(url, ["row_id", "embedding"]):
+            flat = faiss.IndexFlatL2(queries.shape[1])
+            flat.add(arrow_files.vectors(batch.column("embedding")))
+            dist, pos = flat.search(queries, min(k, flat.ntotal))
+            ids = np.where(pos >= 0, batch.column("row_id").to_numpy()[np.maximum(pos, 0)], -1)
+            best = merge_topk([best, Hits(dist, ids)], k)
+    return best
+
+
+def recall_at_k(approx: np.ndarray, exact: np.ndarray, k: int) -> np.ndarray:
+    """Per-query fraction of the exact top-k ids that the approximate top-k also returns."""
+    out = np.empty(len(exact), np.float64)
+    for i, (a, e) in enumerate(zip(approx[:, :k], exact[:, :k], strict=True)):
+        truth = set(e[e >= 0].tolist())
+        out[i] = len(truth.intersection(a.tolist())) / max(1, len(truth))
+    return out
+
+
+def drop_self(ids: np.ndarray, query_ids: np.ndarray, k: int) -> np.ndarray:
+    """Neighbour lists without the query document itself, cut to k."""
+    out = np.full((len(ids), k), -1, np.int64)
+    for i, (row, q) in enumerate(zip(ids, query_ids, strict=True)):
+        kept = row[(row != q) & (row >= 0)][:k]
+        out[i, : len(kept)] = kept
+    return out
+
+
+def knn_predict(neighbour_labels: Sequence[Sequence[str | None]]) -> list[str | None]:
+    """Majority vote; ties go to the label whose first vote came from the nearest neighbour."""
+    preds: list[str | None] = []
+    for labels in neighbour_labels:
+        votes = Counter(lab for lab in labels if lab is not None)
+        if not votes:
+            preds.append(None)
+            continue
+        top = max(votes.values())
+        preds.append(next(lab for lab in labels if lab is not None and votes[lab] == top))
+    return preds
+
+
+def knn_accuracy(
+    neighbours: np.ndarray, truth: Sequence[str | None], label_of: dict[int, str | None]
+) -> float:
+    """kNN label accuracy over queries with a label, neighbours given as row ids."""
+    preds = knn_predict([[label_of.get(int(i)) for i in row if i >= 0] for row in neighbours])
+    pairs = [(p, t) for p, t in zip(preds, truth, strict=True) if t is not None]
+    return float(np.mean([p == t for p, t in pairs])) if pairs else float("nan")
+
+
+def lookup_labels(embedding_urls: Sequence[str], row_ids: np.ndarray) -> dict[int, str | None]:
+    """Labels of just the given row ids, scanning only the row_id and label columns."""
+    wanted = np.unique(row_ids[row_ids >= 0])
+    found: dict[int, str | None] = {}
+    for url in embedding_urls:
+        for batch in arrow_files.iter_batches(url, ["row_id", "label"]):
+            ids = batch.column("row_id").to_numpy()
+            hit = np.nonzero(np.isin(ids, wanted))[0]
+            if len(hit):
+                labels = batch.column("label").take(hit).to_pylist()
+                found.update(zip(ids[hit].tolist(), labels, strict=True))
+    return found

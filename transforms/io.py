@@ -1,0 +1,125 @@
+"""The one place that touches storage: fsspec URLs for reading, writing, globbing, hashing and publishing."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+logger = logging.getLogger(__name__)
+
+
+def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """Return the filesystem for ``url`` and the path inside it."""
+    fs, path = fsspec.core.url_to_fs(url)
+    return fs, path
+
+
+def join(base: str, *parts: str) -> str:
+    """Join URL parts with '/', keeping the protocol of ``base``."""
+    out = base.rstrip("/")
+    for part in parts:
+        out = f"{out}/{part.strip('/')}"
+    return out
+
+
+def unstrip(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    """Turn a path inside ``fs`` back into a full URL."""
+    return fs.unstrip_protocol(path) if not isinstance(fs, LocalFileSystem) else path
+
+
+def expand(pattern: str) -> list[str]:
+    """Expand a URL or glob to a sorted list of file URLs; a directory expands to its ``*.parquet`` files."""
+    fs, path = filesystem(pattern)
+    if fs.isdir(path):
+        path = path.rstrip("/") + "/*.parquet"
+    matches = sorted(fs.glob(path)) if any(c in path for c in "*?[") else ([path] if fs.exists(path) else [])
+    files = [m for m in matches if not fs.isdir(m)]
+    return [unstrip(fs, f) for f in files]
+
+
+def exists(url: str) -> bool:
+    fs, path = filesystem(url)
+    return fs.exists(path)
+
+
+@contextmanager
+def open_file(url: str, mode: str = "rb") -> Iterator[BinaryIO]:
+    """Open ``url``; on write, create parent directories first (a no-op on object stores)."""
+    fs, path = filesystem(url)
+    if "w" in mode:
+        parent = path.rsplit("/", 1)[0]
+        if parent and parent != path:
+            fs.makedirs(parent, exist_ok=True)
+    with fs.open(path, mode) as handle:
+        yield handle
+
+
+def read_bytes(url: str) -> bytes:
+    fs, path = filesystem(url)
+    return fs.cat_file(path)
+
+
+def write_bytes(url: str, data: bytes) -> None:
+    with open_file(url, "wb") as handle:
+        handle.write(data)
+
+
+def read_json(url: str) -> Any:
+    return json.loads(read_bytes(url))
+
+
+def write_json(url: str, obj: Any) -> None:
+    write_bytes(url, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def size(url: str) -> int:
+    fs, path = filesystem(url)
+    return int(fs.size(path))
+
+
+def sha256(url: str, chunk: int = 1 << 22) -> str:
+    """Stream a file through sha256."""
+    digest = hashlib.sha256()
+    with open_file(url, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_files(url: str, suffix: str = "") -> list[str]:
+    """All files under ``url`` (recursively) ending in ``suffix``, as sorted URLs."""
+    fs, path = filesystem(url)
+    if not fs.exists(path):
+        return []
+    return sorted(unstrip(fs, p) for p in fs.find(path) if p.endswith(suffix))
+
+
+def atomic_write_bytes(url: str, data: bytes) -> None:
+    """Replace ``url`` in one step, so a reader sees the old content or the new, never a mix.
+
+    On a local disk this is write-to-temp then rename; on object stores a single PUT is already atomic.
+    """
+    fs, path = filesystem(url)
+    if isinstance(fs, LocalFileSystem):
+        parent = path.rsplit("/", 1)[0]
+        fs.makedirs(parent, exist_ok=True)
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        with fs.open(tmp, "wb") as handle:
+            handle.write(data)
+        fs.mv(tmp, path)
+    else:
+        fs.pipe_file(path, data)
+
+
+def buffer_reader(url: str) -> io.BytesIO:
+    """Whole-file read into memory (for small artefacts such as faiss indexes)."""
+    return io.BytesIO(read_bytes(url))

@@ -1,0 +1,55 @@
+"""Query a published index: embed the query with the codec's own model, search every shard, map ids back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from transforms import publish, search
+from transforms.embedder import EmbedderSpec, load_embedder
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    doc_id: str | None
+    score: float  # cosine similarity estimate (1 - d/2) for normalised embeddings
+    distance: float
+
+
+class PublishedIndex:
+    """All shards of the current run of an output, loaded once, searched together."""
+
+    def __init__(self, output: str, nprobe: int | None = None, device: str = "auto"):
+        self.layout, self.manifest = publish.current(output)
+        info = self.manifest["codec"]
+        self.nprobe = nprobe or info["nprobe"]
+        shards = self.manifest["shards"]
+        self.indexes = [
+            search.load_index(self.layout.dir(f"index/{name}"), self.nprobe) for name in shards["index"]
+        ]
+        self.idmap = search.IdMap([self.layout.dir(f"idmap/{name}") for name in shards["idmap"]])
+        self.spec = EmbedderSpec(
+            model=info["model"],
+            device=device,
+            normalize=info["normalize"],
+            max_seq_length=info["max_seq_length"],
+        )
+        self._embedder: Any = None
+
+    def search(self, queries: list[str], k: int) -> list[list[Hit]]:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.spec)
+        hits = search.search_shards(self.indexes, self._embedder.encode(queries), k)
+        scores = search.cosine_from_l2(hits.distances)
+        out = []
+        for dist, ids, score in zip(hits.distances, hits.ids, scores, strict=True):
+            doc_ids = self.idmap.lookup(ids)
+            out.append(
+                [
+                    Hit(r + 1, d, float(s), float(x))
+                    for r, (d, s, x, i) in enumerate(zip(doc_ids, score, dist, ids, strict=True))
+                    if i >= 0
+                ]
+            )
+        return out

@@ -1,0 +1,92 @@
+"""The run report: one summary from the manifest, rendered as JSON, Markdown and a plot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from transforms import io
+
+
+def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) pairs shown by ``vecpress run``, ``vecpress inspect`` and the Prefect artifact."""
+    counts, codec, quality = manifest["counts"], manifest["codec"], manifest["evaluation"]
+    timings = manifest["timings_s"]
+    float_bytes = 4 * codec["dim"]
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None or x != x else f"{100 * x:.2f}%"
+
+    rows = [
+        (
+            "documents",
+            f"{counts['read']} read, {counts['embedded']} embedded, {counts['rejected']} rejected, "
+            f"{counts['indexed']} indexed",
+        ),
+        ("model", f"{codec['model']} ({codec['dim']}-d)"),
+        (
+            "codec",
+            codec["factory"] + (f"  [{'; '.join(codec['reductions'])}]" if codec["reductions"] else ""),
+        ),
+        (
+            "bytes per vector",
+            f"{codec['code_size']} code bytes (float32: {float_bytes}); "
+            f"{manifest['sizes']['index_bytes_per_vector']:.1f} in the index files with ids",
+        ),
+        ("compression ratio", f"{float_bytes / codec['code_size']:.1f}x"),
+        (
+            f"recall@{quality['k']} vs exact",
+            f"{quality['recall_at_k']:.4f} over {quality['queries']} queries, nprobe {codec['nprobe']}",
+        ),
+    ]
+    if quality.get("knn_accuracy_float") is not None:
+        delta = 100 * (quality["knn_accuracy_index"] - quality["knn_accuracy_float"])
+        rows.append(
+            (
+                f"kNN-{quality['k']} label accuracy",
+                f"{pct(quality['knn_accuracy_float'])} float32 -> "
+                f"{pct(quality['knn_accuracy_index'])} compressed "
+                f"({delta:+.2f} pt)",
+            )
+        )
+    rows.append(("wall time", ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())))
+    rows.append(("outputs", f"{manifest['output']}/runs/{manifest['run_id']}"))
+    return rows
+
+
+def markdown(manifest: dict[str, Any]) -> str:
+    lines = [f"# vecpress run {manifest['run_id']}", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v.replace('|', '/')} |" for k, v in summary_rows(manifest)]
+    return "\n".join(lines) + "\n"
+
+
+def plot(per_query_recall: np.ndarray, manifest: dict[str, Any], url: str) -> None:
+    """Histogram of per-query recall@k and the size of a vector before and after compression."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    codec, k = manifest["codec"], manifest["evaluation"]["k"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    left.hist(per_query_recall, bins=np.linspace(0, 1, k + 2), color="#3b6ea8", edgecolor="white")
+    left.set(
+        title=f"recall@{k} per query (mean {per_query_recall.mean():.3f})",
+        xlabel=f"recall@{k}",
+        ylabel="queries",
+    )
+    sizes = {
+        "float32": 4 * codec["dim"],
+        "code": codec["code_size"],
+        "index entry": manifest["sizes"]["index_bytes_per_vector"],
+    }
+    right.bar(list(sizes), list(sizes.values()), color=["#999999", "#3b6ea8", "#6fa0d8"])
+    right.set(title="bytes per vector", yscale="log")
+    for i, v in enumerate(sizes.values()):
+        right.annotate(f"{v:.0f}", (i, v), ha="center", va="bottom")
+    fig.suptitle(f"{codec['factory']}  ({manifest['counts']['indexed']} vectors)")
+    fig.tight_layout()
+    with io.open_file(url, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=110)
+    plt.close(fig)

@@ -1,0 +1,52 @@
+"""Seeded, shard-order-free sampling of embeddings: a bottom-k sample over a hash of each row id."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from transforms import arrow_files
+from transforms.ids import mix64
+
+
+class Sample(NamedTuple):
+    row_ids: np.ndarray  # int64, sorted
+    vectors: np.ndarray  # float32 (n, d), aligned with row_ids
+    labels: list[str | None]
+
+
+def bottom_k(shard_urls: list[str], size: int, seed: int, exclude: np.ndarray | None = None) -> Sample:
+    """The ``size`` rows with the smallest seeded hash of their row id, streamed shard by shard.
+
+    The result depends only on the set of rows and the seed, not on sharding or read order, and memory stays
+    bounded by ``size`` plus one record batch.
+    """
+    keep_ids = np.zeros(0, np.int64)
+    keep_pri = np.zeros(0, np.uint64)
+    keep_vec: np.ndarray | None = None
+    keep_lab = np.zeros(0, object)
+    for url in shard_urls:
+        for batch in arrow_files.iter_batches(url, ["row_id", "embedding", "label"]):
+            ids = batch.column("row_id").to_numpy()
+            vec = arrow_files.vectors(batch.column("embedding"))
+            lab = np.array(batch.column("label").to_pylist(), dtype=object)
+            if exclude is not None and len(exclude):
+                mask = ~np.isin(ids, exclude)
+                ids, vec, lab = ids[mask], vec[mask], lab[mask]
+            keep_ids = np.concatenate([keep_ids, ids])
+            keep_pri = np.concatenate([keep_pri, mix64(ids, seed)])
+            keep_vec = vec if keep_vec is None else np.concatenate([keep_vec, vec])
+            keep_lab = np.concatenate([keep_lab, lab])
+            if len(keep_ids) > size:
+                top = np.argpartition(keep_pri, size - 1)[:size]
+                keep_ids, keep_pri, keep_vec, keep_lab = (
+                    keep_ids[top],
+                    keep_pri[top],
+                    keep_vec[top],
+                    keep_lab[top],
+                )
+    if keep_vec is None:
+        raise ValueError("no embeddings to sample from: every shard is empty")
+    order = np.argsort(keep_ids, kind="stable")
+    return Sample(keep_ids[order], np.ascontiguousarray(keep_vec[order]), list(keep_lab[order]))

@@ -1,0 +1,52 @@
+"""Explicit Arrow schemas of every file vecpress writes; nothing is inferred from the data."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+REJECTS = pa.schema(
+    [
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("row", pa.int64(), nullable=False),
+        pa.field("doc_id", pa.string()),
+        pa.field("reason", pa.string(), nullable=False),
+    ]
+)
+
+IDMAP = pa.schema(
+    [pa.field("row_id", pa.int64(), nullable=False), pa.field("doc_id", pa.string(), nullable=False)]
+)
+
+
+def embeddings(dim: int, model: str) -> pa.Schema:
+    """Embedding shard: one row per document, keyed by its document id and global int64 row id."""
+    return pa.schema(
+        [
+            pa.field("doc_id", pa.string(), nullable=False),
+            pa.field("row_id", pa.int64(), nullable=False),
+            pa.field("label", pa.string()),
+            pa.field("embedding", pa.list_(pa.float32(), dim), nullable=False),
+        ],
+        metadata={"vecpress.kind": "embeddings", "vecpress.model": model, "vecpress.dim": str(dim)},
+    )
+
+
+def codes(code_size: int, fingerprint: str, factory: str) -> pa.Schema:
+    """Code shard: faiss standalone codes (``sa_encode``) with the codec that made them in the metadata."""
+    return pa.schema(
+        [
+            pa.field("doc_id", pa.string(), nullable=False),
+            pa.field("row_id", pa.int64(), nullable=False),
+            pa.field("code", pa.binary(code_size), nullable=False),
+        ],
+        metadata={
+            "vecpress.kind": "codes",
+            "vecpress.codec_fingerprint": fingerprint,
+            "vecpress.codec_factory": factory,
+        },
+    )
+
+
+def shard_name(index: int, total: int, suffix: str = ".arrow") -> str:
+    """Zero-padded, self-describing shard file name: ``part-00003-of-00016.arrow``."""
+    return f"part-{index:05d}-of-{total:05d}{suffix}"
