@@ -73,7 +73,6 @@ def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int) 
         factory, reductions = config.codec, []
     for reason in reductions:
         logger.warning("codec: %s", reason)
-    start = time.perf_counter()
     index = codec.train(sample.vectors, factory)
     info = codec.CodecInfo(
         model=config.model,
@@ -88,7 +87,6 @@ def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int) 
         code_size=int(index.sa_code_size()),
         fingerprint=codec.fingerprint(index),
         reductions=reductions,
-        train_seconds=round(time.perf_counter() - start, 3),
     )
     codec.save(layout.codec, index, info)
     return info

@@ -17,7 +17,7 @@ def pipeline_options(runner: str, args: Sequence[str] = ()) -> PipelineOptions:
     return PipelineOptions([f"--runner={runner}", *args])
 
 
-def _runner(options: PipelineOptions):
+def resolve_runner(options: PipelineOptions):
     """DirectRunner means Beam's in-process FnApiRunner for these batch graphs.
 
     Beam's DirectRunner first tries to download the Prism runner binary from the internet and then falls back
@@ -33,7 +33,7 @@ def _runner(options: PipelineOptions):
 
 def run(build: Callable[[beam.Pipeline], None], options: PipelineOptions, name: str) -> None:
     """Build the graph with ``build`` and run it, failing loudly unless it finishes DONE."""
-    pipeline = beam.Pipeline(runner=_runner(options), options=options)
+    pipeline = beam.Pipeline(runner=resolve_runner(options), options=options)
     build(pipeline)
     result = pipeline.run()
     state = result.wait_until_finish()

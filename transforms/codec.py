@@ -45,7 +45,6 @@ class CodecInfo:
     code_size: int
     fingerprint: str
     reductions: list[str] = field(default_factory=list)
-    train_seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

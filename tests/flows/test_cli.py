@@ -1,0 +1,78 @@
+"""One real end-to-end run of the user-facing commands, started the way users start them."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+
+def vecpress(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, env=env, timeout=900
+    )
+
+
+@pytest.fixture
+def env(tmp_path):
+    base = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}  # a temporary server, as users get
+    return {**base, "HF_HUB_OFFLINE": "1", "PREFECT_HOME": str(tmp_path / "prefect")}
+
+
+@pytest.mark.slow
+def test_run_search_inspect_with_the_real_model_on_real_posts(tmp_path, env):
+    data, out = str(tmp_path / "data"), str(tmp_path / "index")
+    made = vecpress("sample-data", "--output", data, "--limit", "600", env=env)
+    assert made.returncode == 0, made.stderr
+    run = vecpress(
+        "run",
+        "--input",
+        data,
+        "--output",
+        out,
+        "--id-column",
+        "doc_id",
+        "--text-column",
+        "body",
+        "--label-column",
+        "topic",
+        "--max-seq-length",
+        "64",
+        "--shards",
+        "2",
+        "--eval-queries",
+        "200",
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "600 read, 600 embedded, 0 rejected, 600 indexed" in run.stdout
+    assert "recall@10 vs exact" in run.stdout and "kNN-10 label accuracy" in run.stdout
+
+    inspect = vecpress("inspect", out, "--json", env=env)
+    manifest = json.loads(inspect.stdout)
+    assert manifest["codec"]["model"] == "all-MiniLM-L6-v2" and manifest["codec"]["dim"] == 384
+    # Real MiniLM neighbours carry the newsgroup topic far above chance (1/20), before and after compression.
+    assert manifest["evaluation"]["knn_accuracy_float"] > 0.35
+    assert manifest["evaluation"]["knn_accuracy_index"] > 0.3
+    assert manifest["evaluation"]["recall_at_k"] > 0.3
+
+    posts = pq.read_table(f"{data}/20newsgroups-train.parquet").slice(0, 2).to_pylist()
+    queries = tmp_path / "queries.txt"
+    queries.write_text("\n".join(p["body"][:300] for p in posts) + "\n")
+    search = vecpress(
+        "search", "--index", out, "-k", "3", "--queries-file", str(queries), "--json", "--docs", data, env=env
+    )
+    assert search.returncode == 0, search.stderr[-3000:]
+    results = json.loads(search.stdout)
+    assert [r["hits"][0]["doc_id"] for r in results] == [p["doc_id"] for p in posts]
+    assert results[0]["hits"][0]["text"] == posts[0]["body"]
+    table = vecpress("search", "--index", out, "-k", "2", "space shuttle launch", env=env)
+    assert table.returncode == 0 and "rank" in table.stdout
+
+
+def test_missing_index_is_a_clear_error(tmp_path, env):
+    res = vecpress("inspect", str(tmp_path / "nowhere"), env=env)
+    assert res.returncode == 2
+    assert "no published run" in res.stderr

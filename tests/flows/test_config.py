@@ -1,0 +1,26 @@
+import pytest
+from pydantic import ValidationError
+
+from flows.config import ReindexConfig
+
+
+def test_yaml_with_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("input: in/*.parquet\noutput: out\ntext_column: body\nshards: 2\n")
+    config = ReindexConfig.from_yaml(path, shards=8, codec=None)
+    assert (config.input, config.text_column, config.shards, config.codec) == (
+        "in/*.parquet",
+        "body",
+        8,
+        "auto",
+    )
+    assert config.embedder().model == "all-MiniLM-L6-v2"
+
+
+def test_unknown_keys_and_bad_values_are_errors(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("input: a\noutput: b\nshard: 2\n")
+    with pytest.raises(ValidationError, match="shard"):
+        ReindexConfig.from_yaml(path)
+    with pytest.raises(ValidationError, match="shards"):
+        ReindexConfig(input="a", output="b", shards=0)

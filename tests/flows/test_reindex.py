@@ -1,0 +1,103 @@
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from flows.config import ReindexConfig
+from flows.reindex import reindex
+from tests.conftest import make_corpus, write_parquet
+from transforms import arrow_files, io, publish, reading
+from transforms.query import PublishedIndex
+
+
+def _config(root: str, **kw) -> ReindexConfig:
+    return ReindexConfig(
+        input=f"{root}/in/*.parquet",
+        output=f"{root}/index",
+        id_column="doc_id",
+        text_column="body",
+        label_column="topic",
+        model="fake:32",
+        shards=3,
+        eval_queries=200,
+        **kw,
+    )
+
+
+def test_reindex_on_memory_urls_accounts_for_every_row(prefect_server, memory_root):
+    corpus = make_corpus(1500)
+    extra = pa.table(
+        {
+            "doc_id": ["doc-00007", "blank", None],
+            "body": ["dup", "", "orphan"],
+            "topic": ["cars", "cars", "cars"],
+        }
+    )
+    write_parquet(corpus, f"{memory_root}/in/a.parquet")
+    write_parquet(extra, f"{memory_root}/in/b.parquet")
+    manifest = reindex(_config(memory_root, run_id="first"))
+
+    assert manifest["counts"] == {
+        "read": 1503,
+        "embedded": 1500,
+        "rejected": 3,
+        "indexed": 1500,
+        "encoded": 1500,
+    }
+    rejects = arrow_files.read_table(f"{memory_root}/index/runs/first/rejects.arrow").to_pylist()
+    assert sorted(r["reason"] for r in rejects) == [
+        f"duplicate id (first seen in {memory_root}/in/a.parquet row 7)",
+        "empty text",
+        "null id",
+    ]
+    assert manifest["codec"]["reductions"], "a 1500-vector sample must record its codec reductions"
+    assert manifest["evaluation"]["recall_at_k"] > 0.3
+    # The fake embedder separates the three synthetic topics; compression keeps most of that.
+    assert manifest["evaluation"]["knn_accuracy_float"] > 0.9
+    assert manifest["evaluation"]["knn_accuracy_index"] > 0.8
+    paths = {f["path"] for f in manifest["files"]}
+    for kind, suffix in (("embeddings", "arrow"), ("codes", "arrow"), ("index", "faiss"), ("idmap", "arrow")):
+        assert {f"{kind}/part-0000{i}-of-00003.{suffix}" for i in range(3)} <= paths
+    assert {"codec/codec.faiss", "codec/codec.json", "rejects.arrow", "report.md", "report.png"} <= paths
+    for f in manifest["files"]:
+        assert io.sha256(f"{memory_root}/index/runs/first/{f['path']}") == f["sha256"]
+
+    # Searching the published index finds a document by its own text.
+    index = PublishedIndex(f"{memory_root}/index")
+    text = corpus.column("body")[42].as_py()
+    assert index.search([text], 5)[0][0].doc_id == "doc-00042"
+
+
+def test_same_input_gives_the_same_files(prefect_server, memory_root):
+    write_parquet(make_corpus(900, seed=4), f"{memory_root}/in/a.parquet")
+    hashes = []
+    for run_id in ("a", "b"):
+        manifest = reindex(_config(memory_root, run_id=run_id, codec="IVF4,PQ8x4"))
+        hashes.append(
+            {f["path"]: f["sha256"] for f in manifest["files"] if not f["path"].startswith("report")}
+        )
+    assert hashes[0] == hashes[1]
+    assert publish.current(f"{memory_root}/index")[0].run_id == "b"
+
+
+def test_bad_schema_fails_before_any_work(prefect_server, memory_root):
+    write_parquet(pa.table({"doc_id": ["a"], "text": ["no body column"]}), f"{memory_root}/in/a.parquet")
+    with pytest.raises(reading.InputError, match="a.parquet: the text column 'body' is missing"):
+        reindex(_config(memory_root))
+    assert not io.exists(f"{memory_root}/index")
+
+
+def test_too_small_for_the_requested_codec_is_an_error(prefect_server, memory_root):
+    write_parquet(make_corpus(300), f"{memory_root}/in/a.parquet")
+    from transforms.codec import CodecError
+
+    with pytest.raises(CodecError, match="cannot be trained on 300 vectors"):
+        reindex(_config(memory_root, codec="IVF64,PQ8"))
+    assert not io.exists(f"{memory_root}/index/CURRENT")
+
+
+def test_search_scores_are_cosine_for_normalised_embeddings(prefect_server, memory_root):
+    write_parquet(make_corpus(1200), f"{memory_root}/in/a.parquet")
+    reindex(_config(memory_root, codec="IVF8,SQ8", nprobe=8))
+    hits = PublishedIndex(f"{memory_root}/index").search(["nasa orbit shuttle launch"], 3)[0]
+    assert all(-1.0 <= h.score <= 1.0 for h in hits)
+    assert np.all(np.diff([h.distance for h in hits]) >= 0)

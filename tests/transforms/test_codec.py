@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+from transforms import codec
+
+
+def test_auto_factory_for_a_large_corpus_keeps_full_codebooks():
+    factory, reasons = codec.auto_factory(n_train=100_000, n_total=1_000_000, dim=384)
+    assert factory == "OPQ32_128,IVF2048,PQ32"
+    assert reasons == []
+
+
+def test_auto_factory_reduces_explicitly_for_small_samples():
+    factory, reasons = codec.auto_factory(n_train=3000, n_total=3000, dim=384)
+    assert factory == "PCAR128,IVF64,PQ32x6"
+    assert any("nlist reduced from 128" in r for r in reasons)
+    assert any("PQ bits reduced from 8 to 6" in r for r in reasons)
+    codec.check_trainable(factory, 384, 3000)  # what auto picks is always trainable
+
+
+def test_too_few_training_points_is_an_error_with_the_numbers():
+    with pytest.raises(codec.CodecError) as err:
+        codec.check_trainable("PCAR64,IVF1024,PQ16", 128, 5000)
+    message = str(err.value)
+    assert "5000 vectors" in message
+    assert "IVF1024 coarse quantizer needs >= 39936" in message
+    assert "PQ16x8 codebooks needs >= 9984" in message
+
+
+def test_train_save_load_roundtrip_checks_fingerprint(tmp_path):
+    x = np.random.default_rng(0).standard_normal((2000, 32)).astype("float32")
+    index = codec.train(x, "PCAR16,IVF8,PQ4x4")
+    info = codec.CodecInfo(
+        model="fake:32",
+        dim=32,
+        normalize=True,
+        max_seq_length=None,
+        factory="PCAR16,IVF8,PQ4x4",
+        metric="L2",
+        sample_size=2000,
+        seed=0,
+        nprobe=4,
+        code_size=int(index.sa_code_size()),
+        fingerprint=codec.fingerprint(index),
+    )
+    codec.save(str(tmp_path), index, info)
+    loaded, loaded_info = codec.load(str(tmp_path))
+    assert loaded_info == info
+    assert np.array_equal(loaded.sa_encode(x[:10]), index.sa_encode(x[:10]))
+    # Training is deterministic for a given sample: the same codebooks, the same fingerprint.
+    assert codec.fingerprint(codec.train(x, "PCAR16,IVF8,PQ4x4")) == info.fingerprint
+    (tmp_path / "codec.json").write_text(
+        (tmp_path / "codec.json").read_text().replace(info.fingerprint, "0" * 64)
+    )
+    with pytest.raises(codec.CodecError, match="does not match the fingerprint"):
+        codec.load(str(tmp_path))

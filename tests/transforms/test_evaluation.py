@@ -1,0 +1,52 @@
+import numpy as np
+import pyarrow as pa
+
+from transforms import arrow_files, evaluation, schemas
+
+
+def _write_shards(tmp_path, x, labels, n_shards):
+    urls = []
+    for s in range(n_shards):
+        rows = np.arange(s, len(x), n_shards)
+        table = pa.table(
+            {
+                "doc_id": [f"d{i}" for i in rows],
+                "row_id": rows.astype(np.int64),
+                "label": [labels[i] for i in rows],
+                "embedding": arrow_files.vector_array(x[rows]),
+            }
+        )
+        url = str(tmp_path / f"part-{s}.arrow")
+        arrow_files.write_table(url, table, schemas.embeddings(x.shape[1], "fake"))
+        urls.append(url)
+    return urls
+
+
+def test_exact_search_over_shards_matches_brute_force(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((500, 16)).astype("float32")
+    urls = _write_shards(tmp_path, x, ["a"] * 500, 3)
+    q = x[:20]
+    hits = evaluation.exact_search(urls, q, 5)
+    brute = np.argsort(((q[:, None, :] - x[None]) ** 2).sum(-1), axis=1)[:, :5]
+    assert np.array_equal(hits.ids, brute)
+
+
+def test_recall_and_self_removal():
+    exact = np.array([[1, 2, 3], [4, 5, 6]])
+    approx = np.array([[1, 3, 9], [7, 8, 9]])
+    assert evaluation.recall_at_k(approx, exact, 3).tolist() == [2 / 3, 0.0]
+    assert evaluation.drop_self(np.array([[7, 1, 2, 3]]), np.array([7]), 2).tolist() == [[1, 2]]
+
+
+def test_knn_vote_breaks_ties_by_nearest():
+    assert evaluation.knn_predict([["b", "a", "a", "b"], ["c", None], []]) == ["b", "c", None]
+    label_of = {1: "x", 2: "x", 3: "y"}
+    neighbours = np.array([[1, 2, 3], [3, 3, -1]])
+    assert evaluation.knn_accuracy(neighbours, ["x", "x"], label_of) == 0.5
+
+
+def test_lookup_labels_reads_only_what_is_asked(tmp_path):
+    x = np.zeros((10, 4), np.float32)
+    urls = _write_shards(tmp_path, x, [f"l{i}" for i in range(10)], 2)
+    assert evaluation.lookup_labels(urls, np.array([3, 8, -1])) == {3: "l3", 8: "l8"}
