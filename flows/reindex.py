@@ -31,7 +31,7 @@ def reindex(config: ReindexConfig) -> dict[str, Any]:
     with _timed(timings, "read"):
         files = tasks.check_inputs(config)
     with _timed(timings, "embed"):
-        dim = tasks.probe_model(config)
+        dim = tasks.check_model_and_codec(config)
         counts = tasks.embed(config, layout, files, dim)
     with _timed(timings, "fit"):
         info = tasks.fit_codec(config, layout, counts["embedded"], dim)

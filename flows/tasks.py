@@ -35,11 +35,14 @@ def check_inputs(config: ReindexConfig) -> list[reading.InputFile]:
 
 
 @task
-def probe_model(config: ReindexConfig) -> int:
-    """Load the model once up front: a bad model name fails here, before a distributed job starts."""
+def check_model_and_codec(config: ReindexConfig) -> int:
+    """Load the model and check the codec string up front, before a long embedding job; return the dim."""
     from transforms.embedder import load_embedder
 
-    return int(load_embedder(config.embedder()).dim)
+    dim = int(load_embedder(config.embedder()).dim)
+    if config.codec != "auto":
+        codec.validate(config.codec, dim)
+    return dim
 
 
 @task(retries=1, retry_delay_seconds=10)

