@@ -203,12 +203,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     _setup_logging(args.verbose)
     from transforms.codec import CodecError
+    from transforms.lock import OutputLocked
     from transforms.publish import PublishError
     from transforms.reading import InputError
 
     try:
         return args.func(args)
-    except (InputError, CodecError, PublishError) as err:
+    except (InputError, CodecError, PublishError, OutputLocked) as err:
         print(f"vecpress: error: {err}", file=sys.stderr)
         return 2
 

@@ -12,7 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows import tasks
 from flows.config import ReindexConfig
-from transforms import io
+from transforms import io, lock
 from transforms.layout import RunLayout, new_run_id
 
 
@@ -23,10 +23,22 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     timings[stage] = round(time.perf_counter() - start, 2)
 
 
-@flow(name="reindex")
-def reindex(config: ReindexConfig) -> dict[str, Any]:
-    """Parquet -> embeddings -> codec -> code shards -> index shards -> evaluation -> atomic publish."""
-    layout = RunLayout(config.output, config.run_id or new_run_id())
+def _sizes(layout: RunLayout, shards: int, code_size: int, dim: int, indexed: int) -> dict[str, float]:
+    """Bytes per vector: the code, the index files, and the index files less each shard's codec copy."""
+    index_bytes = sum(io.size(u) for u in layout.shards("index", shards))
+    codec_bytes = io.size(io.join(layout.codec, "codec.faiss"))
+    n = max(1, indexed)
+    return {
+        "float32_bytes_per_vector": 4 * dim,
+        "code_bytes_per_vector": code_size,
+        "index_bytes": index_bytes,
+        "codec_bytes": codec_bytes,
+        "index_bytes_per_vector": index_bytes / n,
+        "list_bytes_per_vector": (index_bytes - shards * codec_bytes) / n,
+    }
+
+
+def _stages(config: ReindexConfig, layout: RunLayout) -> dict[str, Any]:
     timings: dict[str, float] = {}
     with _timed(timings, "read"):
         files = tasks.check_inputs(config)
@@ -41,7 +53,6 @@ def reindex(config: ReindexConfig) -> dict[str, Any]:
         counts["indexed"] = tasks.build(config, layout)
     with _timed(timings, "evaluate"):
         quality, per_query = tasks.evaluate(config, layout, counts["embedded"])
-    index_bytes = sum(io.size(u) for u in layout.shards("index", config.shards))
     manifest = {
         "run_id": layout.run_id,
         "output": config.output,
@@ -49,12 +60,7 @@ def reindex(config: ReindexConfig) -> dict[str, Any]:
         "counts": {**counts, "encoded": encoded},
         "codec": info.to_json(),
         "evaluation": quality,
-        "sizes": {
-            "index_bytes": index_bytes,
-            "index_bytes_per_vector": index_bytes / max(1, counts["indexed"]),
-            "code_bytes_per_vector": info.code_size,
-            "float32_bytes_per_vector": 4 * info.dim,
-        },
+        "sizes": _sizes(layout, config.shards, info.code_size, info.dim, counts["indexed"]),
         "timings_s": timings,
         "shards": {
             kind: [u.rsplit("/", 1)[1] for u in layout.shards(kind, config.shards)]
@@ -68,3 +74,25 @@ def reindex(config: ReindexConfig) -> dict[str, Any]:
         markdown=text, key="vecpress-report", description=f"vecpress run {layout.run_id}"
     )
     return manifest
+
+
+@flow(name="reindex")
+def reindex(
+    config: ReindexConfig | None = None,
+    config_file: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Parquet -> embeddings -> codec -> code shards -> index shards -> evaluation -> atomic publish.
+
+    Args:
+        config: the full run configuration; or, as deployments pass it,
+        config_file: a YAML config (path relative to the flow's working directory), with
+        overrides: keys that replace the file's.
+    """
+    if config is None:
+        if config_file is None:
+            raise ValueError("reindex needs a config or a config_file")
+        config = ReindexConfig.from_yaml(config_file, **(overrides or {}))
+    layout = RunLayout(config.output, config.run_id or new_run_id())
+    with lock.output_lock(config.output, layout.run_id):
+        return _stages(config, layout)

@@ -23,7 +23,9 @@ class SentenceEmbeddingHandler(ModelHandler[str, PredictionResult, Embedder]):
     """
 
     def __init__(self, spec: EmbedderSpec, progress_total: int | None = None):
-        super().__init__(min_batch_size=spec.batch_size, max_batch_size=spec.batch_size)
+        # RunInference hands over up to 4 model batches at once: sentence-transformers sorts a call's texts by
+        # length before splitting them into model batches, so larger calls pad less.
+        super().__init__(min_batch_size=spec.batch_size, max_batch_size=4 * spec.batch_size)
         self.spec = spec
         self.progress_total = progress_total
         self._embedded = Metrics.counter("vecpress", "documents_embedded")

@@ -12,7 +12,7 @@ from transforms import io
 def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) pairs shown by ``vecpress run``, ``vecpress inspect`` and the Prefect artifact."""
     counts, codec, quality = manifest["counts"], manifest["codec"], manifest["evaluation"]
-    timings = manifest["timings_s"]
+    timings, sizes = manifest["timings_s"], manifest["sizes"]
     float_bytes = 4 * codec["dim"]
 
     def pct(x: float | None) -> str:
@@ -31,8 +31,9 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         (
             "bytes per vector",
-            f"{codec['code_size']} code bytes (float32: {float_bytes}); "
-            f"{manifest['sizes']['index_bytes_per_vector']:.1f} in the index files with ids",
+            f"{codec['code_size']} code bytes (float32: {float_bytes}); in the index files "
+            f"{sizes['list_bytes_per_vector']:.1f} (codes + ids) plus a {sizes['codec_bytes'] / 1e6:.2f} MB "
+            f"codec copy per shard ({sizes['index_bytes_per_vector']:.1f} all told)",
         ),
         ("compression ratio", f"{float_bytes / codec['code_size']:.1f}x"),
         (
@@ -79,7 +80,7 @@ def plot(per_query_recall: np.ndarray, manifest: dict[str, Any], url: str) -> No
     sizes = {
         "float32": 4 * codec["dim"],
         "code": codec["code_size"],
-        "index entry": manifest["sizes"]["index_bytes_per_vector"],
+        "index list entry": manifest["sizes"]["list_bytes_per_vector"],
     }
     right.bar(list(sizes), list(sizes.values()), color=["#999999", "#3b6ea8", "#6fa0d8"])
     right.set(title="bytes per vector", yscale="log")

@@ -61,6 +61,16 @@ def test_reindex_on_memory_urls_accounts_for_every_row(prefect_server, memory_ro
     for f in manifest["files"]:
         assert io.sha256(f"{memory_root}/index/runs/first/{f['path']}") == f["sha256"]
 
+    # The report is published as a Prefect Markdown artifact.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["vecpress-report"]))
+        )
+    assert any(a.type == "markdown" and "run first" in a.data and "1500 indexed" in a.data for a in artifacts)
+
     # Searching the published index finds a document by its own text.
     index = PublishedIndex(f"{memory_root}/index")
     text = corpus.column("body")[42].as_py()
@@ -83,7 +93,8 @@ def test_bad_schema_fails_before_any_work(prefect_server, memory_root):
     write_parquet(pa.table({"doc_id": ["a"], "text": ["no body column"]}), f"{memory_root}/in/a.parquet")
     with pytest.raises(reading.InputError, match="a.parquet: the text column 'body' is missing"):
         reindex(_config(memory_root))
-    assert not io.exists(f"{memory_root}/index")
+    assert not io.exists(f"{memory_root}/index/runs")
+    assert not io.exists(f"{memory_root}/index/LOCK")
 
 
 def test_too_small_for_the_requested_codec_is_an_error(prefect_server, memory_root):
@@ -101,7 +112,7 @@ def test_unusable_codec_fails_before_embedding(prefect_server, memory_root):
 
     with pytest.raises(CodecError, match="has no IVF stage"):
         reindex(_config(memory_root, codec="PQ8"))
-    assert not io.exists(f"{memory_root}/index")
+    assert not io.exists(f"{memory_root}/index/runs")
 
 
 def test_search_scores_are_cosine_for_normalised_embeddings(prefect_server, memory_root):
@@ -110,3 +121,25 @@ def test_search_scores_are_cosine_for_normalised_embeddings(prefect_server, memo
     hits = PublishedIndex(f"{memory_root}/index").search(["nasa orbit shuttle launch"], 3)[0]
     assert all(-1.0 <= h.score <= 1.0 for h in hits)
     assert np.all(np.diff([h.distance for h in hits]) >= 0)
+
+
+def test_a_second_run_on_a_locked_output_is_refused(prefect_server, tmp_path):
+    write_parquet(make_corpus(400), str(tmp_path / "in" / "a.parquet"))
+    from transforms import lock
+
+    with lock.output_lock(str(tmp_path / "index"), "someone-else"):
+        with pytest.raises(lock.OutputLocked, match="someone-else"):
+            reindex(_config(str(tmp_path), codec="IVF4,SQ8"))
+    assert not io.exists(str(tmp_path / "index" / "CURRENT"))
+
+
+def test_config_file_with_overrides(prefect_server, tmp_path):
+    write_parquet(make_corpus(400), str(tmp_path / "in" / "a.parquet"))
+    path = tmp_path / "nightly.yaml"
+    path.write_text(
+        f"input: {tmp_path}/in\noutput: {tmp_path}/index\nid_column: doc_id\ntext_column: body\n"
+        f"model: 'fake:16'\nshards: 2\ncodec: IVF4,SQ8\n"
+    )
+    manifest = reindex(config_file=str(path), overrides={"shards": 1, "eval_queries": 50})
+    assert manifest["parameters"]["shards"] == 1 and manifest["counts"]["indexed"] == 400
+    assert manifest["evaluation"]["knn_accuracy_float"] is None
