@@ -1,0 +1,148 @@
+"""`prefect deployment run` for real: server, work pool, deploy from prefect.yaml, worker, flow run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFECT = str(Path(sys.executable).with_name("prefect"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wait_for(predicate, timeout: float, what: str, interval: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@pytest.mark.deployment
+def test_deployment_run_through_a_real_server_and_worker(tmp_path):
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "HF_HUB_OFFLINE": "1",
+        "VECPRESS_HOME": str(ROOT),
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+    }
+    data, output = tmp_path / "data", tmp_path / "index"
+    subprocess.run(
+        [sys.executable, "-m", "flows.cli", "sample-data", "--output", str(data), "--limit", "300"],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+    )
+
+    started = time.monotonic()
+    server = _start(
+        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "server.log"
+    )
+    worker = None
+    try:
+        _wait_for(lambda: _healthy(api), 240, "the Prefect server")
+
+        def cli(*args: str) -> str:
+            res = subprocess.run(
+                [PREFECT, "--no-prompt", *args],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert res.returncode == 0, f"prefect {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}"
+            return res.stdout
+
+        cli("work-pool", "create", "vecpress-process", "--type", "process")
+        cli("deploy", "--name", "nightly")
+        worker = _start(
+            [PREFECT, "worker", "start", "--pool", "vecpress-process"], env, tmp_path / "worker.log"
+        )
+        params = {
+            "config_file": "configs/nightly.yaml",
+            "overrides": {
+                "input": str(data),
+                "output": str(output),
+                "max_seq_length": 64,
+                "shards": 2,
+                "eval_queries": 100,
+            },
+        }
+        out = cli("deployment", "run", "reindex/nightly", "--params", json.dumps(params))
+        run_id = re.search(r"UUID:\s*([0-9a-f-]{36})", out).group(1)
+
+        def finished():
+            state = httpx.get(f"{api}/flow_runs/{run_id}").json()["state"]
+            return state if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
+
+        state = _wait_for(finished, 600, "the flow run", interval=2)
+        assert state["type"] == "COMPLETED", (tmp_path / "worker.log").read_text()[-5000:]
+
+        from transforms import publish
+
+        layout, manifest = publish.current(str(output))
+        assert manifest["counts"]["indexed"] == 300 and manifest["parameters"]["shards"] == 2
+        assert manifest["parameters"]["label_column"] == "topic"  # from configs/nightly.yaml
+        artifacts = httpx.post(
+            f"{api}/artifacts/filter",
+            json={
+                "artifacts": {"key": {"any_": ["vecpress-report"]}},
+                "flow_runs": {"id": {"any_": [run_id]}},
+            },
+        ).json()
+        assert len(artifacts) == 1 and artifacts[0]["type"] == "markdown"
+        assert f"vecpress run {layout.run_id}" in artifacts[0]["data"]
+        deployment = httpx.get(f"{api}/deployments/name/reindex/nightly").json()
+        assert deployment["schedules"][0]["schedule"]["cron"] == "0 2 * * *"
+        print(f"deployment test: {time.monotonic() - started:.1f}s from server start to a published index")
+    finally:
+        if worker is not None:
+            _stop(worker)
+        _stop(server)
+
+
+def _healthy(api: str) -> bool:
+    try:
+        return httpx.get(f"{api}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
