@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from transforms import arrow_files, ids, reading, schemas
 from transforms.embedder import EmbedderSpec
 from transforms.layout import RunLayout
 
-REJECTED = "rejected"
+KEPT, REJECTED = "kept", "rejected"
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class EmbedJob:
 
 
 class ReadDocuments(beam.DoFn):
-    """One Parquet file in, its rows out; empty or null texts and ids go to the rejected output."""
+    """One Parquet file in, its rows out as (KEPT, Document) or (REJECTED, reject row)."""
 
     def __init__(self, columns: reading.Columns):
         self.columns = columns
@@ -43,25 +44,44 @@ class ReadDocuments(beam.DoFn):
             self.read.inc()
             reason = reading.rejection(doc)
             if reason:
-                yield beam.pvalue.TaggedOutput(REJECTED, (doc.file, doc.row, doc.doc_id, reason))
+                yield REJECTED, (doc.file, doc.row, doc.doc_id, reason)
             else:
-                yield doc
+                yield KEPT, doc
 
 
 def keep_first(item: tuple[str, Iterable[reading.Document]]) -> Iterator[Any]:
     """Of several rows with one id, keep the first by (file, row); reject the others, saying where it was."""
     _, docs = item
     first, *others = sorted(docs, key=lambda d: (d.file, d.row))
-    yield first
+    yield KEPT, first
     for dup in others:
         reason = f"duplicate id (first seen in {first.file} row {first.row})"
-        yield beam.pvalue.TaggedOutput(REJECTED, (dup.file, dup.row, dup.doc_id, reason))
+        yield REJECTED, (dup.file, dup.row, dup.doc_id, reason)
 
 
-def to_shard_row(item: tuple[tuple[str, str | None], Any], shards: int) -> tuple[int, tuple]:
-    (doc_id, label), prediction = item
+def split(tagged: beam.PCollection, label: str) -> tuple[beam.PCollection, beam.PCollection]:
+    """(KEPT, x) / (REJECTED, y) pairs into two collections.
+
+    Plain pairs and filters instead of a multi-output ParDo: Beam's DaskRunner merges all the tagged outputs
+    of a ParDo into one collection.
+    """
+    kept = (
+        tagged
+        | f"{label}Kept" >> beam.Filter(lambda kv: kv[0] == KEPT)
+        | f"{label}KeptValues" >> beam.Values()
+    )
+    rejected = (
+        tagged
+        | f"{label}Rejected" >> beam.Filter(lambda kv: kv[0] == REJECTED)
+        | f"{label}RejectedValues" >> beam.Values()
+    )
+    return kept, rejected
+
+
+def to_shard_row(item: tuple[tuple[str, str | None], np.ndarray], shards: int) -> tuple[int, tuple]:
+    (doc_id, label), vector = item
     row = ids.row_id(doc_id)
-    return ids.shard_of(row, shards), (row, doc_id, label, np.asarray(prediction.inference, np.float32))
+    return ids.shard_of(row, shards), (row, doc_id, label, np.asarray(vector, np.float32))
 
 
 class WriteEmbeddingShard(beam.DoFn):
@@ -100,34 +120,46 @@ def write_rejects(rejects: list[tuple], url: str) -> int:
 
 def build(pipeline: beam.Pipeline, job: EmbedJob) -> None:
     """The embed graph; all I/O goes through fsspec URLs so workers need no shared disk."""
-    read = (
+    docs, empty = split(
         pipeline
         | "Files" >> beam.Create(list(job.files))
         | "Spread" >> beam.Reshuffle()
-        | "Read" >> beam.ParDo(ReadDocuments(job.columns)).with_outputs(REJECTED, main="docs")
+        | "Read" >> beam.ParDo(ReadDocuments(job.columns)),
+        "Read",
     )
-    unique = (
-        read.docs
+    unique, duplicates = split(
+        docs
         | "ById" >> beam.Map(lambda d: (d.doc_id, d))
         | "GroupById" >> beam.GroupByKey()
-        | "Dedupe" >> beam.FlatMap(keep_first).with_outputs(REJECTED, main="docs")
+        | "Dedupe" >> beam.FlatMap(keep_first),
+        "Dedupe",
     )
-    handler = KeyedModelHandler(SentenceEmbeddingHandler(job.spec, job.expected_rows))
+    # Batches are formed by a GroupByKey on a hash of the id instead of RunInference's BatchElements, whose
+    # last partial batch per bundle is emitted from finish_bundle, which Beam's DaskRunner drops.
+    # sentence-transformers sorts each call's texts by length, so 4 model batches per call pad less.
+    n_batches = max(1, math.ceil((job.expected_rows or 1) / (4 * job.spec.batch_size)))
+    handler = KeyedModelHandler(SentenceEmbeddingHandler(job.spec, job.expected_rows)).with_no_batching()
     rows = (
-        unique.docs
-        | "KeyText" >> beam.Map(lambda d: ((d.doc_id, d.label), d.text))
+        unique
+        | "BatchKey" >> beam.Map(lambda d: (ids.row_id(d.doc_id) % n_batches, ((d.doc_id, d.label), d.text)))
+        | "GroupBatches" >> beam.GroupByKey()
+        | "Batch" >> beam.MapTuple(lambda _, items: sorted(items))
         | "Embed" >> RunInference(handler)
         | "Place" >> beam.Map(to_shard_row, job.shards)
     )
     all_shards = pipeline | "ShardKeys" >> beam.Create([(s, None) for s in range(job.shards)])
-    (
+    written = (
         {"rows": rows, "shard": all_shards}
         | "GroupByShard" >> beam.CoGroupByKey()
         | "WriteShards" >> beam.ParDo(WriteEmbeddingShard(job))
+        | "ShardRows" >> beam.Map(lambda kv: kv[1])
     )
-    (
-        (read[REJECTED], unique[REJECTED])
+    rejected = (
+        (empty, duplicates)
         | "AllRejects" >> beam.Flatten()
         | "CollectRejects" >> beam.combiners.ToList()
         | "WriteRejects" >> beam.Map(write_rejects, job.layout.rejects)
     )
+    # One final sink that depends on both branches: Beam's DaskRunner computes only the graph's last
+    # transform, so a branch that nothing downstream depends on would silently not run there.
+    (written, rejected) | "BothWritten" >> beam.Flatten() | "Rows" >> beam.combiners.Count.Globally()

@@ -6,16 +6,23 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from apache_beam.metrics import Metrics
-from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+from apache_beam.ml.inference.base import ModelHandler
 
 from transforms.embedder import Embedder, EmbedderSpec, load_embedder
 
 logger = logging.getLogger(__name__)
 
 
-class SentenceEmbeddingHandler(ModelHandler[str, PredictionResult, Embedder]):
+class SentenceEmbeddingHandler(ModelHandler[str, np.ndarray, Embedder]):
     """Loads the model once per worker process (RunInference shares it); embeds a batch of texts per call.
+
+    The embed pipeline hands it pre-formed batches (``with_no_batching``); ``spec.batch_size`` is the model's
+    own batch size inside each call.
+
+    Predictions are the float32 vectors themselves (Beam's PredictionResult is a NamedTuple, which its
+    default coder flattens to a plain tuple between processes).
 
     Args:
         spec: model, device, batch size, normalisation and max sequence length.
@@ -23,9 +30,7 @@ class SentenceEmbeddingHandler(ModelHandler[str, PredictionResult, Embedder]):
     """
 
     def __init__(self, spec: EmbedderSpec, progress_total: int | None = None):
-        # RunInference hands over up to 4 model batches at once: sentence-transformers sorts a call's texts by
-        # length before splitting them into model batches, so larger calls pad less.
-        super().__init__(min_batch_size=spec.batch_size, max_batch_size=4 * spec.batch_size)
+        super().__init__()
         self.spec = spec
         self.progress_total = progress_total
         self._embedded = Metrics.counter("vecpress", "documents_embedded")
@@ -41,12 +46,12 @@ class SentenceEmbeddingHandler(ModelHandler[str, PredictionResult, Embedder]):
 
     def run_inference(
         self, batch: Sequence[str], model: Embedder, inference_args: dict[str, Any] | None = None
-    ) -> Iterable[PredictionResult]:
+    ) -> Iterable[np.ndarray]:
         vectors = model.encode(list(batch))
         self._embedded.inc(len(batch))
         if self._bar is not None:
             self._bar.update(len(batch))
-        return [PredictionResult(text, vec) for text, vec in zip(batch, vectors, strict=True)]
+        return list(vectors)
 
     def get_metrics_namespace(self) -> str:
         return "vecpress_embed"

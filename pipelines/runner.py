@@ -12,9 +12,13 @@ from apache_beam.runners.runner import PipelineState
 logger = logging.getLogger(__name__)
 
 
+# Runners Beam ships but does not register under a short name.
+ALIASES = {"DaskRunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
+
+
 def pipeline_options(runner: str, args: Sequence[str] = ()) -> PipelineOptions:
     """Options for ``runner``; ``args`` pass through untouched (``--flink_master=...``, ``--project=...``)."""
-    return PipelineOptions([f"--runner={runner}", *args])
+    return PipelineOptions([f"--runner={ALIASES.get(runner, runner)}", *args])
 
 
 def resolve_runner(options: PipelineOptions):

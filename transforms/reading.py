@@ -36,8 +36,13 @@ class InputFile(NamedTuple):
     rows: int
 
 
-class Document(NamedTuple):
-    """One input row with where it came from; ids and labels are canonical strings."""
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One input row with where it came from; ids and labels are canonical strings.
+
+    A dataclass, not a NamedTuple: Beam's default coder turns NamedTuples into plain tuples when elements
+    cross a process boundary (as they do on the DaskRunner), losing the field names.
+    """
 
     doc_id: str | None
     text: str | None

@@ -21,14 +21,12 @@ def test_read_splits_good_rows_from_rejects(tmp_path, test_pipeline):
         str(tmp_path / "in.parquet"),
     )
     with test_pipeline() as p:
-        out = (
-            p
-            | beam.Create([url])
-            | beam.ParDo(embed.ReadDocuments(COLUMNS)).with_outputs(embed.REJECTED, main="docs")
+        docs, rejected = embed.split(
+            p | beam.Create([url]) | beam.ParDo(embed.ReadDocuments(COLUMNS)), "Read"
         )
-        assert_that(out.docs | beam.Map(lambda d: (d.doc_id, d.row)), equal_to([("a", 0)]), label="docs")
+        assert_that(docs | beam.Map(lambda d: (d.doc_id, d.row)), equal_to([("a", 0)]), label="docs")
         assert_that(
-            out[embed.REJECTED],
+            rejected,
             equal_to([(url, 1, "b", "empty text"), (url, 2, None, "null id"), (url, 3, "d", "null text")]),
             label="rejects",
         )
@@ -42,21 +40,22 @@ def test_duplicates_keep_the_first_row_and_reject_the_rest(test_pipeline):
         reading.Document("y", "t", None, "f1.parquet", 1),
     ]
     with test_pipeline() as p:
-        out = (
+        kept, rejected = embed.split(
             p
             | beam.Create(docs)
             | beam.Map(lambda d: (d.doc_id, d))
             | beam.GroupByKey()
-            | beam.FlatMap(embed.keep_first).with_outputs(embed.REJECTED, main="docs")
+            | beam.FlatMap(embed.keep_first),
+            "Dedupe",
         )
         assert_that(
-            out.docs | beam.Map(lambda d: (d.doc_id, d.file, d.row)),
+            kept | beam.Map(lambda d: (d.doc_id, d.file, d.row)),
             equal_to([("x", "f1.parquet", 3), ("y", "f1.parquet", 1)]),
             label="kept",
         )
         why = "duplicate id (first seen in f1.parquet row 3)"
         assert_that(
-            out[embed.REJECTED],
+            rejected,
             equal_to([("f1.parquet", 9, "x", why), ("f2.parquet", 0, "x", why)]),
             label="dups",
         )

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pyarrow as pa
 import pytest
 
@@ -39,7 +41,7 @@ def test_rows_carry_provenance_and_integer_ids_become_strings(memory_root):
     assert docs[0] == reading.Document("7", "a b", "1", url, 0)
     assert [d.row for d in docs] == [0, 1, 2]
     assert [reading.rejection(d) for d in docs] == [None, "null text", "null id"]
-    assert reading.rejection(docs[0]._replace(text="  \n")) == "empty text"
+    assert reading.rejection(dataclasses.replace(docs[0], text="  \n")) == "empty text"
 
 
 def test_lookup_texts(tmp_path):
