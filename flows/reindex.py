@@ -11,8 +11,10 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from flows import tasks
+from flows.cache import result_storage, run_cached
 from flows.config import ReindexConfig
 from transforms import io, lock
+from transforms.fingerprint import stage_key
 from transforms.layout import RunLayout, new_run_id
 
 
@@ -40,17 +42,36 @@ def _sizes(layout: RunLayout, shards: int, code_size: int, dim: int, indexed: in
 
 def _stages(config: ReindexConfig, layout: RunLayout) -> dict[str, Any]:
     timings: dict[str, float] = {}
+    reused: dict[str, str] = {}
+    storage = result_storage(config.output)
+
+    def cached(task, stage: str, key: str, **kwargs: Any) -> dict[str, Any]:
+        result, source = run_cached(task, stage, key, storage, **kwargs)
+        if source:
+            reused[stage] = source
+        return result
+
     with _timed(timings, "read"):
-        files = tasks.check_inputs(config)
+        files, versions = tasks.check_inputs(config)
     with _timed(timings, "embed"):
         dim = tasks.check_model_and_codec(config)
-        counts = tasks.embed(config, layout, files, dim)
+        # The output is part of the key: reused files are copied within one output, never across outputs.
+        embed_key = stage_key(
+            "embed", config.output, versions, config.columns(), config.embedder(), config.shards
+        )
+        embedded = cached(tasks.embed, "embed", embed_key, config=config, layout=layout, files=files, dim=dim)
+        counts = {k: embedded[k] for k in ("read", "embedded", "rejected")}
     with _timed(timings, "fit"):
-        info = tasks.fit_codec(config, layout, counts["embedded"], dim)
+        fit_key = stage_key("fit", embed_key, config.codec, config.sample_size, config.seed, config.nprobe)
+        info = cached(
+            tasks.fit_codec, "fit", fit_key, config=config, layout=layout, n_total=counts["embedded"], dim=dim
+        )["info"]
     with _timed(timings, "encode"):
-        encoded = tasks.encode(config, layout)
+        encode_key = stage_key("encode", fit_key)
+        encoded = cached(tasks.encode, "encode", encode_key, config=config, layout=layout)["rows"]
     with _timed(timings, "build"):
-        counts["indexed"] = tasks.build(config, layout)
+        build_key = stage_key("build", encode_key)
+        counts["indexed"] = cached(tasks.build, "build", build_key, config=config, layout=layout)["rows"]
     with _timed(timings, "evaluate"):
         quality, per_query = tasks.evaluate(config, layout, counts["embedded"])
     manifest = {
@@ -67,6 +88,7 @@ def _stages(config: ReindexConfig, layout: RunLayout) -> dict[str, Any]:
             for kind in ("embeddings", "codes", "index", "idmap")
         },
         "rejects_file": "rejects.arrow",
+        "reused": reused,
     }
     text = tasks.write_report(layout, manifest, per_query)
     manifest = tasks.publish_run(layout, manifest)

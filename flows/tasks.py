@@ -9,8 +9,20 @@ from typing import Any
 import numpy as np
 from prefect import task
 
+from flows.cache import by_key
 from flows.config import ReindexConfig
-from transforms import arrow_files, codec, evaluation, io, publish, reading, report, sampling, search
+from transforms import (
+    arrow_files,
+    codec,
+    evaluation,
+    fingerprint,
+    io,
+    publish,
+    reading,
+    report,
+    sampling,
+    search,
+)
 from transforms.layout import RunLayout
 
 logger = logging.getLogger(__name__)
@@ -27,11 +39,11 @@ def _beam_options(config: ReindexConfig):
 
 
 @task(retries=2, retry_delay_seconds=5)
-def check_inputs(config: ReindexConfig) -> list[reading.InputFile]:
-    """Expand the input and check every file's schema before any work starts."""
+def check_inputs(config: ReindexConfig) -> tuple[list[reading.InputFile], list[dict[str, Any]]]:
+    """Expand the input and check every file's schema before any work starts; also each file's version."""
     files = reading.check_inputs(config.input, config.columns())
     logger.info("%d input files, %d rows", len(files), sum(f.rows for f in files))
-    return files
+    return files, [fingerprint.file_version(f.url) for f in files]
 
 
 @task
@@ -45,10 +57,13 @@ def check_model_and_codec(config: ReindexConfig) -> int:
     return dim
 
 
-@task(retries=1, retry_delay_seconds=10)
+CACHED = {"cache_key_fn": by_key, "persist_result": True}
+
+
+@task(retries=1, retry_delay_seconds=10, **CACHED)
 def embed(
-    config: ReindexConfig, layout: RunLayout, files: list[reading.InputFile], dim: int
-) -> dict[str, int]:
+    config: ReindexConfig, layout: RunLayout, files: list[reading.InputFile], dim: int, key: str
+) -> dict[str, Any]:
     """Run the embed pipeline; return rows read (from Parquet footers), embedded and rejected."""
     from pipelines import embed as embed_pipeline
     from pipelines import runner
@@ -62,11 +77,11 @@ def embed(
     rejected = arrow_files.num_rows(layout.rejects)
     if embedded == 0:
         raise NothingToIndex(f"no documents to index: all {read} rows were rejected (see {layout.rejects})")
-    return {"read": read, "embedded": embedded, "rejected": rejected}
+    return {"read": read, "embedded": embedded, "rejected": rejected, "root": layout.root}
 
 
-@task
-def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int) -> codec.CodecInfo:
+@task(**CACHED)
+def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int, key: str) -> dict[str, Any]:
     """Draw the seeded training sample from the stored embeddings and train the codec."""
     shards = layout.shards("embeddings", config.shards)
     sample = sampling.bottom_k(shards, config.sample_size, config.seed)
@@ -92,11 +107,11 @@ def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int) 
         reductions=reductions,
     )
     codec.save(layout.codec, index, info)
-    return info
+    return {"info": info, "root": layout.root}
 
 
-@task(retries=1, retry_delay_seconds=10)
-def encode(config: ReindexConfig, layout: RunLayout) -> int:
+@task(retries=1, retry_delay_seconds=10, **CACHED)
+def encode(config: ReindexConfig, layout: RunLayout, key: str) -> dict[str, Any]:
     from pipelines import encode as encode_pipeline
     from pipelines import runner
 
@@ -104,11 +119,11 @@ def encode(config: ReindexConfig, layout: RunLayout) -> int:
         zip(layout.shards("embeddings", config.shards), layout.shards("codes", config.shards), strict=True)
     )
     runner.run(lambda p: encode_pipeline.build(p, layout.codec, pairs), _beam_options(config), "encode")
-    return sum(arrow_files.num_rows(u) for _, u in pairs)
+    return {"rows": sum(arrow_files.num_rows(u) for _, u in pairs), "root": layout.root}
 
 
-@task(retries=1, retry_delay_seconds=10)
-def build(config: ReindexConfig, layout: RunLayout) -> int:
+@task(retries=1, retry_delay_seconds=10, **CACHED)
+def build(config: ReindexConfig, layout: RunLayout, key: str) -> dict[str, Any]:
     from pipelines import build as build_pipeline
     from pipelines import runner
 
@@ -121,7 +136,7 @@ def build(config: ReindexConfig, layout: RunLayout) -> int:
         )
     )
     runner.run(lambda p: build_pipeline.build(p, layout.codec, jobs), _beam_options(config), "build")
-    return sum(arrow_files.num_rows(u) for _, _, u in jobs)
+    return {"rows": sum(arrow_files.num_rows(u) for _, _, u in jobs), "root": layout.root}
 
 
 @task

@@ -123,3 +123,18 @@ def atomic_write_bytes(url: str, data: bytes) -> None:
 def buffer_reader(url: str) -> io.BytesIO:
     """Whole-file read into memory (for small artefacts such as faiss indexes)."""
     return io.BytesIO(read_bytes(url))
+
+
+def copy_tree(src: str, dst: str) -> int:
+    """Copy every file under ``src`` to the same relative place under ``dst`` (server-side where possible)."""
+    fs, src_path = filesystem(src)
+    _, dst_path = filesystem(dst)
+    if fs.isfile(src_path):
+        pairs = [(src_path, dst_path)]
+    else:
+        base = src_path.rstrip("/")
+        pairs = [(p, dst_path.rstrip("/") + p[len(base) :]) for p in fs.find(base)]
+    for source, target in pairs:
+        fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        fs.copy(source, target)
+    return len(pairs)

@@ -5,7 +5,7 @@ import pytest
 from flows.config import ReindexConfig
 from flows.reindex import reindex
 from tests.conftest import make_corpus, write_parquet
-from transforms import arrow_files, io, publish, reading
+from transforms import arrow_files, io, reading
 from transforms.query import PublishedIndex
 
 
@@ -80,13 +80,14 @@ def test_reindex_on_memory_urls_accounts_for_every_row(prefect_server, memory_ro
 def test_same_input_gives_the_same_files(prefect_server, memory_root):
     write_parquet(make_corpus(900, seed=4), f"{memory_root}/in/a.parquet")
     hashes = []
-    for run_id in ("a", "b"):
-        manifest = reindex(_config(memory_root, run_id=run_id, codec="IVF4,PQ8x4"))
+    for run_id in ("a", "b"):  # separate outputs: separate caches, so both runs compute everything
+        config = _config(memory_root, run_id=run_id, codec="IVF4,PQ8x4")
+        manifest = reindex(config.model_copy(update={"output": f"{memory_root}/index-{run_id}"}))
+        assert manifest["reused"] == {}
         hashes.append(
             {f["path"]: f["sha256"] for f in manifest["files"] if not f["path"].startswith("report")}
         )
     assert hashes[0] == hashes[1]
-    assert publish.current(f"{memory_root}/index")[0].run_id == "b"
 
 
 def test_bad_schema_fails_before_any_work(prefect_server, memory_root):
@@ -143,3 +144,38 @@ def test_config_file_with_overrides(prefect_server, tmp_path):
     manifest = reindex(config_file=str(path), overrides={"shards": 1, "eval_queries": 50})
     assert manifest["parameters"]["shards"] == 1 and manifest["counts"]["indexed"] == 400
     assert manifest["evaluation"]["knn_accuracy_float"] is None
+
+
+def test_rerun_after_a_failure_reuses_completed_stages(prefect_server, tmp_path, monkeypatch):
+    write_parquet(make_corpus(1000), str(tmp_path / "in" / "a.parquet"))
+    from transforms import building
+
+    real_build = building.build_shard
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(building, "build_shard", broken)
+    with pytest.raises(OSError, match="disk full"):
+        reindex(_config(str(tmp_path), run_id="failed", codec="IVF8,PQ8x4"))
+    assert not io.exists(str(tmp_path / "index" / "CURRENT"))
+    monkeypatch.setattr(building, "build_shard", real_build)
+
+    failed_root = str(tmp_path / "index" / "runs" / "failed")
+    again = reindex(_config(str(tmp_path), run_id="again", codec="IVF8,PQ8x4"))
+    assert again["reused"] == {"embed": failed_root, "fit": failed_root, "encode": failed_root}
+    assert again["counts"]["indexed"] == 1000
+    paths = {f["path"] for f in again["files"]}
+    assert {
+        "embeddings/part-00000-of-00003.arrow",
+        "codec/codec.faiss",
+        "codes/part-00002-of-00003.arrow",
+        "index/part-00001-of-00003.faiss",
+    } <= paths  # the new run is complete on its own
+
+    # A new codec re-fits but keeps the embeddings; new input data recomputes everything.
+    other = reindex(_config(str(tmp_path), run_id="other-codec", codec="IVF4,SQ8"))
+    assert set(other["reused"]) == {"embed"}
+    write_parquet(make_corpus(1001), str(tmp_path / "in" / "a.parquet"))
+    fresh = reindex(_config(str(tmp_path), run_id="new-data", codec="IVF8,PQ8x4"))
+    assert fresh["reused"] == {} and fresh["counts"]["indexed"] == 1001

@@ -17,9 +17,10 @@ def test_dask_runner_writes_the_same_files_as_the_direct_runner(prefect_server, 
     write_parquet(make_corpus(300, seed=3).slice(0, 300), str(tmp_path / "in" / "b.parquet"))
 
     def run(run_id: str, runner: str, args: list[str]) -> dict:
+        # One output per runner: a shared output would let the second run reuse the first one's stages.
         config = ReindexConfig(
             input=str(tmp_path / "in"),
-            output=str(tmp_path / "index"),
+            output=str(tmp_path / run_id),
             id_column="doc_id",
             text_column="body",
             label_column="topic",
@@ -47,6 +48,7 @@ def test_dask_runner_writes_the_same_files_as_the_direct_runner(prefect_server, 
     def hashes(manifest: dict) -> dict[str, str]:
         return {f["path"]: f["sha256"] for f in manifest["files"] if not f["path"].startswith("report")}
 
+    assert dask["reused"] == {} and direct["reused"] == {}
     assert hashes(dask) == hashes(direct)
     assert dask["counts"] == direct["counts"]
     assert any(p.startswith("codes/") for p in hashes(dask)) and any(
