@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +28,7 @@ class ReindexConfig(BaseModel):
     batch_size: int = Field(64, ge=1)
     normalize: bool = True
     max_seq_length: int | None = Field(None, ge=8, description="token limit; the model's own when unset")
+    precision: Literal["fp32", "fp16"] = Field("fp32", description="fp16 halves the model on CUDA")
 
     codec: str = Field("auto", description="faiss index_factory string with IVF, or 'auto'")
     shards: int = Field(4, ge=1, le=99999)
@@ -52,4 +53,6 @@ class ReindexConfig(BaseModel):
         return Columns(id=self.id_column, text=self.text_column, label=self.label_column)
 
     def embedder(self) -> EmbedderSpec:
-        return EmbedderSpec(self.model, self.device, self.batch_size, self.normalize, self.max_seq_length)
+        return EmbedderSpec(
+            self.model, self.device, self.batch_size, self.normalize, self.max_seq_length, self.precision
+        )

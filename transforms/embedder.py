@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,6 +27,7 @@ class EmbedderSpec:
     batch_size: int = 64
     normalize: bool = True
     max_seq_length: int | None = None
+    precision: str = "fp32"  # "fp16": half-precision weights on CUDA (ignored on CPU)
 
 
 class Embedder(Protocol):
@@ -43,43 +45,80 @@ def resolve_model(model: str) -> str:
     return model
 
 
-def resolve_device(device: str) -> str:
+def resolve_devices(device: str) -> list[str]:
+    """'auto' is every CUDA device when there are any (one model per GPU), else the CPU."""
     if device != "auto":
-        return device
+        return [device]
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if torch.cuda.is_available():
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return ["cpu"]
+
+
+def encode_with_backoff(
+    encode: Callable[[list[str], int], np.ndarray], texts: list[str], batch_size: int
+) -> tuple[np.ndarray, int]:
+    """Encode, halving the batch size on CUDA out-of-memory instead of failing; returns the size that fit."""
+    import torch
+
+    while True:
+        try:
+            return encode(texts, batch_size), batch_size
+        except torch.cuda.OutOfMemoryError:
+            if batch_size == 1:
+                raise
+            batch_size //= 2
+            torch.cuda.empty_cache()
+            logger.warning("CUDA out of memory: retrying with batch size %d", batch_size)
 
 
 class SentenceTransformerEmbedder:
-    """The real model, loaded once; ``encode`` embeds one batch of texts to float32 rows."""
+    """The real model, loaded once per process; ``encode`` embeds one batch of texts to float32 rows.
+
+    On a machine with several GPUs it runs one model per GPU (a sentence-transformers multi-process pool);
+    on CPU it lets torch use every core this process may run on.
+    """
 
     def __init__(self, spec: EmbedderSpec):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
         from sentence_transformers import SentenceTransformer
 
         self.spec = spec
-        self.device = resolve_device(spec.device)
-        self.model = SentenceTransformer(resolve_model(spec.model), device=self.device)
+        self.devices = resolve_devices(spec.device)
+        on_cuda = self.devices[0].startswith("cuda")
+        self.model = SentenceTransformer(resolve_model(spec.model), device=self.devices[0])
         if spec.max_seq_length:
             self.model.max_seq_length = spec.max_seq_length
+        if on_cuda and spec.precision == "fp16":
+            self.model.half()
+        if not on_cuda:
+            torch.set_num_threads(len(os.sched_getaffinity(0)))
+        self.pool = self.model.start_multi_process_pool(self.devices) if len(self.devices) > 1 else None
+        self.batch_size = spec.batch_size
         self.dim = int(self.model.get_embedding_dimension())
         logger.info(
-            "loaded %s on %s (dim %d, max_seq_length %d)",
+            "loaded %s on %s (dim %d, max_seq_length %d, %s)",
             spec.model,
-            self.device,
+            ",".join(self.devices),
             self.dim,
             self.model.max_seq_length,
+            spec.precision if on_cuda else f"{torch.get_num_threads()} threads",
         )
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        out = self.model.encode(
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return self.model.encode(
             texts,
-            batch_size=self.spec.batch_size,
+            batch_size=batch_size,
             normalize_embeddings=self.spec.normalize,
             convert_to_numpy=True,
             show_progress_bar=False,
+            pool=self.pool,
         )
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out, self.batch_size = encode_with_backoff(self._encode, texts, self.batch_size)
         return np.ascontiguousarray(out, dtype=np.float32)
 
 
