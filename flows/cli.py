@@ -30,6 +30,7 @@ def _run(args: argparse.Namespace) -> int:
         "device": args.device,
         "batch_size": args.batch_size,
         "max_seq_length": args.max_seq_length,
+        "precision": args.precision,
         "sample_size": args.sample_size,
         "seed": args.seed,
         "nprobe": args.nprobe,
@@ -40,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.pipeline_arg:
         overrides["pipeline_args"] = args.pipeline_arg
     if args.config:
-        config = ReindexConfig.from_yaml(args.config, **overrides)
+        config = ReindexConfig.from_yaml(*args.config, **overrides)
     else:
         config = ReindexConfig(**{k: v for k, v in overrides.items() if v is not None})
     manifest = reindex(config)
@@ -132,7 +133,11 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="embed, compress, index, evaluate and publish a corpus")
-    run.add_argument("--config", help="YAML config; command-line flags override its keys")
+    run.add_argument(
+        "--config",
+        action="append",
+        help="YAML config; repeat to layer files (e.g. a runner profile from infra/runners/); flags override",
+    )
     run.add_argument("--input", help="Parquet file, directory or glob (any fsspec URL)")
     run.add_argument("--output", help="output root (any fsspec URL)")
     run.add_argument("--text-column")
@@ -144,6 +149,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     run.add_argument("--batch-size", type=int)
     run.add_argument("--max-seq-length", type=int)
+    run.add_argument("--precision", choices=["fp32", "fp16"], help="fp16 halves the model on CUDA")
     run.add_argument("--sample-size", type=int, help="codec training sample size")
     run.add_argument("--seed", type=int)
     run.add_argument("--nprobe", type=int)

@@ -43,10 +43,14 @@ class ReindexConfig(BaseModel):
     run_id: str | None = None
 
     @classmethod
-    def from_yaml(cls, path: str | Path, **overrides: Any) -> ReindexConfig:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of config keys at the top level")
+    def from_yaml(cls, *paths: str | Path, **overrides: Any) -> ReindexConfig:
+        """Merge YAML files left to right (e.g. a run config, then a runner profile), then ``overrides``."""
+        data: dict[str, Any] = {}
+        for path in paths:
+            layer = yaml.safe_load(Path(path).read_text()) or {}
+            if not isinstance(layer, dict):
+                raise ValueError(f"{path}: expected a mapping of config keys at the top level")
+            data.update(layer)
         return cls(**{**data, **{k: v for k, v in overrides.items() if v is not None}})
 
     def columns(self) -> Columns:
