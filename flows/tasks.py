@@ -28,8 +28,18 @@ from transforms.layout import RunLayout
 logger = logging.getLogger(__name__)
 
 
-class NothingToIndex(RuntimeError):
-    pass
+def _transient(_task: Any, _task_run: Any, state: Any) -> bool:
+    """Prefect retry condition: retry storage or network trouble, not bad input or an untrainable codec."""
+    try:
+        state.result()
+    except (reading.InputError, codec.CodecError, publish.PublishError):
+        return False
+    except Exception:
+        return True
+    return True
+
+
+RETRY = {"retry_condition_fn": _transient, "retry_delay_seconds": 10}
 
 
 def _beam_options(config: ReindexConfig):
@@ -38,7 +48,7 @@ def _beam_options(config: ReindexConfig):
     return runner.pipeline_options(config.runner, config.pipeline_args)
 
 
-@task(retries=2, retry_delay_seconds=5)
+@task(retries=2, **RETRY)
 def check_inputs(config: ReindexConfig) -> tuple[list[reading.InputFile], list[dict[str, Any]]]:
     """Expand the input and check every file's schema before any work starts; also each file's version."""
     files = reading.check_inputs(config.input, config.columns())
@@ -60,7 +70,7 @@ def check_model_and_codec(config: ReindexConfig) -> int:
 CACHED = {"cache_key_fn": by_key, "persist_result": True}
 
 
-@task(retries=1, retry_delay_seconds=10, **CACHED)
+@task(retries=1, **RETRY, **CACHED)
 def embed(
     config: ReindexConfig, layout: RunLayout, files: list[reading.InputFile], dim: int, key: str
 ) -> dict[str, Any]:
@@ -76,7 +86,9 @@ def embed(
     embedded = sum(arrow_files.num_rows(u) for u in layout.shards("embeddings", config.shards))
     rejected = arrow_files.num_rows(layout.rejects)
     if embedded == 0:
-        raise NothingToIndex(f"no documents to index: all {read} rows were rejected (see {layout.rejects})")
+        raise reading.InputError(
+            f"no documents to index: all {read} rows were rejected (see {layout.rejects})"
+        )
     return {"read": read, "embedded": embedded, "rejected": rejected, "root": layout.root}
 
 
@@ -110,7 +122,7 @@ def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int, 
     return {"info": info, "root": layout.root}
 
 
-@task(retries=1, retry_delay_seconds=10, **CACHED)
+@task(retries=1, **RETRY, **CACHED)
 def encode(config: ReindexConfig, layout: RunLayout, key: str) -> dict[str, Any]:
     from pipelines import encode as encode_pipeline
     from pipelines import runner
@@ -122,7 +134,7 @@ def encode(config: ReindexConfig, layout: RunLayout, key: str) -> dict[str, Any]
     return {"rows": sum(arrow_files.num_rows(u) for _, u in pairs), "root": layout.root}
 
 
-@task(retries=1, retry_delay_seconds=10, **CACHED)
+@task(retries=1, **RETRY, **CACHED)
 def build(config: ReindexConfig, layout: RunLayout, key: str) -> dict[str, Any]:
     from pipelines import build as build_pipeline
     from pipelines import runner
@@ -176,6 +188,6 @@ def write_report(layout: RunLayout, manifest: dict[str, Any], per_query: list[fl
     return text
 
 
-@task(retries=2, retry_delay_seconds=5)
+@task(retries=2, **RETRY)
 def publish_run(layout: RunLayout, manifest: dict[str, Any]) -> dict[str, Any]:
     return publish.publish(layout, manifest)

@@ -179,3 +179,13 @@ def test_rerun_after_a_failure_reuses_completed_stages(prefect_server, tmp_path,
     write_parquet(make_corpus(1001), str(tmp_path / "in" / "a.parquet"))
     fresh = reindex(_config(str(tmp_path), run_id="new-data", codec="IVF8,PQ8x4"))
     assert fresh["reused"] == {} and fresh["counts"]["indexed"] == 1001
+
+
+def test_nothing_left_to_index_is_an_input_error(prefect_server, memory_root):
+    write_parquet(
+        pa.table({"doc_id": ["a", "b"], "body": ["", None], "topic": ["x", "y"]}),
+        f"{memory_root}/in/a.parquet",
+    )
+    with pytest.raises(reading.InputError, match="all 2 rows were rejected"):
+        reindex(_config(memory_root))
+    assert not io.exists(f"{memory_root}/index/CURRENT")
