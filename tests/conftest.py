@@ -44,6 +44,28 @@ def write_parquet(table: pa.Table, url: str) -> str:
     return url
 
 
+def write_embedding_shards(urls: list[str], x: np.ndarray, labels: list | None = None) -> list[str]:
+    """Embedding shards in vecpress's schema; row i of ``x`` gets row id i, in ``urls[i % len(urls)]``."""
+    from transforms import arrow_files, schemas
+
+    for s, url in enumerate(urls):
+        rows = np.arange(s, len(x), len(urls))
+        table = pa.table(
+            {
+                "doc_id": [f"d{i}" for i in rows],
+                "row_id": rows.astype(np.int64),
+                "label": [labels[i] for i in rows] if labels is not None else [None] * len(rows),
+                "embedding": arrow_files.vector_array(x[rows]),
+            }
+        )
+        arrow_files.write_table(url, table, schemas.embeddings(x.shape[1], "fake"))
+    return urls
+
+
+def shard_urls(folder, n: int, tag: str = "part") -> list[str]:
+    return [f"{folder}/{tag}-{s}.arrow" for s in range(n)]
+
+
 @pytest.fixture
 def memory_root():
     """A fresh memory:// folder, removed afterwards."""

@@ -1,11 +1,11 @@
 import apache_beam as beam
 import faiss
 import numpy as np
-import pyarrow as pa
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines import build, encode
-from transforms import arrow_files, codec, schemas
+from tests.conftest import write_embedding_shards
+from transforms import codec
 from transforms.layout import RunLayout
 
 
@@ -28,19 +28,7 @@ def _setup(tmp_path, shards=3):
         codec.fingerprint(trained),
     )
     codec.save(layout.codec, trained, info)
-    for s in range(shards):
-        rows = np.arange(s, len(x), shards)
-        table = pa.table(
-            {
-                "doc_id": [f"d{i}" for i in rows],
-                "row_id": rows.astype(np.int64),
-                "label": [None] * len(rows),
-                "embedding": arrow_files.vector_array(x[rows]),
-            }
-        )
-        arrow_files.write_table(
-            layout.shard("embeddings", s, shards), table, schemas.embeddings(16, "fake:16")
-        )
+    write_embedding_shards(layout.shards("embeddings", shards), x)
     return layout, trained, x
 
 

@@ -1,9 +1,9 @@
 import faiss
 import numpy as np
-import pyarrow as pa
 import pytest
 
-from transforms import arrow_files, building, codec, encoding, schemas, search
+from tests.conftest import write_embedding_shards
+from transforms import arrow_files, building, codec, encoding, search
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +48,7 @@ def test_build_shard_from_files_and_reject_foreign_codes(trained, tmp_path):
         int(index.sa_code_size()),
         codec.fingerprint(index),
     )
-    emb = pa.table(
-        {
-            "doc_id": [f"d{i}" for i in range(len(x))],
-            "row_id": np.arange(len(x), dtype=np.int64),
-            "label": [None] * len(x),
-            "embedding": arrow_files.vector_array(x),
-        }
-    )
-    arrow_files.write_table(str(tmp_path / "emb.arrow"), emb, schemas.embeddings(48, "fake:48"))
+    write_embedding_shards([str(tmp_path / "emb.arrow")], x)
     rows = encoding.encode_shard(index, info, str(tmp_path / "emb.arrow"), str(tmp_path / "codes.arrow"))
     assert rows == len(x)
     meta = arrow_files.read_schema(str(tmp_path / "codes.arrow")).metadata

@@ -1,31 +1,13 @@
 import numpy as np
-import pyarrow as pa
 
-from transforms import arrow_files, evaluation, schemas
-
-
-def _write_shards(tmp_path, x, labels, n_shards):
-    urls = []
-    for s in range(n_shards):
-        rows = np.arange(s, len(x), n_shards)
-        table = pa.table(
-            {
-                "doc_id": [f"d{i}" for i in rows],
-                "row_id": rows.astype(np.int64),
-                "label": [labels[i] for i in rows],
-                "embedding": arrow_files.vector_array(x[rows]),
-            }
-        )
-        url = str(tmp_path / f"part-{s}.arrow")
-        arrow_files.write_table(url, table, schemas.embeddings(x.shape[1], "fake"))
-        urls.append(url)
-    return urls
+from tests.conftest import shard_urls, write_embedding_shards
+from transforms import evaluation
 
 
 def test_exact_search_over_shards_matches_brute_force(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((500, 16)).astype("float32")
-    urls = _write_shards(tmp_path, x, ["a"] * 500, 3)
+    urls = write_embedding_shards(shard_urls(tmp_path, 3), x, ["a"] * 500)
     q = x[:20]
     hits = evaluation.exact_search(urls, q, 5)
     brute = np.argsort(((q[:, None, :] - x[None]) ** 2).sum(-1), axis=1)[:, :5]
@@ -48,5 +30,5 @@ def test_knn_vote_breaks_ties_by_nearest():
 
 def test_lookup_labels_reads_only_what_is_asked(tmp_path):
     x = np.zeros((10, 4), np.float32)
-    urls = _write_shards(tmp_path, x, [f"l{i}" for i in range(10)], 2)
+    urls = write_embedding_shards(shard_urls(tmp_path, 2), x, [f"l{i}" for i in range(10)])
     assert evaluation.lookup_labels(urls, np.array([3, 8, -1])) == {3: "l3", 8: "l8"}
