@@ -1,0 +1,188 @@
+"""Quality per byte: float32, a sweep of faiss codecs and vecpress's own published index, measured alike.
+
+The database is one ``vecpress run`` output (its embeddings, and for vecpress's row its own index shards);
+the queries are the embeddings another run wrote. Every codec trains on the database, encodes it with
+``sa_encode``, is made searchable from those codes, and answers the queries; recall@10 is against exact float
+search over the database and kNN-10 accuracy is a majority vote of the database labels.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from transforms import arrow_files, building, codec, encoding, evaluation, publish, search
+
+K = 10
+
+
+@dataclass(frozen=True)
+class Vectors:
+    row_ids: np.ndarray
+    vectors: np.ndarray
+    labels: list[str | None]
+
+
+def load_vectors(output: str) -> Vectors:
+    """All embeddings of an output's current run, ordered by row id."""
+    layout, manifest = publish.current(output)
+    ids, vecs, labels = [], [], []
+    for name in manifest["shards"]["embeddings"]:
+        table = arrow_files.read_table(layout.dir(f"embeddings/{name}"))
+        ids.append(table.column("row_id").to_numpy())
+        vecs.append(arrow_files.vectors(table.column("embedding")))
+        labels += table.column("label").to_pylist()
+    row_ids = np.concatenate(ids)
+    order = np.argsort(row_ids)
+    return Vectors(row_ids[order], np.concatenate(vecs)[order], [labels[i] for i in order])
+
+
+def searchable(trained: Any, codes: np.ndarray) -> Any:
+    """An index holding ``codes`` (ids = positions): IVF via vecpress's build stage, flat codecs directly."""
+    import faiss
+
+    try:
+        faiss.extract_index_ivf(trained)
+    except RuntimeError:
+        index = faiss.clone_index(trained)
+        inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexPreTransform) else index
+        inner.add_sa_codes(np.ascontiguousarray(codes))
+        index.ntotal = inner.ntotal
+        return index
+    return building.build_from_codes(trained, codes, np.arange(len(codes), dtype=np.int64))
+
+
+def train(vectors: np.ndarray, factory: str) -> Any:
+    """Train any faiss codec (vecpress's own `codec.train` takes IVF codecs only), refusing a sample that is
+    too small for its codebooks exactly as vecpress does."""
+    import faiss
+
+    index = faiss.index_factory(vectors.shape[1], factory, faiss.METRIC_L2)
+    short = [r for r in codec.requirements(index) if len(vectors) < r.min_points]
+    if short:
+        raise codec.CodecError(f"{factory}: {len(vectors)} training vectors are too few for {short}")
+    index.train(vectors)
+    return index
+
+
+@dataclass
+class Truth:
+    """Exact float neighbours of every query, and the numbers every codec is compared with."""
+
+    ids: np.ndarray
+    db_labels: list[str | None]
+    q_labels: list[str | None]
+    float_knn: float
+
+    @classmethod
+    def compute(cls, db: Vectors, queries: Vectors) -> Truth:
+        import faiss
+
+        flat = faiss.IndexFlatL2(db.vectors.shape[1])
+        flat.add(db.vectors)
+        _, ids = flat.search(queries.vectors, K)
+        truth = cls(ids, db.labels, queries.labels, 0.0)
+        truth.float_knn = truth.knn(ids)
+        return truth
+
+    def knn(self, ids: np.ndarray) -> float:
+        return evaluation.knn_accuracy(ids, self.q_labels, dict(enumerate(self.db_labels)))
+
+
+def row(
+    name: str, code_bytes: float, dim: int, ids: np.ndarray, truth: Truth, **extra: Any
+) -> dict[str, Any]:
+    knn = truth.knn(ids)
+    return {
+        "codec": name,
+        "bytes_per_vector": float(code_bytes),
+        "compression": 4 * dim / code_bytes,
+        "recall_at_10": float(evaluation.recall_at_k(ids, truth.ids, K).mean()),
+        "knn_accuracy": knn,
+        "knn_delta_points": 100 * (knn - truth.float_knn),
+        **extra,
+    }
+
+
+def measure(
+    factory: str, db: Vectors, queries: Vectors, truth: Truth, nprobes: tuple[int, ...] = ()
+) -> list[dict]:
+    """Train, encode, build from codes and search one codec; one row per nprobe for IVF codecs."""
+    dim = db.vectors.shape[1]
+    start = time.perf_counter()
+    trained = train(db.vectors, factory)
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    codes = encoding.encode_vectors(trained, db.vectors)
+    encode_s = time.perf_counter() - start
+    index = searchable(trained, codes)
+    rows = []
+    for nprobe in nprobes or (None,):
+        if nprobe is not None:
+            codec.set_nprobe(index, nprobe)
+        start = time.perf_counter()
+        _, ids = index.search(queries.vectors, K)
+        latency_ms = 1000 * (time.perf_counter() - start) / len(queries.vectors)
+        name = factory if nprobe is None else f"{factory} nprobe={nprobe}"
+        rows.append(
+            row(
+                name,
+                codes.shape[1],
+                dim,
+                ids,
+                truth,
+                train_s=round(train_s, 2),
+                encode_vectors_per_s=round(len(codes) / encode_s),
+                search_ms_per_query=round(latency_ms, 4),
+            )
+        )
+    return rows
+
+
+def float_row(db: Vectors, queries: Vectors, truth: Truth) -> dict[str, Any]:
+    import faiss
+
+    flat = faiss.IndexFlatL2(db.vectors.shape[1])
+    flat.add(db.vectors)
+    start = time.perf_counter()
+    _, ids = flat.search(queries.vectors, K)
+    latency_ms = 1000 * (time.perf_counter() - start) / len(queries.vectors)
+    return row(
+        "float32 (exact)",
+        4 * db.vectors.shape[1],
+        db.vectors.shape[1],
+        ids,
+        truth,
+        train_s=0.0,
+        encode_vectors_per_s=None,
+        search_ms_per_query=round(latency_ms, 4),
+    )
+
+
+def published_row(
+    output: str, db: Vectors, queries: Vectors, truth: Truth, nprobe: int | None = None
+) -> dict:
+    """vecpress's own published index shards (what `vecpress search` serves), searched with the queries."""
+    layout, manifest = publish.current(output)
+    info = manifest["codec"]
+    nprobe = nprobe or info["nprobe"]
+    shards = [search.load_index(layout.dir(f"index/{n}"), nprobe) for n in manifest["shards"]["index"]]
+    start = time.perf_counter()
+    hits = search.search_shards(shards, queries.vectors, K)
+    latency_ms = 1000 * (time.perf_counter() - start) / len(queries.vectors)
+    position = {int(r): i for i, r in enumerate(db.row_ids)}
+    ids = np.vectorize(lambda r: position.get(int(r), -1))(hits.ids)
+    return row(
+        f"vecpress {info['factory']} nprobe={nprobe}",
+        info["code_size"],
+        info["dim"],
+        ids,
+        truth,
+        train_s=None,
+        encode_vectors_per_s=None,
+        search_ms_per_query=round(latency_ms, 4),
+        from_pipeline=True,
+    )

@@ -1,0 +1,90 @@
+"""Benchmark results as JSON, a Markdown table and plots of quality against bytes per vector."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+# The reference point: 768-d BERT sentence embeddings squeezed 45x (to 548 bits) for -1.05 kNN points on IMDB.
+REFERENCE_RATIO, REFERENCE_LOSS = 45.0, -1.05
+
+
+def markdown(results: dict[str, Any]) -> str:
+    head = (
+        f"Database: {results['database']} documents ({results['corpus']} train split), queries: "
+        f"{results['queries']} (test split), model {results['model']} ({results['dim']}-d). "
+        f"float32 kNN-10 accuracy {results['float_knn']:.4f}.\n\n"
+    )
+    lines = [
+        "| codec | bytes/vec | ratio | kNN-10 | Δ pt | recall@10 | train s | encode vec/s | search ms/q |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def fmt(v: Any, spec: str) -> str:
+        return "" if v is None else format(v, spec)
+
+    for r in results["rows"]:
+        name = f"**{r['codec']}**" if r.get("from_pipeline") else r["codec"]
+        lines.append(
+            f"| {name} | {r['bytes_per_vector']:.0f} | {r['compression']:.1f}x | {r['knn_accuracy']:.4f} | "
+            f"{r['knn_delta_points']:+.2f} | {r['recall_at_10']:.3f} | {fmt(r['train_s'], '.1f')} | "
+            f"{fmt(r['encode_vectors_per_s'], ',')} | {fmt(r['search_ms_per_query'], '.3f')} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """kNN accuracy and recall@10 against bytes per vector (log scale), with the 45x reference marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = results["rows"]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    for ax, key, title in (
+        (axes[0], "knn_accuracy", "kNN-10 label accuracy"),
+        (axes[1], "recall_at_10", "recall@10 vs exact float"),
+    ):
+        for r in rows:
+            colour = (
+                "#d62728"
+                if r.get("from_pipeline")
+                else ("#444444" if r["codec"].startswith("float") else "#1f77b4")
+            )
+            ax.scatter(r["bytes_per_vector"], r[key], color=colour, s=28, zorder=3)
+            ax.annotate(
+                r["codec"].replace(" nprobe=", "/"),
+                (r["bytes_per_vector"], r[key]),
+                fontsize=6,
+                xytext=(3, 2),
+                textcoords="offset points",
+            )
+        ax.set(xscale="log", xlabel="bytes per vector (log)", title=title)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].axhline(results["float_knn"], color="#444444", lw=0.8, ls="--", label="float32")
+    ref_bytes = 4 * results["dim"] / REFERENCE_RATIO
+    axes[0].scatter(
+        [ref_bytes],
+        [results["float_knn"] + REFERENCE_LOSS / 100],
+        marker="*",
+        s=160,
+        color="#ff7f0e",
+        zorder=4,
+        label="548-bit BERT reference: 45x, -1.05 pt",
+    )
+    axes[0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(
+        f"{results['corpus']} / {results['model']}: quality per byte (red: vecpress's published index)"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write(results: dict[str, Any], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (folder / "results.md").write_text(markdown(results))
+    plot(results, folder / "quality_per_byte.png")

@@ -1,0 +1,49 @@
+"""The benchmark code on a tiny corpus, so it cannot rot."""
+
+import json
+
+from benchmarks import run
+from tests.conftest import make_corpus, write_parquet
+
+
+def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
+    write_parquet(make_corpus(900, seed=1), str(tmp_path / "corpus" / "train" / "a.parquet"))
+    write_parquet(
+        make_corpus(150, seed=2).set_column(0, "doc_id", [[f"q-{i}" for i in range(150)]]),
+        str(tmp_path / "corpus" / "test" / "a.parquet"),
+    )
+    out = tmp_path / "results"
+    assert (
+        run.main(
+            [
+                "--model",
+                "fake:32",
+                "--corpus",
+                str(tmp_path / "corpus"),
+                "--cache",
+                str(tmp_path / "cache"),
+                "--out",
+                str(out),
+                "--quick",
+            ]
+        )
+        == 0
+    )
+    results = json.loads((out / "results.json").read_text())
+    assert results["database"] == 900 and results["queries"] == 150
+    names = [r["codec"] for r in results["rows"]]
+    assert names[0] == "float32 (exact)" and any(n.startswith("vecpress ") for n in names)
+    assert {"SQ8", "LSH", "IVF4,PQ8x4np nprobe=1", "IVF4,PQ8x4np nprobe=4"} <= set(names)
+    exact = results["rows"][0]
+    assert exact["recall_at_10"] == 1.0 and exact["knn_delta_points"] == 0.0
+    assert all(0.0 <= r["recall_at_10"] <= 1.0 and r["bytes_per_vector"] > 0 for r in results["rows"])
+    sq8 = next(r for r in results["rows"] if r["codec"] == "SQ8")
+    assert sq8["recall_at_10"] > 0.8  # 8-bit scalar quantization barely moves the neighbours
+    assert set(results["ratios"]) == {
+        "embed_vs_raw",
+        "encode_build_vs_raw",
+        "run_vs_raw_sum",
+        "rss_growth_1m_vs_100k",
+    }
+    assert (out / "quality_per_byte.png").stat().st_size > 10_000
+    assert "| codec | bytes/vec |" in (out / "results.md").read_text()
