@@ -31,7 +31,20 @@ def markdown(results: dict[str, Any]) -> str:
             f"{r['knn_delta_points']:+.2f} | {r['recall_at_10']:.3f} | {fmt(r['train_s'], '.1f')} | "
             f"{fmt(r['encode_vectors_per_s'], ',')} | {fmt(r['search_ms_per_query'], '.3f')} |"
         )
-    return head + "\n".join(lines) + "\n"
+    ratios = "\n".join(
+        f"- `{k}`: {'not measured yet' if v is None else v}" for k, v in results["ratios"].items()
+    )
+    speed = results.get("speed", {})
+    detail = ""
+    if speed:
+        eb, rss = speed["encode_build"], speed["rss"]
+        detail = (
+            f"\nencode + build of {eb['vectors']} vectors: raw faiss {eb['raw_s']} s, vecpress stages "
+            f"{eb['vecpress_s']} s (reading and writing Arrow shards included). Peak RSS of encode + build: "
+            f"{rss['peak_rss_mib_small']} MiB at {rss['small']:,} vectors, {rss['peak_rss_mib_large']} MiB at "
+            f"{rss['large']:,}.\n"
+        )
+    return head + "\n".join(lines) + "\n\nRatios (same run):\n" + ratios + "\n" + detail
 
 
 def plot(results: dict[str, Any], path: Path) -> None:

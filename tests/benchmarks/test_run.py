@@ -39,6 +39,7 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     assert all(0.0 <= r["recall_at_10"] <= 1.0 and r["bytes_per_vector"] > 0 for r in results["rows"])
     sq8 = next(r for r in results["rows"] if r["codec"] == "SQ8")
     assert sq8["recall_at_10"] > 0.8  # 8-bit scalar quantization barely moves the neighbours
+    assert results["ratios"]["encode_build_vs_raw"] > 0 and results["ratios"]["rss_growth_1m_vs_100k"] > 0
     assert set(results["ratios"]) == {
         "embed_vs_raw",
         "encode_build_vs_raw",
