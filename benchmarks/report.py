@@ -41,8 +41,8 @@ def markdown(results: dict[str, Any]) -> str:
         detail = (
             f"\nencode + build of {eb['vectors']} vectors: raw faiss {eb['raw_s']} s, vecpress stages "
             f"{eb['vecpress_s']} s (reading and writing Arrow shards included). Peak RSS of encode + build: "
-            f"{rss['peak_rss_mib_small']} MiB at {rss['small']:,} vectors, {rss['peak_rss_mib_large']} MiB at "
-            f"{rss['large']:,}.\n"
+            f"{rss['peak_rss_mib_small']} MiB at {rss['small']:,} vectors, "
+            f"{rss['peak_rss_mib_large']} MiB at {rss['large']:,}.\n"
         )
     return head + "\n".join(lines) + "\n\nRatios (same run):\n" + ratios + "\n" + detail
 
