@@ -18,7 +18,6 @@ from benchmarks import quality, report, speed
 from transforms import publish
 
 logger = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent
 
 
 def sweep(dim: int, quick: bool) -> list[tuple[str, tuple[int, ...]]]:
@@ -53,7 +52,8 @@ def index_split(corpus: Path, cache: Path, split: str, model: str, max_seq_lengt
     from flows.config import ReindexConfig
     from flows.reindex import reindex
 
-    output = str(cache / f"{model.replace(':', '-').replace('/', '-')}-{split}")
+    short = {"all-MiniLM-L6-v2": "minilm"}.get(model, model.replace(":", "-").replace("/", "-"))
+    output = str(cache / f"{short}-{split}")
     reindex(
         ReindexConfig(
             input=str(corpus / split),
@@ -77,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--corpus", type=Path, help="folder with train/ and test/ Parquet (default: 20 Newsgroups)"
     )
-    parser.add_argument("--cache", type=Path, default=ROOT / ".cache")
-    parser.add_argument("--out", type=Path, default=ROOT / "results")
+    # Relative defaults: `make bench` runs from the repository root, and the stage cache keys on these paths.
+    parser.add_argument("--cache", type=Path, default=Path("benchmarks/.cache"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--quick", action="store_true", help="a four-codec sweep (for tests)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
