@@ -40,7 +40,13 @@ def run(build: Callable[[beam.Pipeline], None], options: PipelineOptions, name: 
     pipeline = beam.Pipeline(runner=resolve_runner(options), options=options)
     build(pipeline)
     result = pipeline.run()
-    state = result.wait_until_finish()
+    try:
+        state = result.wait_until_finish()
+    finally:
+        # Beam's DaskRunner opens a dask Client per pipeline and never closes it.
+        client = getattr(result, "client", None)
+        if client is not None:
+            client.close()
     if state not in (PipelineState.DONE, None):
         raise RuntimeError(f"pipeline {name} ended in state {state}")
     logger.info("pipeline %s finished", name)

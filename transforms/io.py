@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import uuid
@@ -118,11 +117,6 @@ def atomic_write_bytes(url: str, data: bytes) -> None:
         fs.mv(tmp, path)
     else:
         fs.pipe_file(path, data)
-
-
-def buffer_reader(url: str) -> io.BytesIO:
-    """Whole-file read into memory (for small artefacts such as faiss indexes)."""
-    return io.BytesIO(read_bytes(url))
 
 
 def copy_tree(src: str, dst: str) -> int:
