@@ -23,6 +23,23 @@ from transforms import arrow_files, building, codec, encoding, schemas
 from transforms.layout import RunLayout
 
 
+def encode_and_build(
+    trained: Any, info: codec.CodecInfo, embedding_urls: list[str], layout: RunLayout
+) -> None:
+    """vecpress's encode stage then its build stage over every shard, as the pipelines run them."""
+    n = len(embedding_urls)
+    for i, url in enumerate(embedding_urls):
+        encoding.encode_shard(trained, info, url, layout.shard("codes", i, n))
+    for i in range(n):
+        building.build_shard(
+            trained,
+            info,
+            layout.shard("codes", i, n),
+            layout.shard("index", i, n),
+            layout.shard("idmap", i, n),
+        )
+
+
 def encode_build_ratio(codec_url: str, embedding_urls: list[str]) -> dict[str, float]:
     """vectors/s of vecpress's encode + build stages over the shards, divided by raw sa_encode + add."""
     import faiss
@@ -38,18 +55,8 @@ def encode_build_ratio(codec_url: str, embedding_urls: list[str]) -> dict[str, f
     raw_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         layout = RunLayout(tmp, "bench")
-        n = len(embedding_urls)
         start = time.perf_counter()
-        for i, url in enumerate(embedding_urls):
-            encoding.encode_shard(trained, info, url, layout.shard("codes", i, n))
-        for i in range(n):
-            building.build_shard(
-                trained,
-                info,
-                layout.shard("codes", i, n),
-                layout.shard("index", i, n),
-                layout.shard("idmap", i, n),
-            )
+        encode_and_build(trained, info, embedding_urls, layout)
         vecpress_s = time.perf_counter() - start
     return {
         "vectors": len(x),
@@ -95,16 +102,7 @@ def write_synthetic(
 def _peak_child(codec_url: str, urls: list[str], folder: str) -> None:
     """Run in a fresh process: encode + build every shard, then print peak RSS in MiB."""
     trained, info = codec.load(codec_url)
-    layout, n = RunLayout(folder, "synthetic"), len(urls)
-    for i, url in enumerate(urls):
-        encoding.encode_shard(trained, info, url, layout.shard("codes", i, n))
-        building.build_shard(
-            trained,
-            info,
-            layout.shard("codes", i, n),
-            layout.shard("index", i, n),
-            layout.shard("idmap", i, n),
-        )
+    encode_and_build(trained, info, urls, RunLayout(folder, "synthetic"))
     print(json.dumps({"peak_rss_mib": _peak_rss_mib()}))
 
 
