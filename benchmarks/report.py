@@ -10,53 +10,78 @@ from typing import Any
 REFERENCE_RATIO, REFERENCE_LOSS = 45.0, -1.05
 
 
+def _fmt(v: Any, spec: str) -> str:
+    return "" if v is None else format(v, spec)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| codec | bytes/vec | ratio | kNN-10 | Δ pt | recall@10 | train s | encode vec/s | search ms/q |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        name = f"**{r['codec']}**" if r.get("from_pipeline") else r["codec"]
+        lines.append(
+            f"| {name} | {r['bytes_per_vector']:.0f} | {r['compression']:.1f}x | {r['knn_accuracy']:.4f} | "
+            f"{r['knn_delta_points']:+.2f} | {r['recall_at_10']:.3f} | {_fmt(r['train_s'], '.1f')} | "
+            f"{_fmt(r['encode_vectors_per_s'], ',')} | {_fmt(r['search_ms_per_query'], '.3f')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _pipeline_speed(p: dict[str, Any]) -> str:
+    steps = ", ".join(f"{k} {v:.1f}s" for k, v in p["raw_steps_s"].items())
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in p["vecpress_stages_s"].items())
+    return (
+        f"\n`vecpress run` on {p['documents']:,} train posts ({p['model']}, max_seq_length "
+        f"{p['max_seq_length']}, batch {p['batch_size']}, {p['threads']} threads, codec {p['codec']}): "
+        f"{p['vecpress_wall_s']:.1f} s wall (stages: {stages}). Raw steps in one fresh process: {steps}; "
+        f"sum {p['raw_sum_s']:.1f} s. Embed: vecpress {p['embed_docs_per_s']['vecpress']} docs/s, raw "
+        f"`SentenceTransformer.encode` loop {p['embed_docs_per_s']['raw']} docs/s (model load included "
+        "in both).\n"
+    )
+
+
 def markdown(results: dict[str, Any]) -> str:
     head = (
         f"Database: {results['database']} documents ({results['corpus']} train split), queries: "
         f"{results['queries']} (test split), model {results['model']} ({results['dim']}-d). "
         f"float32 kNN-10 accuracy {results['float_knn']:.4f}.\n\n"
     )
-    lines = [
-        "| codec | bytes/vec | ratio | kNN-10 | Δ pt | recall@10 | train s | encode vec/s | search ms/q |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-
-    def fmt(v: Any, spec: str) -> str:
-        return "" if v is None else format(v, spec)
-
-    for r in results["rows"]:
-        name = f"**{r['codec']}**" if r.get("from_pipeline") else r["codec"]
-        lines.append(
-            f"| {name} | {r['bytes_per_vector']:.0f} | {r['compression']:.1f}x | {r['knn_accuracy']:.4f} | "
-            f"{r['knn_delta_points']:+.2f} | {r['recall_at_10']:.3f} | {fmt(r['train_s'], '.1f')} | "
-            f"{fmt(r['encode_vectors_per_s'], ',')} | {fmt(r['search_ms_per_query'], '.3f')} |"
+    parts = [head, table(results["rows"])]
+    subset = results.get("subset", {})
+    for e in subset.get("experiments", []):
+        parts.append(
+            f"\nSubset ({subset['database']:,} train posts as the database, {subset['queries']:,} test posts "
+            f"as queries, seeded, max_seq_length {subset['max_seq_length']}): model {e['model']} "
+            f"({e['dim']}-d), float32 kNN-10 accuracy {e['float_knn']:.4f}.\n\n"
         )
-    ratios = "\n".join(
-        f"- `{k}`: {'not measured yet' if v is None else v}" for k, v in results["ratios"].items()
-    )
+        parts.append(table(e["rows"]))
+    parts.append("\nRatios (same run):\n")
+    parts.append("".join(f"- `{k}`: {v}\n" for k, v in results["ratios"].items()))
     speed = results.get("speed", {})
-    detail = ""
     if speed:
         eb, rss = speed["encode_build"], speed["rss"]
-        detail = (
+        parts.append(
             f"\nencode + build of {eb['vectors']} vectors: raw faiss {eb['raw_s']} s, vecpress stages "
             f"{eb['vecpress_s']} s (reading and writing Arrow shards included). Peak RSS of encode + build: "
             f"{rss['peak_rss_mib_small']} MiB at {rss['small']:,} vectors, "
             f"{rss['peak_rss_mib_large']} MiB at {rss['large']:,}.\n"
         )
-    return head + "\n".join(lines) + "\n\nRatios (same run):\n" + ratios + "\n" + detail
+        parts.append(_pipeline_speed(speed["pipeline"]))
+    return "".join(parts)
 
 
-def plot(results: dict[str, Any], path: Path) -> None:
+def plot(experiment: dict[str, Any], title: str, path: Path) -> None:
     """kNN accuracy and recall@10 against bytes per vector (log scale), with the 45x reference marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = results["rows"]
+    rows = experiment["rows"]
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
-    for ax, key, title in (
+    for ax, key, name in (
         (axes[0], "knn_accuracy", "kNN-10 label accuracy"),
         (axes[1], "recall_at_10", "recall@10 vs exact float"),
     ):
@@ -74,13 +99,13 @@ def plot(results: dict[str, Any], path: Path) -> None:
                 xytext=(3, 2),
                 textcoords="offset points",
             )
-        ax.set(xscale="log", xlabel="bytes per vector (log)", title=title)
+        ax.set(xscale="log", xlabel="bytes per vector (log)", title=name)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].axhline(results["float_knn"], color="#444444", lw=0.8, ls="--", label="float32")
-    ref_bytes = 4 * results["dim"] / REFERENCE_RATIO
+    axes[0].axhline(experiment["float_knn"], color="#444444", lw=0.8, ls="--", label="float32")
+    ref_bytes = 4 * experiment["dim"] / REFERENCE_RATIO
     axes[0].scatter(
         [ref_bytes],
-        [results["float_knn"] + REFERENCE_LOSS / 100],
+        [experiment["float_knn"] + REFERENCE_LOSS / 100],
         marker="*",
         s=160,
         color="#ff7f0e",
@@ -88,9 +113,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         label="548-bit BERT reference: 45x, -1.05 pt",
     )
     axes[0].legend(fontsize=8, loc="lower right")
-    fig.suptitle(
-        f"{results['corpus']} / {results['model']}: quality per byte (red: vecpress's published index)"
-    )
+    fig.suptitle(f"{title}: quality per byte (red: vecpress's published index)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -100,4 +123,9 @@ def write(results: dict[str, Any], folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (folder / "results.md").write_text(markdown(results))
-    plot(results, folder / "quality_per_byte.png")
+    plot(results, f"{results['corpus']} / {results['model']}", folder / "quality_per_byte.png")
+    subset = results.get("subset", {})
+    for e in subset.get("experiments", []):
+        name = e["model"].replace(":", "-").replace("/", "-")
+        title = f"{subset['database']:,}-post subset / {e['model']}"
+        plot(e, title, folder / f"quality_per_byte_subset_{name}.png")

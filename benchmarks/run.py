@@ -1,7 +1,9 @@
 """`make bench`: index 20 Newsgroups with vecpress, then measure quality per byte of every codec alike.
 
 The train split is one `vecpress run` (the database), the test split another (its embeddings are the
-queries). Both runs go through the stage cache, so a second `make bench` does not re-embed.
+queries). Both runs go through the stage cache, so a second `make bench` does not re-embed. MiniLM runs on
+the whole corpus; MiniLM and mpnet (768-d, ~6x slower here) are compared on a seeded subset. Speed is
+measured as ratios against the raw libraries in the same run.
 """
 
 from __future__ import annotations
@@ -14,30 +16,40 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from benchmarks import quality, report, speed
-from transforms import publish
+from benchmarks import pipeline_speed, quality, report, speed
+from transforms import codec, publish
+from transforms.models import MINILM, MPNET
 
 logger = logging.getLogger(__name__)
 
+SHORT_NAMES = {MINILM: "minilm", MPNET: "mpnet"}
 
-def sweep(dim: int, quick: bool) -> list[tuple[str, tuple[int, ...]]]:
-    """The codecs compared: (factory string, nprobe values for IVF codecs)."""
+
+def sweep(dim: int, n: int, quick: bool) -> list[tuple[str, tuple[int, ...]]]:
+    """The codecs compared on ``n`` database vectors: (factory string, nprobe values for IVF codecs).
+
+    8-bit PQ and OPQ codebooks need 39 training points per centroid (vecpress's rule, as faiss warns);
+    on fewer vectors PQ rows use 4-bit codebooks at the same bytes per vector, and OPQ is left out.
+    """
     if quick:
         return [("SQ8", ()), (f"PQ{dim // 4}x4", ()), ("IVF4,PQ8x4np", (1, 4)), ("LSH", ())]
-    pq_sizes = [m for m in (8, 16, 24, 32, 48, 64, 96) if dim % m == 0]
+    eight_bit = n >= codec.MIN_POINTS_PER_CENTROID * 256
+    sizes = [b for b in (8, 16, 24, 32, 48, 64, 96) if dim % (b if eight_bit else 2 * b) == 0]
+    pq_rows = [f"PQ{b}" if eight_bit else f"PQ{2 * b}x4" for b in sizes]
+    opq_rows = [f"OPQ{b},PQ{b}" for b in (16, 24, 48) if eight_bit and dim % b == 0]
     return [
         ("SQfp16", ()),
         ("SQ8", ()),
         ("SQ4", ()),
         *[(f"PCA{d},Flat", ()) for d in (dim // 3, dim // 6, dim // 12)],
-        *[(f"PQ{m}", ()) for m in pq_sizes],
-        *[(f"OPQ{m},PQ{m}", ()) for m in (16, 24, 48) if dim % m == 0],
-        ("PCAR128,IVF256,PQ32np", (1, 4, 16, 64)),
+        *[(f, ()) for f in pq_rows + opq_rows],
+        (codec.auto_factory(n, n, dim)[0], (1, 4, 16, 64)),  # vecpress's own default codec
         ("LSH", ()),
     ]
 
 
 def write_split_corpus(folder: Path) -> None:
+    """20 Newsgroups as Parquet: <folder>/train/ (the database) and <folder>/test/ (the queries)."""
     from transforms import io, newsgroups
 
     for split in newsgroups.SPLITS:
@@ -47,13 +59,24 @@ def write_split_corpus(folder: Path) -> None:
                 pq.write_table(newsgroups.load_split(split), handle, row_group_size=4096)
 
 
-def index_split(corpus: Path, cache: Path, split: str, model: str, max_seq_length: int | None) -> str:
+def write_subset_corpus(source: Path, folder: Path, sizes: tuple[int, int], seed: int = 0) -> Path:
+    """Seeded random subsets of the train (database) and test (query) splits."""
+    for split, n in zip(("train", "test"), sizes, strict=True):
+        target = folder / split / f"subset-{split}.parquet"
+        if not target.exists():
+            pipeline_speed.write_subset(str(source / split), target, n, seed)
+    return folder
+
+
+def index_split(
+    corpus: Path, cache: Path, split: str, model: str, max_seq_length: int | None, tag: str = ""
+) -> str:
     """`vecpress run` over one split; returns its output (reused from the stage cache when unchanged)."""
     from flows.config import ReindexConfig
     from flows.reindex import reindex
 
-    short = {"all-MiniLM-L6-v2": "minilm"}.get(model, model.replace(":", "-").replace("/", "-"))
-    output = str(cache / f"{short}-{split}")
+    short = SHORT_NAMES.get(model, model.replace(":", "-").replace("/", "-"))
+    output = str(cache / f"{short}{tag}-{split}")
     reindex(
         ReindexConfig(
             input=str(corpus / split),
@@ -70,17 +93,54 @@ def index_split(corpus: Path, cache: Path, split: str, model: str, max_seq_lengt
     return output
 
 
+def experiment(
+    corpus: Path, cache: Path, model: str, max_seq_length: int | None, quick: bool, tag: str = ""
+) -> dict:
+    """Index both splits with vecpress, then measure float32, vecpress's published index and the sweep."""
+    db_out = index_split(corpus, cache, "train", model, max_seq_length, tag)
+    q_out = index_split(corpus, cache, "test", model, max_seq_length, tag)
+    db, queries = quality.load_vectors(db_out), quality.load_vectors(q_out)
+    truth = quality.Truth.compute(db, queries)
+    rows = [quality.float_row(db, queries, truth), quality.published_row(db_out, db, queries, truth)]
+    for factory, nprobes in sweep(db.vectors.shape[1], len(db.row_ids), quick):
+        logger.info("%s: measuring %s", model, factory)
+        rows += quality.measure(factory, db, queries, truth, nprobes)
+    rows.sort(key=lambda r: (-r["bytes_per_vector"], r["codec"]))
+    return {
+        "model": model,
+        "max_seq_length": max_seq_length,
+        "dim": int(db.vectors.shape[1]),
+        "database": len(db.row_ids),
+        "queries": len(queries.row_ids),
+        "float_knn": truth.float_knn,
+        "rows": rows,
+        "output": db_out,
+        "vectors": db.vectors,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--model", default=MINILM)
     parser.add_argument("--max-seq-length", type=int, help="the model's own limit when unset")
     parser.add_argument(
         "--corpus", type=Path, help="folder with train/ and test/ Parquet (default: 20 Newsgroups)"
     )
+    parser.add_argument(
+        "--subset-models",
+        default=f"{MINILM},{MPNET}",
+        help="models compared on a seeded subset (comma-separated; empty: none)",
+    )
+    parser.add_argument("--subset-size", default="3000,1000", help="database,queries documents of the subset")
+    parser.add_argument("--subset-max-seq-length", type=int, default=128)
+    parser.add_argument(
+        "--speed-docs", type=int, default=6000, help="documents for the embed and end-to-end ratios"
+    )
+    parser.add_argument("--speed-max-seq-length", type=int, default=128)
     # Relative defaults: `make bench` runs from the repository root, and the stage cache keys on these paths.
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/.cache"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--quick", action="store_true", help="a four-codec sweep (for tests)")
+    parser.add_argument("--quick", action="store_true", help="a four-codec sweep and small sizes (for tests)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -88,37 +148,44 @@ def main(argv: list[str] | None = None) -> int:
     corpus = args.corpus or args.cache / "corpus"
     if args.corpus is None:
         write_split_corpus(corpus)
-    db_out = index_split(corpus, args.cache, "train", args.model, args.max_seq_length)
-    q_out = index_split(corpus, args.cache, "test", args.model, args.max_seq_length)
-    db, queries = quality.load_vectors(db_out), quality.load_vectors(q_out)
-    truth = quality.Truth.compute(db, queries)
-    rows = [quality.float_row(db, queries, truth), quality.published_row(db_out, db, queries, truth)]
-    for factory, nprobes in sweep(db.vectors.shape[1], args.quick):
-        logger.info("measuring %s", factory)
-        rows += quality.measure(factory, db, queries, truth, nprobes)
-    rows.sort(key=lambda r: (-r["bytes_per_vector"], r["codec"]))
-    layout, manifest = publish.current(db_out)
+    main_run = experiment(corpus, args.cache, args.model, args.max_seq_length, args.quick)
+
+    sizes = tuple(int(v) for v in args.subset_size.split(","))
+    subset_corpus = write_subset_corpus(corpus, args.cache / "subset", sizes)
+    subset = [
+        experiment(subset_corpus, args.cache, m, args.subset_max_seq_length, args.quick, "-subset")
+        for m in filter(None, args.subset_models.split(","))
+    ]
+
+    layout, manifest = publish.current(main_run["output"])
     embedding_urls = [layout.dir(f"embeddings/{n}") for n in manifest["shards"]["embeddings"]]
     small, large = (2_000, 20_000) if args.quick else (100_000, 1_000_000)
     logger.info("encode + build against raw faiss; peak RSS at %d and %d vectors", small, large)
     speed_figures = {
         "encode_build": speed.encode_build_ratio(layout.codec, embedding_urls),
-        "rss": speed.rss_growth(layout.codec, db.vectors[:20_000], small, large),
+        "rss": speed.rss_growth(layout.codec, main_run["vectors"][:20_000], small, large),
     }
+    logger.info("`vecpress run` and its embed stage against the raw steps on %d documents", args.speed_docs)
+    speed_corpus = pipeline_speed.write_subset(
+        str(corpus / "train"), args.cache / "speed" / f"train-{args.speed_docs}.parquet", args.speed_docs, 1
+    )
+    speed_figures["pipeline"] = pipeline_speed.measure(speed_corpus, args.model, args.speed_max_seq_length)
+
     results = {
         "corpus": "20 Newsgroups" if args.corpus is None else str(args.corpus),
-        "model": args.model,
-        "dim": int(db.vectors.shape[1]),
-        "database": len(db.row_ids),
-        "queries": len(queries.row_ids),
-        "float_knn": truth.float_knn,
-        "rows": rows,
+        **{k: v for k, v in main_run.items() if k not in ("output", "vectors")},
+        "subset": {
+            "database": sizes[0],
+            "queries": sizes[1],
+            "seed": 0,
+            "max_seq_length": args.subset_max_seq_length,
+            "experiments": [{k: v for k, v in e.items() if k not in ("output", "vectors")} for e in subset],
+        },
         "speed": speed_figures,
-        # embed_vs_raw and run_vs_raw_sum are not measured yet (issue 4 is in progress): null, not a guess.
         "ratios": {
-            "embed_vs_raw": None,
+            "embed_vs_raw": speed_figures["pipeline"]["embed_vs_raw"],
             "encode_build_vs_raw": speed_figures["encode_build"]["ratio"],
-            "run_vs_raw_sum": None,
+            "run_vs_raw_sum": speed_figures["pipeline"]["run_vs_raw_sum"],
             "rss_growth_1m_vs_100k": speed_figures["rss"]["growth"],
         },
     }

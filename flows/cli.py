@@ -44,12 +44,32 @@ def _run(args: argparse.Namespace) -> int:
         config = ReindexConfig.from_yaml(*args.config, **overrides)
     else:
         config = ReindexConfig(**{k: v for k, v in overrides.items() if v is not None})
+    _warm_model(config)
     manifest = reindex(config)
     table = Table(title=f"vecpress run {manifest['run_id']}", show_header=False)
     for key, value in report.summary_rows(manifest):
         table.add_row(key, value)
     Console().print(table)
     return 0
+
+
+def _warm_model(config) -> None:
+    """Load the model in a thread while Prefect starts its temporary server (seconds on 2 cores, mostly
+    waiting): the flow's first stage then finds it loaded. A failure here is left for that stage to report."""
+    import threading
+
+    from prefect.settings import PREFECT_API_URL
+
+    from transforms.embedder import load_embedder
+
+    def load() -> None:
+        try:
+            load_embedder(config.embedder())
+        except Exception:  # noqa: BLE001 - the flow's check_model_and_codec loads it again and reports
+            pass
+
+    if not PREFECT_API_URL.value():
+        threading.Thread(target=load, name="warm-model", daemon=True).start()
 
 
 def _search(args: argparse.Namespace) -> int:

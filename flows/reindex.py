@@ -17,6 +17,16 @@ from transforms import io, lock
 from transforms.fingerprint import stage_key
 from transforms.layout import RunLayout, new_run_id
 
+# The modules whose code makes each stage's output (their repository imports are followed): a change
+# elsewhere, e.g. to the codec, leaves the embeddings cached. Keys chain, so a stage is redone when an
+# earlier one is.
+STAGE_CODE = {
+    "embed": ("pipelines.embed",),
+    "fit": ("transforms.codec", "transforms.sampling"),
+    "encode": ("pipelines.encode",),
+    "build": ("pipelines.build",),
+}
+
 
 @contextmanager
 def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
@@ -57,20 +67,28 @@ def _stages(config: ReindexConfig, layout: RunLayout) -> dict[str, Any]:
         dim = tasks.check_model_and_codec(config)
         # The output is part of the key: reused files are copied within one output, never across outputs.
         embed_key = stage_key(
-            "embed", config.output, versions, config.columns(), config.embedder(), config.shards
+            "embed",
+            STAGE_CODE["embed"],
+            config.output,
+            versions,
+            config.columns(),
+            config.embedder(),
+            config.shards,
         )
         embedded = cached(tasks.embed, "embed", embed_key, config=config, layout=layout, files=files, dim=dim)
         counts = {k: embedded[k] for k in ("read", "embedded", "rejected")}
     with _timed(timings, "fit"):
-        fit_key = stage_key("fit", embed_key, config.codec, config.sample_size, config.seed, config.nprobe)
+        fit_key = stage_key(
+            "fit", STAGE_CODE["fit"], embed_key, config.codec, config.sample_size, config.seed, config.nprobe
+        )
         info = cached(
             tasks.fit_codec, "fit", fit_key, config=config, layout=layout, n_total=counts["embedded"], dim=dim
         )["info"]
     with _timed(timings, "encode"):
-        encode_key = stage_key("encode", fit_key)
+        encode_key = stage_key("encode", STAGE_CODE["encode"], fit_key)
         encoded = cached(tasks.encode, "encode", encode_key, config=config, layout=layout)["rows"]
     with _timed(timings, "build"):
-        build_key = stage_key("build", encode_key)
+        build_key = stage_key("build", STAGE_CODE["build"], encode_key)
         counts["indexed"] = cached(tasks.build, "build", build_key, config=config, layout=layout)["rows"]
     with _timed(timings, "evaluate"):
         quality, per_query = tasks.evaluate(config, layout, counts["embedded"])

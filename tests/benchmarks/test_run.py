@@ -2,7 +2,7 @@
 
 import json
 
-from benchmarks import run
+from benchmarks import pipeline_speed, run
 from tests.conftest import make_corpus, write_parquet
 
 
@@ -25,6 +25,12 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
                 "--out",
                 str(out),
                 "--quick",
+                "--subset-models",
+                "fake:16,fake:24",
+                "--subset-size",
+                "700,100",
+                "--speed-docs",
+                "200",
             ]
         )
         == 0
@@ -39,12 +45,21 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     assert all(0.0 <= r["recall_at_10"] <= 1.0 and r["bytes_per_vector"] > 0 for r in results["rows"])
     sq8 = next(r for r in results["rows"] if r["codec"] == "SQ8")
     assert sq8["recall_at_10"] > 0.8  # 8-bit scalar quantization barely moves the neighbours
-    assert results["ratios"]["encode_build_vs_raw"] > 0 and results["ratios"]["rss_growth_1m_vs_100k"] > 0
+    assert all(isinstance(v, float) and v > 0 for v in results["ratios"].values())
+    pipeline = results["speed"]["pipeline"]
+    assert pipeline["documents"] == 200 and pipeline["raw_sum_s"] > 0
+    assert set(pipeline["raw_steps_s"]) == set(pipeline_speed.RAW_STEPS)
+    subset = results["subset"]["experiments"]
+    assert [(e["model"], e["dim"], e["database"], e["queries"]) for e in subset] == [
+        ("fake:16", 16, 700, 100),
+        ("fake:24", 24, 700, 100),
+    ]
     assert set(results["ratios"]) == {
         "embed_vs_raw",
         "encode_build_vs_raw",
         "run_vs_raw_sum",
         "rss_growth_1m_vs_100k",
     }
-    assert (out / "quality_per_byte.png").stat().st_size > 10_000
+    for png in ("quality_per_byte.png", "quality_per_byte_subset_fake-16.png"):
+        assert (out / png).stat().st_size > 10_000
     assert "| codec | bytes/vec |" in (out / "results.md").read_text()
