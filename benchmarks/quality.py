@@ -41,31 +41,13 @@ def load_vectors(output: str) -> Vectors:
 
 
 def searchable(trained: Any, codes: np.ndarray) -> Any:
-    """An index holding ``codes`` (ids = positions): IVF via vecpress's build stage, flat codecs directly."""
-    import faiss
-
-    try:
-        faiss.extract_index_ivf(trained)
-    except RuntimeError:
-        index = faiss.clone_index(trained)
-        inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexPreTransform) else index
-        inner.add_sa_codes(np.ascontiguousarray(codes))
-        index.ntotal = inner.ntotal
-        return index
+    """An index holding ``codes`` (ids = positions), built by vecpress's build stage code."""
     return building.build_from_codes(trained, codes, np.arange(len(codes), dtype=np.int64))
 
 
-def train(vectors: np.ndarray, factory: str) -> Any:
-    """Train any faiss codec (vecpress's own `codec.train` takes IVF codecs only), refusing a sample that is
-    too small for its codebooks exactly as vecpress does."""
-    import faiss
-
-    index = faiss.index_factory(vectors.shape[1], factory, faiss.METRIC_L2)
-    short = [r for r in codec.requirements(index) if len(vectors) < r.min_points]
-    if short:
-        raise codec.CodecError(f"{factory}: {len(vectors)} training vectors are too few for {short}")
-    index.train(vectors)
-    return index
+def train(vectors: np.ndarray, factory: str, params: dict[str, int] | None = None) -> Any:
+    """Train a codec exactly as vecpress's fit stage does (refusing a sample too small for it)."""
+    return codec.train(vectors, factory, params)
 
 
 @dataclass

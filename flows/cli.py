@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"  # transforms.embedder.DEFAULT_MODEL, without importing it here
+
 
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
@@ -37,6 +39,11 @@ def _run(args: argparse.Namespace) -> int:
         "eval_queries": args.eval_queries,
         "runner": args.runner,
         "run_id": args.run_id,
+        "budget_bytes": args.budget_bytes,
+        "target_recall": args.target_recall,
+        "max_loss_points": args.max_loss_points,
+        "max_latency_ms": args.max_latency_ms,
+        "plan_time_budget_s": args.time_budget,
     }
     if args.pipeline_arg:
         overrides["pipeline_args"] = args.pipeline_arg
@@ -50,6 +57,48 @@ def _run(args: argparse.Namespace) -> int:
     for key, value in report.summary_rows(manifest):
         table.add_row(key, value)
     Console().print(table)
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from transforms import plan_report, plan_sample, planner
+    from transforms.embedder import EmbedderSpec
+    from transforms.reading import Columns
+
+    goal = planner.Goal(args.budget_bytes, args.target_recall, args.max_loss_points, args.max_latency_ms)
+    goal.check(has_labels=True)  # the goal's shape; labels are checked once the sample is read
+    if bool(args.input) == bool(args.embeddings):
+        raise planner.PlanError(
+            "give --input (Parquet to embed a sample of) or --embeddings (a vecpress output)"
+        )
+    if args.embeddings:
+        sample = plan_sample.from_run(args.embeddings, args.sample, args.seed)
+    else:
+        columns = Columns(id=args.id_column, text=args.text_column, label=args.label_column)
+        spec = EmbedderSpec(args.model, args.device, args.batch_size, True, args.max_seq_length)
+        sample = plan_sample.from_parquet(args.input, columns, spec, args.sample, args.seed)
+    plan = planner.plan(
+        sample.vectors,
+        sample.labels,
+        goal,
+        objective=args.objective,
+        n_queries=args.queries,
+        train_size=args.train_size,
+        time_budget_s=args.time_budget or 600.0,
+        seed=args.seed,
+    )
+    plan["source"] = sample.source
+    plan_report.write(plan, args.out)
+    if args.json:
+        print(json.dumps(plan, indent=2))
+    else:
+        p = plan["pick"]
+        print(
+            f"pick: {p['codec']} ({p['bytes_per_vector']} bytes/vector, {p['compression']}x), recall@10 "
+            f"{p['recall_at_10']:.3f}"
+            + ("" if p["knn_accuracy"] is None else f", kNN-10 loss {p['knn_loss_points']:+.2f} pt")
+            + f", {p['search_ms_per_query']:.3f} ms/query\nwhy: {p['why']}\nplan: {args.out}/plan.md"
+        )
     return 0
 
 
@@ -163,7 +212,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--text-column")
     run.add_argument("--id-column")
     run.add_argument("--label-column")
-    run.add_argument("--codec", help="faiss index_factory string with IVF, or 'auto'")
+    run.add_argument("--codec", help="faiss index_factory string, or 'auto'")
+    _goal_arguments(run)
     run.add_argument("--shards", type=int)
     run.add_argument("--model", help="sentence-transformers model name or path")
     run.add_argument("--device", help="auto, cpu, cuda, cuda:N")
@@ -180,6 +230,28 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--pipeline-arg", action="append", help="extra Beam option, e.g. --pipeline-arg=--foo=1")
     run.add_argument("--run-id")
     run.set_defaults(func=_run)
+
+    plan = sub.add_parser("plan", help="measure codecs on a sample of the corpus and pick one for a goal")
+    plan.add_argument("--input", help="Parquet file, directory or glob: embed a sample of it")
+    plan.add_argument("--embeddings", help="a vecpress output: reuse its published run's embeddings")
+    plan.add_argument("--text-column", default="text")
+    plan.add_argument("--id-column", default="id")
+    plan.add_argument("--label-column", help="labels for kNN-10 accuracy (and --max-loss-points)")
+    plan.add_argument("--model", default=DEFAULT_MODEL_NAME)
+    plan.add_argument("--device", default="auto")
+    plan.add_argument("--batch-size", type=int, default=64)
+    plan.add_argument("--max-seq-length", type=int)
+    plan.add_argument("--sample", type=int, default=20_000, help="vectors to plan on (default 20000)")
+    _goal_arguments(plan)
+    plan.add_argument(
+        "--objective", choices=["recall", "knn"], default="recall", help="what a budget maximises"
+    )
+    plan.add_argument("--queries", type=int, default=1000, help="held-out queries")
+    plan.add_argument("--train-size", type=int, default=20_000, help="codec training sub-sample")
+    plan.add_argument("--seed", type=int, default=0)
+    plan.add_argument("--out", default="plan", help="folder for plan.json, plan.md, plan.png")
+    plan.add_argument("--json", action="store_true", help="print the plan (JSON) on stdout")
+    plan.set_defaults(func=_plan)
 
     search = sub.add_parser("search", help="query the current run of an index")
     search.add_argument("queries", nargs="*")
@@ -203,6 +275,15 @@ def parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.set_defaults(func=_sample_data)
     return top
+
+
+def _goal_arguments(sub: argparse.ArgumentParser) -> None:
+    goal = sub.add_argument_group("planner goal (one of the first three; with --codec auto for run)")
+    goal.add_argument("--budget-bytes", type=int, help="best quality within this many bytes per vector")
+    goal.add_argument("--target-recall", type=float, help="fewest bytes reaching this recall@10")
+    goal.add_argument("--max-loss-points", type=float, help="fewest bytes within this kNN-10 loss (labels)")
+    goal.add_argument("--max-latency-ms", type=float, help="only codecs searching within this per query")
+    goal.add_argument("--time-budget", type=float, help="seconds of measuring (default 600)")
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -230,12 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.verbose)
     from transforms.codec import CodecError
     from transforms.lock import OutputLocked
+    from transforms.planner import PlanError
     from transforms.publish import PublishError
     from transforms.reading import InputError
 
     try:
         return args.func(args)
-    except (InputError, CodecError, PublishError, OutputLocked) as err:
+    except (InputError, CodecError, PublishError, OutputLocked, PlanError) as err:
         print(f"vecpress: error: {err}", file=sys.stderr)
         return 2
 

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from transforms.embedder import DEFAULT_MODEL, EmbedderSpec
+from transforms.planner import Goal
 from transforms.reading import Columns
 
 
@@ -30,7 +31,14 @@ class ReindexConfig(BaseModel):
     max_seq_length: int | None = Field(None, ge=8, description="token limit; the model's own when unset")
     precision: Literal["fp32", "fp16"] = Field("fp32", description="fp16 halves the model on CUDA")
 
-    codec: str = Field("auto", description="faiss index_factory string with IVF, or 'auto'")
+    codec: str = Field("auto", description="faiss index_factory string, or 'auto'")
+    budget_bytes: int | None = Field(
+        None, ge=1, description="auto: the planner's best codec in this many bytes"
+    )
+    target_recall: float | None = Field(None, gt=0, le=1, description="auto: cheapest codec reaching it")
+    max_loss_points: float | None = Field(None, ge=0, description="auto: cheapest within this kNN loss")
+    max_latency_ms: float | None = Field(None, gt=0, description="planner: search latency limit per query")
+    plan_time_budget_s: float = Field(600, gt=0, description="planner: measuring time budget")
     shards: int = Field(4, ge=1, le=99999)
     sample_size: int = Field(100_000, ge=1, description="training sample for the codec")
     seed: int = 0
@@ -52,6 +60,21 @@ class ReindexConfig(BaseModel):
                 raise ValueError(f"{path}: expected a mapping of config keys at the top level")
             data.update(layer)
         return cls(**{**data, **{k: v for k, v in overrides.items() if v is not None}})
+
+    @model_validator(mode="after")
+    def _goal_needs_auto(self) -> ReindexConfig:
+        if self.codec != "auto" and self.plan_goal() is not None:
+            raise ValueError(
+                "--budget-bytes/--target-recall/--max-loss-points choose the codec: use --codec auto"
+            )
+        return self
+
+    def plan_goal(self) -> Goal | None:
+        """The planner's goal when the codec is to be planned, else None (auto sizing without measuring)."""
+        goal = Goal(self.budget_bytes, self.target_recall, self.max_loss_points, self.max_latency_ms)
+        if (goal.budget_bytes, goal.target_recall, goal.max_loss_points) == (None, None, None):
+            return None
+        return goal
 
     def columns(self) -> Columns:
         return Columns(id=self.id_column, text=self.text_column, label=self.label_column)

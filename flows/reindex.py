@@ -22,7 +22,7 @@ from transforms.layout import RunLayout, new_run_id
 # earlier one is.
 STAGE_CODE = {
     "embed": ("pipelines.embed",),
-    "fit": ("transforms.codec", "transforms.sampling"),
+    "fit": ("transforms.codec", "transforms.sampling", "transforms.planner", "transforms.plan_report"),
     "encode": ("pipelines.encode",),
     "build": ("pipelines.build",),
 }
@@ -78,9 +78,10 @@ def _stages(config: ReindexConfig, layout: RunLayout) -> dict[str, Any]:
         embedded = cached(tasks.embed, "embed", embed_key, config=config, layout=layout, files=files, dim=dim)
         counts = {k: embedded[k] for k in ("read", "embedded", "rejected")}
     with _timed(timings, "fit"):
-        fit_key = stage_key(
-            "fit", STAGE_CODE["fit"], embed_key, config.codec, config.sample_size, config.seed, config.nprobe
-        )
+        fit_params = (config.codec, config.sample_size, config.seed, config.nprobe, config.plan_goal())
+        if config.plan_goal() is not None:
+            fit_params += (config.label_column, config.plan_time_budget_s)
+        fit_key = stage_key("fit", STAGE_CODE["fit"], embed_key, *fit_params)
         info = cached(
             tasks.fit_codec, "fit", fit_key, config=config, layout=layout, n_total=counts["embedded"], dim=dim
         )["info"]
@@ -91,7 +92,7 @@ def _stages(config: ReindexConfig, layout: RunLayout) -> dict[str, Any]:
         build_key = stage_key("build", STAGE_CODE["build"], encode_key)
         counts["indexed"] = cached(tasks.build, "build", build_key, config=config, layout=layout)["rows"]
     with _timed(timings, "evaluate"):
-        quality, per_query = tasks.evaluate(config, layout, counts["embedded"])
+        quality, per_query = tasks.evaluate(config, layout, counts["embedded"], info.nprobe)
     manifest = {
         "run_id": layout.run_id,
         "output": config.output,

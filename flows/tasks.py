@@ -17,6 +17,8 @@ from transforms import (
     evaluation,
     fingerprint,
     io,
+    plan_report,
+    planner,
     publish,
     reading,
     report,
@@ -97,13 +99,31 @@ def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int, 
     """Draw the seeded training sample from the stored embeddings and train the codec."""
     shards = layout.shards("embeddings", config.shards)
     sample = sampling.bottom_k(shards, config.sample_size, config.seed)
-    if config.codec == "auto":
+    params: dict[str, int] = {}
+    nprobe, plan_summary = config.nprobe, None
+    goal = config.plan_goal()
+    if goal is not None:
+        plan = planner.plan(
+            sample.vectors,
+            sample.labels if config.label_column else None,
+            goal,
+            time_budget_s=config.plan_time_budget_s,
+            seed=config.seed,
+        )
+        plan_report.write(plan, io.join(layout.codec, "plan"))  # copied with the codec on a cache hit
+        chosen = plan["pick"]
+        factory, reductions, params = chosen["factory"], [], chosen["params"]
+        nprobe = chosen["nprobe"] or config.nprobe
+        plan_summary = {k: plan[k] for k in ("goal", "objective", "sample", "frontier", "elapsed_s")}
+        plan_summary["pick"] = chosen
+        logger.info("plan: %s (%s)", chosen["codec"], chosen["why"])
+    elif config.codec == "auto":
         factory, reductions = codec.auto_factory(len(sample.row_ids), n_total, dim)
     else:
         factory, reductions = config.codec, []
     for reason in reductions:
         logger.warning("codec: %s", reason)
-    index = codec.train(sample.vectors, factory)
+    index = codec.train(sample.vectors, factory, params)
     info = codec.CodecInfo(
         model=config.model,
         dim=dim,
@@ -113,10 +133,12 @@ def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int, 
         metric="L2",
         sample_size=len(sample.row_ids),
         seed=config.seed,
-        nprobe=config.nprobe,
+        nprobe=nprobe,
         code_size=int(index.sa_code_size()),
         fingerprint=codec.fingerprint(index),
         reductions=reductions,
+        params=params,
+        plan=plan_summary,
     )
     codec.save(layout.codec, index, info)
     return {"info": info, "root": layout.root}
@@ -152,13 +174,15 @@ def build(config: ReindexConfig, layout: RunLayout, key: str) -> dict[str, Any]:
 
 
 @task
-def evaluate(config: ReindexConfig, layout: RunLayout, n_total: int) -> tuple[dict[str, Any], list[float]]:
+def evaluate(
+    config: ReindexConfig, layout: RunLayout, n_total: int, nprobe: int
+) -> tuple[dict[str, Any], list[float]]:
     """Recall@k against exact float search and kNN label accuracy, on queries drawn from the corpus."""
     shards = layout.shards("embeddings", config.shards)
     queries = sampling.bottom_k(shards, min(config.eval_queries, n_total), config.seed + 1)
     k, qids = config.k, queries.row_ids
     exact = evaluation.exact_search(shards, queries.vectors, k + 1)
-    indexes = [search.load_index(u, config.nprobe) for u in layout.shards("index", config.shards)]
+    indexes = [search.load_index(u, nprobe) for u in layout.shards("index", config.shards)]
     start = time.perf_counter()
     approx = search.search_shards(indexes, queries.vectors, k + 1)
     latency_ms = 1000 * (time.perf_counter() - start) / len(qids)

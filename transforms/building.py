@@ -1,4 +1,4 @@
-"""Build: IVF index shards straight from stored codes (``add_sa_codes``), never from float embeddings."""
+"""Build: index shards straight from stored codes (``add_sa_codes``), never from float embeddings."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from transforms import arrow_files, io, schemas
+from transforms import arrow_files, codec, io, schemas
 from transforms.codec import CodecInfo
 
 
@@ -15,29 +15,66 @@ class BuildError(ValueError):
     pass
 
 
-def empty_shard(trained: Any) -> tuple[Any, Any]:
-    """A fresh copy of the trained empty codec, and its inner IVF index where codes are added."""
-    import faiss
+class Shard:
+    """An index shard being filled from standalone codes with global ids, for any codec vecpress builds.
 
-    index = faiss.clone_index(trained)
-    try:
-        ivf = faiss.extract_index_ivf(index)
-    except RuntimeError as err:
-        raise BuildError("building from codes needs an IVF codec (e.g. 'PCAR128,IVF1024,PQ32')") from err
-    return index, ivf
+    IVF codecs take the codes and ids straight into their inverted lists (``add_sa_codes``); flat code
+    indexes (PQ, SQ, RQ, LSQ, LSH, ...) take the codes in order under an ``IndexIDMap`` that keeps the ids;
+    flat 4-bit fast-scan PQ packs the codes into its SIMD blocks.
+    """
 
+    def __init__(self, trained: Any):
+        import faiss
 
-def add_codes(index: Any, ivf: Any, codes: np.ndarray, ids: np.ndarray) -> None:
-    """Add standalone codes with their global ids; keeps the wrapper's ntotal in step with the IVF's."""
-    ivf.add_sa_codes(np.ascontiguousarray(codes, dtype=np.uint8), np.ascontiguousarray(ids, dtype=np.int64))
-    index.ntotal = ivf.ntotal
+        self.kind = codec.searchable_kind(trained)
+        if not self.kind:
+            raise BuildError(
+                "building from codes needs an IVF codec (e.g. 'PCAR128,IVF1024,PQ32') or a flat code index"
+            )
+        self.index = codec.copy(trained)
+        self.ids: list[np.ndarray] = []
+        # IndexIDMap must wrap an empty index; codes then go to the flat index inside it
+        self.mapped = None if self.kind == "ivf" else faiss.IndexIDMap(self.index)
+        if self.kind == "ivf":
+            self.target = faiss.extract_index_ivf(self.index)
+        elif isinstance(self.index, faiss.IndexPreTransform):
+            self.target = faiss.downcast_index(self.index.index)
+        else:
+            self.target = self.index
+
+    def add(self, codes: np.ndarray, ids: np.ndarray) -> None:
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if self.kind == "ivf":
+            self.target.add_sa_codes(codes, ids)
+        else:
+            if self.kind == "fastscan":
+                # Packed SIMD blocks take no raw codes; each decoded code is a PQ centroid, which encodes
+                # back to the same distances.
+                self.target.add(self.target.pq.decode(codes))
+            else:
+                self.target.add_sa_codes(codes)
+            self.ids.append(ids)
+        self.index.ntotal = self.target.ntotal
+
+    def finish(self) -> Any:
+        """The searchable index: search results carry the global ids given to ``add``."""
+        import faiss
+
+        if self.kind == "ivf":
+            return self.index
+        ids = np.concatenate(self.ids) if self.ids else np.zeros(0, np.int64)
+        self.mapped.id_map.clear()
+        faiss.copy_array_to_vector(ids, self.mapped.id_map)
+        self.mapped.ntotal = self.index.ntotal
+        return self.mapped
 
 
 def build_from_codes(trained: Any, codes: np.ndarray, ids: np.ndarray) -> Any:
     """One searchable index from codes and ids (in memory)."""
-    index, ivf = empty_shard(trained)
-    add_codes(index, ivf, codes, ids)
-    return index
+    shard = Shard(trained)
+    shard.add(codes, ids)
+    return shard.finish()
 
 
 def build_shard(trained: Any, info: CodecInfo, codes_url: str, index_url: str, idmap_url: str) -> int:
@@ -48,13 +85,11 @@ def build_shard(trained: Any, info: CodecInfo, codes_url: str, index_url: str, i
     found = meta.get(b"vecpress.codec_fingerprint", b"").decode()
     if found != info.fingerprint:
         raise BuildError(f"{codes_url}: codes were made with codec {found or '?'}, not {info.fingerprint}")
-    index, ivf = empty_shard(trained)
+    shard = Shard(trained)
     idmap = arrow_files.BatchWriter(idmap_url, schemas.IDMAP)
     try:
         for batch in arrow_files.iter_batches(codes_url, ["doc_id", "row_id", "code"]):
-            add_codes(
-                index, ivf, arrow_files.code_matrix(batch.column("code")), batch.column("row_id").to_numpy()
-            )
+            shard.add(arrow_files.code_matrix(batch.column("code")), batch.column("row_id").to_numpy())
             idmap.write(
                 pa.RecordBatch.from_arrays(
                     [batch.column("row_id"), batch.column("doc_id")], schema=schemas.IDMAP
@@ -62,5 +97,6 @@ def build_shard(trained: Any, info: CodecInfo, codes_url: str, index_url: str, i
             )
     finally:
         idmap.close()
+    index = shard.finish()
     io.write_bytes(index_url, faiss.serialize_index(index).tobytes())
     return int(index.ntotal)

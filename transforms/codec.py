@@ -45,6 +45,8 @@ class CodecInfo:
     code_size: int
     fingerprint: str
     reductions: list[str] = field(default_factory=list)
+    params: dict[str, int] = field(default_factory=dict)  # search/encode settings index_factory cannot say
+    plan: dict[str, Any] | None = None  # when the planner chose the codec: what it measured and why
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,10 +109,56 @@ def requirements(index: Any) -> list[Requirement]:
     if ivf is not None:
         reqs.append(Requirement(f"IVF{ivf.nlist} coarse quantizer", MIN_POINTS_PER_CENTROID * ivf.nlist))
         inner = ivf
-    pq = getattr(faiss.downcast_index(inner), "pq", None)
+    inner = faiss.downcast_index(inner)
+    pq = getattr(inner, "pq", None)
     if pq is not None:
         reqs.append(Requirement(f"PQ{pq.M}x{pq.nbits} codebooks", MIN_POINTS_PER_CENTROID * pq.ksub))
+    aq = _additive_quantizer(inner)
+    if aq is not None:
+        biggest = max(int(aq.nbits.at(i)) for i in range(aq.nbits.size()))
+        name = type(aq).__name__.replace("Quantizer", "")
+        reqs.append(Requirement(f"{name} {aq.M}x{biggest} codebooks", MIN_POINTS_PER_CENTROID << biggest))
     return reqs
+
+
+def _additive_quantizer(index: Any) -> Any:
+    """The additive quantizer (RQ, LSQ, or a product of them) inside an index, if it has one."""
+    import faiss
+
+    aq = getattr(index, "aq", None)
+    return None if aq is None else faiss.downcast_AdditiveQuantizer(aq)
+
+
+def _inner(index: Any) -> Any:
+    import faiss
+
+    if isinstance(index, faiss.IndexPreTransform):
+        index = index.index
+    index = faiss.downcast_index(index)
+    try:
+        return faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return index
+
+
+def apply_params(index: Any, params: dict[str, int]) -> None:
+    """Settings kept beside the factory string: ``max_beam_size`` (residual quantizers, also inside a
+    product or IVF), ``encode_ils_iters`` (LSQ). Applied before training and again after loading."""
+    import faiss
+
+    aq = _additive_quantizer(_inner(index))
+    quantizers = []
+    if aq is not None:
+        if isinstance(aq, faiss.ProductAdditiveQuantizer):
+            quantizers = [faiss.downcast_AdditiveQuantizer(aq.subquantizer(i)) for i in range(aq.nsplits)]
+        else:
+            quantizers = [aq]
+    for key, value in params.items():
+        targets = [q for q in quantizers if hasattr(q, key)]
+        if not targets:
+            raise CodecError(f"codec parameter {key}={value} does not apply to this codec")
+        for q in targets:
+            setattr(q, key, int(value))
 
 
 def _build(factory: str, dim: int) -> Any:
@@ -126,25 +174,41 @@ def _build(factory: str, dim: int) -> Any:
         ) from err
 
 
-def _require_ivf(index: Any, factory: str) -> None:
+def searchable_kind(index: Any) -> str:
+    """How index shards are built from this codec's codes: "ivf" (codes go to inverted lists), "flat" (a
+    flat code index under an id map) or "fastscan" (flat 4-bit PQ, packed for SIMD after adding)."""
     import faiss
 
+    inner = faiss.downcast_index(index.index if isinstance(index, faiss.IndexPreTransform) else index)
     try:
-        faiss.extract_index_ivf(index)
-    except RuntimeError as err:
+        ivf = faiss.extract_index_ivf(inner)
+    except RuntimeError:
+        ivf = None
+    if ivf is not None:
+        # IVF fast-scan lists are packed in SIMD blocks that add_sa_codes does not write
+        return "" if isinstance(faiss.downcast_index(ivf), faiss.IndexIVFFastScan) else "ivf"
+    if isinstance(inner, faiss.IndexPQFastScan):
+        return "fastscan"
+    if isinstance(inner, faiss.IndexFlatCodes):
+        return "flat"
+    return ""
+
+
+def _require_buildable(index: Any, factory: str) -> None:
+    if not searchable_kind(index):
         raise CodecError(
-            f"codec {factory!r} has no IVF stage: vecpress builds IVF index shards from the stored codes "
-            f"(e.g. 'PCAR128,IVF1024,PQ32np')"
-        ) from err
+            f"codec {factory!r} cannot be built from stored codes: use an IVF codec (e.g. "
+            f"'PCAR128,IVF1024,PQ32np') or a flat code index (PQ, OPQ, SQ, RQ, LSQ, LSH, ITQ, fast-scan PQ)"
+        )
 
 
 def validate(factory: str, dim: int) -> None:
     """Fail fast, before any embedding, on a factory string that cannot become vecpress index shards."""
-    _require_ivf(_build(factory, dim), factory)
+    _require_buildable(_build(factory, dim), factory)
 
 
 def _check(index: Any, factory: str, n_train: int) -> None:
-    _require_ivf(index, factory)
+    _require_buildable(index, factory)
     short = [r for r in requirements(index) if n_train < r.min_points]
     if short:
         detail = "; ".join(f"{r.component} needs >= {r.min_points}" for r in short)
@@ -160,10 +224,12 @@ def check_trainable(factory: str, dim: int, n_train: int) -> None:
     _check(_build(factory, dim), factory, n_train)
 
 
-def train(sample: np.ndarray, factory: str) -> Any:
-    """Train an empty index from ``factory`` on the sample, after checking it has enough points."""
+def train(sample: np.ndarray, factory: str, params: dict[str, int] | None = None) -> Any:
+    """Train an empty index from ``factory`` (and ``params``, see ``apply_params``) on the sample, after
+    checking it has enough points."""
     index = _build(factory, sample.shape[1])
     _check(index, factory, len(sample))
+    apply_params(index, params or {})
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
     return index
 
@@ -173,6 +239,13 @@ def fingerprint(index: Any) -> str:
     import faiss
 
     return hashlib.sha256(faiss.serialize_index(index).tobytes()).hexdigest()
+
+
+def copy(index: Any) -> Any:
+    """A deep copy of a (trained) index; by serialization, since faiss cannot clone every transform (ITQ)."""
+    import faiss
+
+    return faiss.deserialize_index(faiss.serialize_index(index))
 
 
 def set_nprobe(index: Any, nprobe: int) -> None:
@@ -199,4 +272,5 @@ def load(codec_url: str) -> tuple[Any, CodecInfo]:
     index = faiss.deserialize_index(np.frombuffer(io.read_bytes(io.join(codec_url, CODEC_INDEX)), np.uint8))
     if fingerprint(index) != info.fingerprint:
         raise CodecError(f"{codec_url}: {CODEC_INDEX} does not match the fingerprint in {CODEC_JSON}")
+    apply_params(index, info.params)
     return index, info

@@ -27,7 +27,10 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
         ("model", f"{codec['model']} ({codec['dim']}-d)"),
         (
             "codec",
-            codec["factory"] + (f"  [{'; '.join(codec['reductions'])}]" if codec["reductions"] else ""),
+            codec["factory"]
+            + "".join(f" {k}={v}" for k, v in (codec.get("params") or {}).items())
+            + (f"  [{'; '.join(codec['reductions'])}]" if codec["reductions"] else "")
+            + (f"  [planned: {codec['plan']['pick']['why']}]" if codec.get("plan") else ""),
         ),
         (
             "bytes per vector",
@@ -38,7 +41,8 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
         ("compression ratio", f"{float_bytes / codec['code_size']:.1f}x"),
         (
             f"recall@{quality['k']} vs exact",
-            f"{quality['recall_at_k']:.4f} over {quality['queries']} queries, nprobe {codec['nprobe']}",
+            f"{quality['recall_at_k']:.4f} over {quality['queries']} queries"
+            + (f", nprobe {codec['nprobe']}" if "IVF" in codec["factory"] else " (flat code index)"),
         ),
     ]
     if quality.get("knn_accuracy_float") is not None:

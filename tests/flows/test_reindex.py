@@ -111,8 +111,8 @@ def test_unusable_codec_fails_before_embedding(prefect_server, memory_root):
     write_parquet(make_corpus(50), f"{memory_root}/in/a.parquet")
     from transforms.codec import CodecError
 
-    with pytest.raises(CodecError, match="has no IVF stage"):
-        reindex(_config(memory_root, codec="PQ8"))
+    with pytest.raises(CodecError, match="cannot be built from stored codes"):
+        reindex(_config(memory_root, codec="HNSW16"))
     assert not io.exists(f"{memory_root}/index/runs")
 
 

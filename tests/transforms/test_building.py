@@ -68,7 +68,42 @@ def test_build_shard_from_files_and_reject_foreign_codes(trained, tmp_path):
         )
 
 
-def test_non_ivf_codec_is_refused(trained):
-    flat = faiss.index_factory(8, "PQ4x4")
-    with pytest.raises(building.BuildError, match="needs an IVF codec"):
-        building.empty_shard(flat)
+def test_a_codec_without_standalone_codes_is_refused():
+    for factory in ("HNSW8", "IVF4,PQ4x4fs"):
+        with pytest.raises(building.BuildError, match="needs an IVF codec"):
+            building.Shard(faiss.index_factory(8, factory))
+
+
+@pytest.mark.parametrize(
+    "factory, params",
+    [
+        ("PQ8x6", {}),
+        ("PCAR24,PQ6x6", {}),
+        ("PQ16x4fs", {}),
+        ("PCAR24,PQ12x4fs", {}),
+        ("SQ8", {}),
+        ("RQ4x6", {"max_beam_size": 8}),
+        ("LSQ4x6", {}),
+        ("PRQ2x2x6", {"max_beam_size": 4}),
+        ("ITQ32,LSH", {}),
+        ("IVF8,PQ8x6", {}),
+    ],
+)
+def test_every_codec_kind_builds_from_codes_like_adding_vectors(factory, params):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3000, 48)).astype("float32")
+    trained = codec.train(x, factory, params)
+    codes = encoding.encode_vectors(trained, x[:500])
+    ids = (10**12 + 7919 * rng.permutation(500)).astype("int64")  # global ids, not positions
+    built = building.build_from_codes(trained, codes, ids)
+    reference = faiss.IndexIDMap(codec.copy(trained))
+    reference.add_with_ids(x[:500], ids)
+    codec.set_nprobe(built, 8)
+    codec.set_nprobe(reference, 8)
+    d_built, i_built = built.search(x[:20], 5)
+    d_ref, i_ref = reference.search(x[:20], 5)
+    assert built.ntotal == 500
+    np.testing.assert_array_equal(i_built, i_ref)
+    np.testing.assert_allclose(d_built, d_ref, rtol=1e-4, atol=1e-4)
+    restored = faiss.deserialize_index(faiss.serialize_index(built))
+    np.testing.assert_array_equal(restored.search(x[:20], 5)[1], i_ref)

@@ -30,8 +30,27 @@ def test_too_few_training_points_is_an_error_with_the_numbers():
 def test_invalid_factory_string_is_a_codec_error():
     with pytest.raises(codec.CodecError, match="not a valid faiss index_factory string for 100-d"):
         codec.check_trainable("IVF16,PQ32", 100, 10_000)
-    with pytest.raises(codec.CodecError, match="has no IVF stage"):
-        codec.validate("PCAR64,PQ16", 128)
+    with pytest.raises(codec.CodecError, match="cannot be built from stored codes"):
+        codec.validate("HNSW32", 128)
+    codec.validate("PCAR64,PQ16", 128)  # flat code indexes are built under an id map
+
+
+def test_additive_quantizer_requirements_and_params_survive_save_and_load(tmp_path):
+    index = codec._build("RQ4x8", 16)
+    assert [r.min_points for r in codec.requirements(index)] == [39 * 256]
+    assert [r.min_points for r in codec.requirements(codec._build("PRQ2x3x6", 16))] == [39 * 64]
+    with pytest.raises(codec.CodecError, match="does not apply"):
+        codec.apply_params(codec._build("PQ4", 16), {"max_beam_size": 8})
+    x = np.random.default_rng(0).standard_normal((2600, 16)).astype("float32")
+    trained = codec.train(x, "RQ2x6", {"max_beam_size": 7})
+    info = codec.CodecInfo(
+        model="m", dim=16, normalize=True, max_seq_length=None, factory="RQ2x6", metric="L2",
+        sample_size=len(x), seed=0, nprobe=1, code_size=2, fingerprint=codec.fingerprint(trained),
+        params={"max_beam_size": 7},
+    )  # fmt: skip
+    codec.save(str(tmp_path / "codec"), trained, info)
+    loaded, loaded_info = codec.load(str(tmp_path / "codec"))
+    assert loaded.rq.max_beam_size == 7 and loaded_info.params == {"max_beam_size": 7}
 
 
 def test_train_save_load_roundtrip_checks_fingerprint(tmp_path):

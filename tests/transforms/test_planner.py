@@ -1,0 +1,83 @@
+"""The planner on synthetic clustered vectors: frontier, picks for each kind of goal, clear refusals."""
+
+import numpy as np
+import pytest
+
+from transforms import planner
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((8, 32)).astype("float32") * 2
+    labels = rng.integers(0, 8, 3000)
+    x = centres[labels] + rng.standard_normal((3000, 32)).astype("float32")
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype("float32"), [f"c{v}" for v in labels]
+
+
+@pytest.fixture(scope="module")
+def budget_plan(corpus):
+    x, labels = corpus
+    return planner.plan(x, labels, planner.Goal(budget_bytes=8), n_queries=200, time_budget_s=60)
+
+
+def test_budget_pick_is_the_best_measured_codec_within_the_budget(budget_plan):
+    plan = budget_plan
+    pick, rows = plan["pick"], plan["candidates"]
+    assert pick["bytes_per_vector"] <= 8
+    assert pick["recall_at_10"] == max(r["recall_at_10"] for r in rows if r["bytes_per_vector"] <= 8)
+    for key in ("codec", "bytes_per_vector", "recall_at_10", "knn_accuracy", "float_knn_accuracy"):
+        assert pick[key] is not None
+    assert pick["knn_loss_points"] == pytest.approx(100 * (plan["float_knn_accuracy"] - pick["knn_accuracy"]))
+    assert set(rows[0]) <= set(pick)
+    assert plan["sample"] == {
+        "vectors": 3000,
+        "database": 2800,
+        "queries": 200,
+        "train": 2800,
+        "dim": 32,
+        "seed": 0,
+    }
+
+
+def test_frontier_rows_are_not_beaten_on_both_bytes_and_quality(budget_plan):
+    rows = budget_plan["candidates"]
+    front = [r for r in rows if r["codec"] in budget_plan["frontier"]]
+    for f in front:
+        assert not any(
+            r["bytes_per_vector"] <= f["bytes_per_vector"] and r["recall_at_10"] > f["recall_at_10"]
+            for r in rows
+        )
+
+
+def test_target_and_loss_goals_pick_the_fewest_bytes(corpus):
+    x, labels = corpus
+    plan = planner.plan(x, labels, planner.Goal(target_recall=0.6), n_queries=200, time_budget_s=60)
+    ok = [r for r in plan["candidates"] if r["recall_at_10"] >= 0.6]
+    assert plan["pick"]["recall_at_10"] >= 0.6
+    assert plan["pick"]["bytes_per_vector"] == min(r["bytes_per_vector"] for r in ok)
+    loss = planner.plan(x, labels, planner.Goal(max_loss_points=1.0), n_queries=200, time_budget_s=60)
+    assert loss["objective"] == "knn_accuracy" and loss["pick"]["knn_loss_points"] <= 1.0
+
+
+def test_a_spent_time_budget_skips_the_rest_and_says_so(corpus):
+    x, labels = corpus
+    plan = planner.plan(x, None, planner.Goal(budget_bytes=16), n_queries=200, time_budget_s=0.0)
+    assert len({r["factory"] for r in plan["candidates"]}) == 1  # the first is always measured
+    assert plan["skipped"] and all("time budget" in s["reason"] for s in plan["skipped"])
+    assert plan["pick"]["knn_accuracy"] is None and plan["float_knn_accuracy"] is None
+
+
+def test_goals_that_cannot_be_met_or_asked_are_refused(corpus, budget_plan):
+    x, labels = corpus
+    fields = planner.Measurement.__dataclass_fields__
+    rows = [planner.Measurement(**{k: r[k] for k in fields}) for r in budget_plan["candidates"]]  # all <= 8 B
+    with pytest.raises(planner.PlanError, match="no candidate reached recall@10 >= 0.9999; the best was"):
+        planner.pick(rows, planner.Goal(target_recall=0.9999), "recall_at_10")
+    with pytest.raises(planner.PlanError, match="exactly one"):
+        planner.plan(x, labels, planner.Goal(budget_bytes=8, target_recall=0.5))
+    with pytest.raises(planner.PlanError, match="needs labels"):
+        planner.plan(x, None, planner.Goal(max_loss_points=1.0))
+    with pytest.raises(planner.PlanError, match="no candidate searched within 1e-09 ms"):
+        planner.pick(rows, planner.Goal(budget_bytes=8, max_latency_ms=1e-9), "recall_at_10")

@@ -1,0 +1,121 @@
+"""The codecs the planner measures: every family vecpress can build, sized to a byte budget or a ladder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from transforms import codec
+
+# Bytes per vector tried when no budget is given (a quality target instead).
+LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+NPROBES = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One codec to measure. ``after`` names a weaker variant (same family and size) that must be on the
+    quality frontier before this costlier one is tried: beam search only where plain RQ already competes."""
+
+    factory: str
+    family: str
+    params: tuple[tuple[str, int], ...] = ()
+    nprobes: tuple[int, ...] = ()
+    after: str | None = None
+    notes: str = field(default="", compare=False)
+
+    @property
+    def name(self) -> str:
+        extra = "".join(f" {k}={v}" for k, v in self.params)
+        return f"{self.factory}{extra}"
+
+
+def _divides(dim: int, m: int) -> bool:
+    return m > 0 and dim % m == 0
+
+
+def for_size(dim: int, size: int, n_train: int) -> list[Candidate]:
+    """Every family at ``size`` code bytes per vector (where the family can make that size)."""
+    eight_bit = n_train >= codec.MIN_POINTS_PER_CENTROID * 256
+    out: list[Candidate] = []
+    if size >= 8 and size < dim:
+        out.append(Candidate(f"PCAR{size},SQ8", "pca+sq"))
+    if 2 * size >= 8 and 2 * size < dim:
+        out.append(Candidate(f"PCAR{2 * size},SQ4", "pca+sq"))
+    if 8 * size <= dim:
+        out.append(Candidate(f"ITQ{8 * size},LSH", "binary"))
+    if _divides(dim, 2 * size):
+        out.append(Candidate(f"PQ{2 * size}x4fs", "pq4-fastscan"))
+    if eight_bit and _divides(dim, size):
+        out.append(Candidate(f"PQ{size}", "pq"))
+        out.append(Candidate(f"OPQ{size},PQ{size}", "opq"))
+    if eight_bit and 4 * size < dim:
+        out.append(Candidate(f"OPQ{size}_{4 * size},PQ{size}", "opq+reduction"))
+    if eight_bit and size >= 2:
+        nlist = _ivf_nlist(n_train)
+        coarse = 1 if nlist <= 256 else 2
+        m = size - coarse
+        if m >= 1 and _divides(dim, m):
+            out.append(Candidate(f"IVF{nlist},PQ{m}np", "ivf-pq", nprobes=NPROBES))
+        elif m >= 1 and 4 * m <= dim:  # a PCA rotation to 4 dims per sub-quantizer makes any size fit
+            out.append(Candidate(f"PCAR{4 * m},IVF{nlist},PQ{m}np", "ivf-pq", nprobes=NPROBES))
+        rq = f"RQ{size}x8"
+        out.append(Candidate(rq, "rq"))
+        out.append(Candidate(rq, "rq", params=(("max_beam_size", 16),), after=rq))
+        out.append(Candidate(f"LSQ{size}x8", "lsq", after=rq))
+        if size % 2 == 0 and _divides(dim, 2):
+            out.append(Candidate(f"PRQ2x{size // 2}x8", "prq"))
+        # Beyond the presets: a PCA rotation learned on the sample drops the low-variance directions the
+        # residual codebooks would otherwise spend bits on.
+        if dim // 2 >= size:
+            out.append(Candidate(f"PCAR{dim // 2},RQ{size}x8", "pca+rq", after=rq))
+    return out
+
+
+def _ivf_nlist(n_train: int) -> int:
+    """As many lists as the sample trains well (39 points each), at most 4*sqrt(n), a power of two."""
+    most = max(1, n_train // codec.MIN_POINTS_PER_CENTROID)
+    want = int(4 * n_train**0.5)
+    nlist = 1
+    while nlist * 2 <= min(most, want):
+        nlist *= 2
+    return nlist
+
+
+def generate(dim: int, n_train: int, budget_bytes: int | None = None) -> list[Candidate]:
+    """Candidates at the budget (and the scalar codecs that fit under it), or at every ladder size.
+
+    Only codecs the sample can train (39 points per centroid) are returned; cheap families come first.
+    """
+    sizes = [budget_bytes] if budget_bytes else [s for s in LADDER if s < 4 * dim]
+    scalar = [("SQfp16", 2 * dim), ("SQ8", dim), ("SQ4", dim // 2), ("LSH", dim // 8)]
+    fits = [f for f, b in scalar if budget_bytes is None or b <= budget_bytes]
+    out = [Candidate(f, "sq" if f.startswith("SQ") else "binary") for f in fits]
+    for size in sizes:
+        out += for_size(dim, size, n_train)
+    unique: dict[Candidate, None] = {}
+    for c in out:
+        try:
+            codec.check_trainable(c.factory, dim, n_train)
+        except codec.CodecError:
+            continue
+        unique.setdefault(c, None)
+    order = list(FAMILY_ORDER)
+    return sorted(unique, key=lambda c: (c.after is not None, order.index(c.family)))
+
+
+# Cheap families first, then the ones that usually win per byte (residual and product-residual
+# quantizers), then the rest: a time budget spends itself on the least promising last.
+FAMILY_ORDER = (
+    "sq",
+    "binary",
+    "pca+sq",
+    "pq4-fastscan",
+    "ivf-pq",
+    "rq",
+    "prq",
+    "opq",
+    "pq",
+    "opq+reduction",
+    "pca+rq",
+    "lsq",
+)

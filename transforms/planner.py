@@ -1,0 +1,276 @@
+"""The compression planner's numeric core: measure candidate codecs on a sample, keep the frontier, pick.
+
+Protocol: seeded held-out queries are drawn from the sample and never trained on nor indexed; the rest is
+the database. Each candidate trains on (a seeded sub-sample of) the database, encodes it with ``sa_encode``,
+is built into an index shard by the build stage's own code, and answers the queries. Recall@10 is against
+exact float search over the same database; kNN-10 accuracy is a majority vote of database labels.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from transforms import building, candidates, codec, encoding, evaluation
+
+logger = logging.getLogger(__name__)
+
+K = 10
+LATENCY_QUERIES = 200
+
+
+class PlanError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What to optimise: the best quality within ``budget_bytes``, or the fewest bytes that reach
+    ``target_recall`` / stay within ``max_loss_points`` of float32 kNN accuracy; optionally under a
+    latency limit."""
+
+    budget_bytes: int | None = None
+    target_recall: float | None = None
+    max_loss_points: float | None = None
+    max_latency_ms: float | None = None
+
+    def check(self, has_labels: bool) -> None:
+        chosen = [v is not None for v in (self.budget_bytes, self.target_recall, self.max_loss_points)]
+        if sum(chosen) != 1:
+            raise PlanError("give exactly one of --budget-bytes, --target-recall, --max-loss-points")
+        if self.max_loss_points is not None and not has_labels:
+            raise PlanError(
+                "--max-loss-points needs labels (--label-column): kNN accuracy is measured on them"
+            )
+
+
+@dataclass
+class Measurement:
+    codec: str
+    factory: str
+    family: str
+    params: dict[str, int]
+    nprobe: int | None
+    bytes_per_vector: int
+    compression: float
+    recall_at_10: float
+    knn_accuracy: float | None
+    knn_loss_points: float | None
+    train_s: float
+    encode_vectors_per_s: float
+    search_ms_per_query: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Split:
+    """The sample cut into a database, held-out queries and the exact answers they are scored against."""
+
+    database: np.ndarray
+    queries: np.ndarray
+    db_labels: list[str | None] | None
+    q_labels: list[str | None] | None
+    truth: np.ndarray
+    float_knn: float | None
+
+    @classmethod
+    def make(
+        cls, vectors: np.ndarray, labels: Sequence[str | None] | None, n_queries: int, seed: int
+    ) -> Split:
+        import faiss
+
+        if len(vectors) < 2 * n_queries:
+            n_queries = max(1, len(vectors) // 10)
+        order = np.random.default_rng(seed).permutation(len(vectors))
+        q_idx, db_idx = np.sort(order[:n_queries]), np.sort(order[n_queries:])
+        database = np.ascontiguousarray(vectors[db_idx], dtype=np.float32)
+        queries = np.ascontiguousarray(vectors[q_idx], dtype=np.float32)
+        flat = faiss.IndexFlatL2(database.shape[1])
+        flat.add(database)
+        _, truth = flat.search(queries, K)
+        has = labels is not None and any(v is not None for v in labels)
+        db_labels = [labels[i] for i in db_idx] if has else None
+        q_labels = [labels[i] for i in q_idx] if has else None
+        float_knn = evaluation.knn_accuracy(truth, q_labels, dict(enumerate(db_labels))) if has else None
+        return cls(database, queries, db_labels, q_labels, truth, float_knn)
+
+    def knn(self, ids: np.ndarray) -> float | None:
+        if self.db_labels is None:
+            return None
+        return evaluation.knn_accuracy(ids, self.q_labels, dict(enumerate(self.db_labels)))
+
+
+def measure(cand: candidates.Candidate, split: Split, train_size: int, seed: int) -> list[Measurement]:
+    """Train, encode, build and search one candidate; one measurement per nprobe for IVF codecs."""
+    db, dim = split.database, split.database.shape[1]
+    rng = np.random.default_rng(seed)
+    train_x = db if len(db) <= train_size else db[np.sort(rng.permutation(len(db))[:train_size])]
+    start = time.perf_counter()
+    trained = codec.train(train_x, cand.factory, dict(cand.params))
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    codes = encoding.encode_vectors(trained, db)
+    encode_rate = len(db) / max(time.perf_counter() - start, 1e-9)
+    index = building.build_from_codes(trained, codes, np.arange(len(db), dtype=np.int64))
+    out = []
+    for nprobe in cand.nprobes or (None,):
+        if nprobe is not None:
+            codec.set_nprobe(index, nprobe)
+        ids, latency = _search(index, trained, codes, split.queries)
+        knn = split.knn(ids)
+        out.append(
+            Measurement(
+                codec=cand.name + ("" if nprobe is None else f" nprobe={nprobe}"),
+                factory=cand.factory,
+                family=cand.family,
+                params=dict(cand.params),
+                nprobe=nprobe,
+                bytes_per_vector=int(codes.shape[1]),
+                compression=round(4 * dim / codes.shape[1], 2),
+                recall_at_10=round(float(evaluation.recall_at_k(ids, split.truth, K).mean()), 4),
+                knn_accuracy=None if knn is None else round(knn, 4),
+                knn_loss_points=None if knn is None else round(100 * (split.float_knn - knn), 2),
+                train_s=round(train_s, 2),
+                encode_vectors_per_s=round(encode_rate),
+                search_ms_per_query=round(latency, 4),
+            )
+        )
+        if nprobe is not None and out[-1].recall_at_10 >= 0.999:
+            break  # more probes cannot do better
+    return out
+
+
+def _search(index: Any, trained: Any, codes: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, float]:
+    """Neighbour ids and latency per query. Additive quantizers search by decompressing every code (their
+    default, exact for the codes); the same ranking comes from one decode of the database and a flat search,
+    so all queries are scored that way and latency is timed on the built index with a few queries."""
+    import faiss
+
+    inner = trained.index if isinstance(trained, faiss.IndexPreTransform) else trained
+    if isinstance(faiss.downcast_index(inner), faiss.IndexAdditiveQuantizer):
+        decoded = trained.sa_decode(codes)
+        flat = faiss.IndexFlatL2(decoded.shape[1])
+        flat.add(decoded)
+        _, ids = flat.search(queries, K)
+        few = queries[:LATENCY_QUERIES]
+        start = time.perf_counter()
+        index.search(few, K)
+        return ids, 1000 * (time.perf_counter() - start) / len(few)
+    start = time.perf_counter()
+    _, ids = index.search(queries, K)
+    return ids, 1000 * (time.perf_counter() - start) / len(queries)
+
+
+def frontier(rows: Sequence[Measurement], key: str) -> list[Measurement]:
+    """Rows no other row beats on both bytes (fewer or equal) and ``key`` (higher or equal)."""
+    best: list[Measurement] = []
+    for r in sorted(rows, key=lambda r: (r.bytes_per_vector, -getattr(r, key))):
+        if not best or getattr(r, key) > getattr(best[-1], key):
+            best.append(r)
+    return best
+
+
+def quality_key(goal: Goal, objective: str) -> str:
+    """kNN accuracy for a loss target; otherwise what the user asked to maximise (recall@10 by default)."""
+    if goal.max_loss_points is not None or objective == "knn":
+        return "knn_accuracy"
+    return "recall_at_10"
+
+
+def pick(rows: Sequence[Measurement], goal: Goal, key: str) -> tuple[Measurement, str]:
+    """The chosen row and a sentence saying why."""
+    fast = [r for r in rows if goal.max_latency_ms is None or r.search_ms_per_query <= goal.max_latency_ms]
+    if not fast:
+        raise PlanError(f"no candidate searched within {goal.max_latency_ms} ms per query")
+    lat = "" if goal.max_latency_ms is None else f", searching within {goal.max_latency_ms} ms/query"
+    if goal.budget_bytes is not None:
+        fits = [r for r in fast if r.bytes_per_vector <= goal.budget_bytes]
+        if not fits:
+            raise PlanError(f"no candidate fits in {goal.budget_bytes} bytes per vector{lat}")
+        best = max(fits, key=lambda r: (getattr(r, key), r.knn_accuracy or 0.0, -r.search_ms_per_query))
+        return best, (
+            f"highest {key} of {len(fits)} measured codecs within {goal.budget_bytes} bytes/vector{lat}"
+        )
+    if goal.target_recall is not None:
+        ok = [r for r in fast if r.recall_at_10 >= goal.target_recall]
+        what = f"recall@10 >= {goal.target_recall}"
+    else:
+        ok = [r for r in fast if r.knn_loss_points is not None and r.knn_loss_points <= goal.max_loss_points]
+        what = f"kNN-10 loss <= {goal.max_loss_points} points"
+    if not ok:
+        best = max(fast, key=lambda r: getattr(r, key))
+        raise PlanError(
+            f"no candidate reached {what}{lat}; the best was {best.codec} ({key} {getattr(best, key)})"
+        )
+    best = min(ok, key=lambda r: (r.bytes_per_vector, -getattr(r, key), r.search_ms_per_query))
+    return best, f"fewest bytes/vector of {len(ok)} measured codecs with {what}{lat}"
+
+
+def plan(
+    vectors: np.ndarray,
+    labels: Sequence[str | None] | None,
+    goal: Goal,
+    *,
+    objective: str = "recall",
+    n_queries: int = 1000,
+    train_size: int = 20_000,
+    time_budget_s: float = 600.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Measure the candidates for ``goal`` on a sample of embeddings and pick one; returns the plan (JSON).
+
+    Stays within ``time_budget_s`` by measuring cheap families first and skipping what is left once it is
+    spent, and drops costlier variants (beam search, LSQ, learned rotations) whose plain base is dominated.
+    """
+    split = Split.make(vectors, labels, n_queries, seed)
+    goal.check(split.db_labels is not None)
+    if objective == "knn" and split.db_labels is None:
+        raise PlanError("--objective knn needs labels (--label-column)")
+    key = quality_key(goal, objective)
+    n_train = min(train_size, len(split.database))
+    cands = candidates.generate(vectors.shape[1], n_train, goal.budget_bytes)
+    rows: list[Measurement] = []
+    skipped: list[dict[str, str]] = []
+    start = time.perf_counter()
+    for cand in cands:
+        elapsed = time.perf_counter() - start
+        if rows and elapsed > time_budget_s:  # something is always measured
+            skipped.append({"codec": cand.name, "reason": f"time budget of {time_budget_s:.0f} s spent"})
+            continue
+        if cand.after is not None:
+            front = {r.codec for r in frontier(rows, key)}
+            if cand.after not in front:
+                skipped.append({"codec": cand.name, "reason": f"{cand.after} is not on the {key} frontier"})
+                continue
+        logger.info("plan: measuring %s (%.0f s spent)", cand.name, elapsed)
+        rows += measure(cand, split, n_train, seed)
+    if not rows:
+        raise PlanError("no candidate codec could be measured on this sample")
+    best, why = pick(rows, goal, key)
+    front = frontier(rows, key)
+    chosen = {**best.to_json(), "float_knn_accuracy": split.float_knn, "why": why}
+    return {
+        "goal": asdict(goal),
+        "objective": key,
+        "sample": {
+            "vectors": len(vectors),
+            "database": len(split.database),
+            "queries": len(split.queries),
+            "train": n_train,
+            "dim": int(vectors.shape[1]),
+            "seed": seed,
+        },
+        "float_knn_accuracy": split.float_knn,
+        "pick": chosen,
+        "frontier": [r.codec for r in front],
+        "candidates": [{**r.to_json(), "float_knn_accuracy": split.float_knn} for r in rows],
+        "skipped": skipped,
+        "elapsed_s": round(time.perf_counter() - start, 1),
+    }
