@@ -42,13 +42,47 @@ def _pipeline_speed(p: dict[str, Any]) -> str:
     )
 
 
+def planner_table(results: dict[str, Any]) -> str:
+    """At each budget: the best plain faiss preset measured here (by recall@10) beside the planner's pick,
+    both measured alike on the database / query splits (the pick from its published index shards)."""
+    plan = results["planner"]
+    plain = [r for r in results.get("rows", []) + plan["presets"] if not r.get("from_pipeline")]
+    lines = [
+        f"\nPlanner (`vecpress run --codec auto --budget-bytes B`, {plan['time_budget_s']:.0f} s of "
+        "measuring per plan on the database split; pick measured from its published index):\n",
+        "| bytes/vec | ratio | best plain faiss | kNN-10 Δ | recall@10 | vecpress plan pick | kNN-10 Δ | "
+        "recall@10 | run s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for pick in plan["picks"]:
+        budget = pick["budget_bytes"]
+        same = [r for r in plain if r["bytes_per_vector"] == budget]
+        best = max(same, key=lambda r: r["recall_at_10"]) if same else None
+        base = (
+            "| – | | "
+            if best is None
+            else (f"| {best['codec']} | {best['knn_delta_points']:+.2f} | {best['recall_at_10']:.3f} ")
+        )
+        name = pick["codec"].split(":", 1)[1].strip()
+        lines.append(
+            f"| {budget} | {pick['compression'] * pick['bytes_per_vector'] / budget:.0f}x {base}| **{name}** "
+            f"({pick['bytes_per_vector']:.0f} B) | {pick['knn_delta_points']:+.2f} | "
+            f"{pick['recall_at_10']:.3f} | {pick['run_s']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def markdown(results: dict[str, Any]) -> str:
     head = (
-        f"Database: {results['database']} documents ({results['corpus']} train split), queries: "
-        f"{results['queries']} (test split), model {results['model']} ({results['dim']}-d). "
-        f"float32 kNN-10 accuracy {results['float_knn']:.4f}.\n\n"
+        ""
+        if "rows" not in results
+        else (
+            f"Database: {results['database']} documents ({results['corpus']} train split), queries: "
+            f"{results['queries']} (test split), model {results['model']} ({results['dim']}-d). "
+            f"float32 kNN-10 accuracy {results['float_knn']:.4f}.\n\n"
+        )
     )
-    parts = [head, table(results["rows"])]
+    parts = [head, table(results["rows"])] if "rows" in results else []
     subset = results.get("subset", {})
     for e in subset.get("experiments", []):
         parts.append(
@@ -57,8 +91,11 @@ def markdown(results: dict[str, Any]) -> str:
             f"({e['dim']}-d), float32 kNN-10 accuracy {e['float_knn']:.4f}.\n\n"
         )
         parts.append(table(e["rows"]))
-    parts.append("\nRatios (same run):\n")
-    parts.append("".join(f"- `{k}`: {v}\n" for k, v in results["ratios"].items()))
+    if results.get("planner"):
+        parts.append(planner_table(results))
+    if "ratios" in results:
+        parts.append("\nRatios (same run):\n")
+        parts.append("".join(f"- `{k}`: {v}\n" for k, v in results["ratios"].items()))
     speed = results.get("speed", {})
     if speed:
         eb, rss = speed["encode_build"], speed["rss"]
@@ -123,7 +160,11 @@ def write(results: dict[str, Any], folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (folder / "results.md").write_text(markdown(results))
-    plot(results, f"{results['corpus']} / {results['model']}", folder / "quality_per_byte.png")
+    if "rows" not in results:  # a partial run (--parts) into a fresh folder: the JSON and Markdown only
+        return
+    plan = results.get("planner") or {"picks": [], "presets": []}
+    everything = {**results, "rows": results["rows"] + plan["presets"] + plan["picks"]}
+    plot(everything, f"{results['corpus']} / {results['model']}", folder / "quality_per_byte.png")
     subset = results.get("subset", {})
     for e in subset.get("experiments", []):
         name = e["model"].replace(":", "-").replace("/", "-")

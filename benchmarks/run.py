@@ -12,7 +12,9 @@ import argparse
 import json
 import logging
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -23,6 +25,7 @@ from transforms.models import MINILM, MPNET
 logger = logging.getLogger(__name__)
 
 SHORT_NAMES = {MINILM: "minilm", MPNET: "mpnet"}
+PARTS = ("quality", "subset", "speed", "planner")
 
 
 def sweep(dim: int, n: int, quick: bool) -> list[tuple[str, tuple[int, ...]]]:
@@ -69,7 +72,13 @@ def write_subset_corpus(source: Path, folder: Path, sizes: tuple[int, int], seed
 
 
 def index_split(
-    corpus: Path, cache: Path, split: str, model: str, max_seq_length: int | None, tag: str = ""
+    corpus: Path,
+    cache: Path,
+    split: str,
+    model: str,
+    max_seq_length: int | None,
+    tag: str = "",
+    **codec_settings: Any,
 ) -> str:
     """`vecpress run` over one split; returns its output (reused from the stage cache when unchanged)."""
     from flows.config import ReindexConfig
@@ -88,6 +97,7 @@ def index_split(
             max_seq_length=max_seq_length,
             shards=4,
             eval_queries=1000,
+            **codec_settings,
         )
     )
     return output
@@ -119,6 +129,38 @@ def experiment(
     }
 
 
+def planner_frontier(
+    corpus: Path, cache: Path, model: str, max_seq_length: int | None, budgets: list[int], time_budget: float
+) -> dict[str, Any]:
+    """`vecpress run --codec auto --budget-bytes B` on the database split for each budget (the embeddings
+    come from the stage cache), each published index measured like every other row, beside the plain
+    residual-quantizer presets at the same sizes."""
+    q_out = index_split(corpus, cache, "test", model, max_seq_length)
+    db_out = index_split(corpus, cache, "train", model, max_seq_length)
+    db, queries = quality.load_vectors(db_out), quality.load_vectors(q_out)
+    truth = quality.Truth.compute(db, queries)
+    picks, presets = [], []
+    for budget in budgets:
+        start = time.perf_counter()
+        index_split(
+            corpus, cache, "train", model, max_seq_length, budget_bytes=budget, plan_time_budget_s=time_budget
+        )
+        wall = time.perf_counter() - start
+        label = f" plan ≤{budget} B:"
+        row = quality.published_row(db_out, db, queries, truth, label=label)
+        info = publish.current(db_out)[1]["codec"]
+        picks.append({**row, "budget_bytes": budget, "run_s": round(wall, 1), "plan": info["plan"]})
+    for budget in (b for b in budgets if b <= 24):
+        try:
+            codec.check_trainable(f"RQ{budget}x8", db.vectors.shape[1], len(db.row_ids))
+        except codec.CodecError as err:
+            logger.warning("preset left out: %s", err)
+            continue
+        logger.info("preset RQ%dx8", budget)
+        presets += quality.measure(f"RQ{budget}x8", db, queries, truth)
+    return {"budgets": budgets, "time_budget_s": time_budget, "picks": picks, "presets": presets}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default=MINILM)
@@ -141,27 +183,76 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/.cache"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--quick", action="store_true", help="a four-codec sweep and small sizes (for tests)")
+    parser.add_argument(
+        "--plan-budgets", default="48,24,16,12", help="bytes per vector the planner is run at"
+    )
+    parser.add_argument("--plan-time-budget", type=float, default=420, help="seconds per plan")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help="what to (re)measure; other parts are kept from an existing results.json",
+    )
     args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
+    if parts - set(PARTS):
+        parser.error(f"--parts: unknown {sorted(parts - set(PARTS))}; choose from {','.join(PARTS)}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     corpus = args.corpus or args.cache / "corpus"
     if args.corpus is None:
         write_split_corpus(corpus)
-    main_run = experiment(corpus, args.cache, args.model, args.max_seq_length, args.quick)
+    previous = args.out / "results.json"
+    results: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}
+    results["corpus"] = "20 Newsgroups" if args.corpus is None else str(args.corpus)
+    main_run = None
+    if parts & {"quality", "speed"}:
+        main_run = experiment(corpus, args.cache, args.model, args.max_seq_length, args.quick)
+    if "quality" in parts:
+        results.update({k: v for k, v in main_run.items() if k not in ("output", "vectors")})
 
-    sizes = tuple(int(v) for v in args.subset_size.split(","))
-    subset_corpus = write_subset_corpus(corpus, args.cache / "subset", sizes)
-    subset = [
-        experiment(subset_corpus, args.cache, m, args.subset_max_seq_length, args.quick, "-subset")
-        for m in filter(None, args.subset_models.split(","))
-    ]
+    if "subset" in parts:
+        sizes = tuple(int(v) for v in args.subset_size.split(","))
+        subset_corpus = write_subset_corpus(corpus, args.cache / "subset", sizes)
+        subset = [
+            experiment(subset_corpus, args.cache, m, args.subset_max_seq_length, args.quick, "-subset")
+            for m in filter(None, args.subset_models.split(","))
+        ]
+        results["subset"] = {
+            "database": sizes[0],
+            "queries": sizes[1],
+            "seed": 0,
+            "max_seq_length": args.subset_max_seq_length,
+            "experiments": [{k: v for k, v in e.items() if k not in ("output", "vectors")} for e in subset],
+        }
 
+    if "speed" in parts:
+        results["speed"] = speed_part(args, corpus, main_run)
+        figures = results["speed"]
+        results["ratios"] = {
+            "embed_vs_raw": figures["pipeline"]["embed_vs_raw"],
+            "encode_build_vs_raw": figures["encode_build"]["ratio"],
+            "run_vs_raw_sum": figures["pipeline"]["run_vs_raw_sum"],
+            "rss_growth_1m_vs_100k": figures["rss"]["growth"],
+        }
+
+    if "planner" in parts:
+        budgets = [int(b) for b in args.plan_budgets.split(",") if b]
+        results["planner"] = planner_frontier(
+            corpus, args.cache, args.model, args.max_seq_length, budgets, args.plan_time_budget
+        )
+    report.write(results, args.out)
+    print(report.markdown(results))
+    print(json.dumps({"results": str(args.out)}))
+    return 0
+
+
+def speed_part(args: argparse.Namespace, corpus: Path, main_run: dict[str, Any]) -> dict[str, Any]:
     layout, manifest = publish.current(main_run["output"])
     embedding_urls = [layout.dir(f"embeddings/{n}") for n in manifest["shards"]["embeddings"]]
     small, large = (2_000, 20_000) if args.quick else (100_000, 1_000_000)
     logger.info("encode + build against raw faiss; peak RSS at %d and %d vectors", small, large)
-    speed_figures = {
+    figures = {
         "encode_build": speed.encode_build_ratio(layout.codec, embedding_urls),
         "rss": speed.rss_growth(layout.codec, main_run["vectors"][:20_000], small, large),
     }
@@ -169,30 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     speed_corpus = pipeline_speed.write_subset(
         str(corpus / "train"), args.cache / "speed" / f"train-{args.speed_docs}.parquet", args.speed_docs, 1
     )
-    speed_figures["pipeline"] = pipeline_speed.measure(speed_corpus, args.model, args.speed_max_seq_length)
-
-    results = {
-        "corpus": "20 Newsgroups" if args.corpus is None else str(args.corpus),
-        **{k: v for k, v in main_run.items() if k not in ("output", "vectors")},
-        "subset": {
-            "database": sizes[0],
-            "queries": sizes[1],
-            "seed": 0,
-            "max_seq_length": args.subset_max_seq_length,
-            "experiments": [{k: v for k, v in e.items() if k not in ("output", "vectors")} for e in subset],
-        },
-        "speed": speed_figures,
-        "ratios": {
-            "embed_vs_raw": speed_figures["pipeline"]["embed_vs_raw"],
-            "encode_build_vs_raw": speed_figures["encode_build"]["ratio"],
-            "run_vs_raw_sum": speed_figures["pipeline"]["run_vs_raw_sum"],
-            "rss_growth_1m_vs_100k": speed_figures["rss"]["growth"],
-        },
-    }
-    report.write(results, args.out)
-    print(report.markdown(results))
-    print(json.dumps({"results": str(args.out)}))
-    return 0
+    figures["pipeline"] = pipeline_speed.measure(speed_corpus, args.model, args.speed_max_seq_length)
+    return figures
 
 
 if __name__ == "__main__":

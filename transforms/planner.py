@@ -123,7 +123,7 @@ def measure(cand: candidates.Candidate, split: Split, train_size: int, seed: int
     for nprobe in cand.nprobes or (None,):
         if nprobe is not None:
             codec.set_nprobe(index, nprobe)
-        ids, latency = _search(index, trained, codes, split.queries)
+        ids, latency = search_codes(index, trained, codes, split.queries)
         knn = split.knn(ids)
         out.append(
             Measurement(
@@ -147,7 +147,9 @@ def measure(cand: candidates.Candidate, split: Split, train_size: int, seed: int
     return out
 
 
-def _search(index: Any, trained: Any, codes: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, float]:
+def search_codes(
+    index: Any, trained: Any, codes: np.ndarray, queries: np.ndarray
+) -> tuple[np.ndarray, float]:
     """Neighbour ids and latency per query. Additive quantizers search by decompressing every code (their
     default, exact for the codes); the same ranking comes from one decode of the database and a flat search,
     so all queries are scored that way and latency is timed on the built index with a few queries."""

@@ -31,6 +31,10 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
                 "700,100",
                 "--speed-docs",
                 "200",
+                "--plan-budgets",
+                "8",
+                "--plan-time-budget",
+                "5",
             ]
         )
         == 0
@@ -54,6 +58,9 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
         ("fake:16", 16, 700, 100),
         ("fake:24", 24, 700, 100),
     ]
+    pick = results["planner"]["picks"][0]
+    assert pick["budget_bytes"] == 8 and pick["bytes_per_vector"] <= 8 and pick["plan"]["pick"]["codec"]
+    assert "| vecpress plan pick |" in (out / "results.md").read_text()
     assert set(results["ratios"]) == {
         "embed_vs_raw",
         "encode_build_vs_raw",
