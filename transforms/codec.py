@@ -68,6 +68,9 @@ def auto_factory(n_train: int, n_total: int, dim: int) -> tuple[str, list[str]]:
     reasons: list[str] = []
     m = 32 if dim >= 128 else max(1, dim // 4)
     d_out = min(dim, 4 * m)
+    if n_train < max(2 * MIN_POINTS_PER_CENTROID, d_out):  # no PCA + k-means: per-dimension 8-bit scalars
+        reasons.append(f"{n_train} training vectors are too few for PCA{d_out} + PQ: 8-bit scalars (SQ8)")
+        return "SQ8", reasons
     nlist_wanted = _pow2_floor(4 * math.sqrt(max(n_total, 1)))
     nlist = min(nlist_wanted, _pow2_floor(n_train / MIN_POINTS_PER_CENTROID))
     if nlist < nlist_wanted:

@@ -225,12 +225,16 @@ def plan(
     train_size: int = 20_000,
     time_budget_s: float = 600.0,
     seed: int = 0,
+    max_vectors: int = 20_000,
 ) -> dict[str, Any]:
     """Measure the candidates for ``goal`` on a sample of embeddings and pick one; returns the plan (JSON).
 
     Stays within ``time_budget_s`` by measuring cheap families first and skipping what is left once it is
     spent, and drops costlier variants (beam search, LSQ, learned rotations) whose plain base is dominated.
     """
+    if len(vectors) > max_vectors:  # measuring scales with the database: plan on a seeded sub-sample
+        keep = np.sort(np.random.default_rng(seed).permutation(len(vectors))[:max_vectors])
+        vectors, labels = vectors[keep], None if labels is None else [labels[i] for i in keep]
     split = Split.make(vectors, labels, n_queries, seed)
     goal.check(split.db_labels is not None)
     if objective == "knn" and split.db_labels is None:

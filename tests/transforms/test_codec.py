@@ -18,6 +18,14 @@ def test_auto_factory_reduces_explicitly_for_small_samples():
     codec.check_trainable(factory, 384, 3000)  # what auto picks is always trainable
 
 
+def test_auto_factory_is_trainable_on_any_sample_size():
+    for n in (1, 40, 77, 78, 100, 127, 128, 200, 5000, 20_000):
+        for dim in (64, 384):
+            factory, reasons = codec.auto_factory(n_train=n, n_total=n, dim=dim)
+            codec.check_trainable(factory, dim, n)
+    assert codec.auto_factory(n_train=60, n_total=60, dim=64)[0] == "SQ8"
+
+
 def test_too_few_training_points_is_an_error_with_the_numbers():
     with pytest.raises(codec.CodecError) as err:
         codec.check_trainable("PCAR64,IVF1024,PQ16", 128, 5000)
