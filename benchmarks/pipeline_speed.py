@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from transforms import publish
+from transforms import codec, publish
 from transforms.embedder import FAKE_PREFIX, EmbedderSpec, load_embedder, resolve_model
 
 RAW_STEPS = ("read", "load_model", "embed", "fit", "encode", "build", "evaluate")
@@ -90,7 +90,7 @@ def _raw_child(job: dict[str, Any]) -> dict[str, float]:
     exact = faiss.IndexFlatL2(x.shape[1])
     exact.add(x)
     exact.search(queries, job["k"] + 1)
-    faiss.extract_index_ivf(index).nprobe = job["nprobe"]
+    codec.set_nprobe(index, job["nprobe"])
     index.search(queries, job["k"] + 1)
     lap("evaluate")
     return times

@@ -40,16 +40,6 @@ def load_vectors(output: str) -> Vectors:
     return Vectors(row_ids[order], np.concatenate(vecs)[order], [labels[i] for i in order])
 
 
-def searchable(trained: Any, codes: np.ndarray) -> Any:
-    """An index holding ``codes`` (ids = positions), built by vecpress's build stage code."""
-    return building.build_from_codes(trained, codes, np.arange(len(codes), dtype=np.int64))
-
-
-def train(vectors: np.ndarray, factory: str, params: dict[str, int] | None = None) -> Any:
-    """Train a codec exactly as vecpress's fit stage does (refusing a sample too small for it)."""
-    return codec.train(vectors, factory, params)
-
-
 @dataclass
 class Truth:
     """Exact float neighbours of every query, and the numbers every codec is compared with."""
@@ -100,12 +90,12 @@ def measure(
     """Train, encode, build from codes and search one codec; one row per nprobe for IVF codecs."""
     dim = db.vectors.shape[1]
     start = time.perf_counter()
-    trained = train(db.vectors, factory, params)
+    trained = codec.train(db.vectors, factory, params)  # exactly as vecpress's fit stage trains
     train_s = time.perf_counter() - start
     start = time.perf_counter()
     codes = encoding.encode_vectors(trained, db.vectors)
     encode_s = time.perf_counter() - start
-    index = searchable(trained, codes)
+    index = building.build_from_codes(trained, codes, np.arange(len(codes), dtype=np.int64))
     rows = []
     for nprobe in nprobes or (None,):
         if nprobe is not None:
