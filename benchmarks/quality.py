@@ -147,7 +147,8 @@ def published_row(
     layout, manifest = publish.current(output)
     info = manifest["codec"]
     nprobe = nprobe or info["nprobe"]
-    shards = [search.load_index(layout.dir(f"index/{n}"), nprobe) for n in manifest["shards"]["index"]]
+    unit = info.get("unit_decode", False)
+    shards = [search.load_index(layout.dir(f"index/{n}"), nprobe, unit) for n in manifest["shards"]["index"]]
     start = time.perf_counter()
     hits = search.search_shards(shards, queries.vectors, K)
     latency_ms = 1000 * (time.perf_counter() - start) / len(queries.vectors)
@@ -155,6 +156,7 @@ def published_row(
     ids = np.vectorize(lambda r: position.get(int(r), -1))(hits.ids)
     params = "".join(f" {k}={v}" for k, v in (info.get("params") or {}).items())
     probe = f" nprobe={nprobe}" if "IVF" in info["factory"] else ""
+    probe += " unit-decoded" if unit else ""
     return row(
         f"vecpress{label} {info['factory']}{params}{probe}",
         info["code_size"],

@@ -44,6 +44,7 @@ def _run(args: argparse.Namespace) -> int:
         "max_loss_points": args.max_loss_points,
         "max_latency_ms": args.max_latency_ms,
         "plan_time_budget_s": args.time_budget,
+        "unit_decode": args.unit_decode or None,
     }
     if args.pipeline_arg:
         overrides["pipeline_args"] = args.pipeline_arg
@@ -213,6 +214,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--id-column")
     run.add_argument("--label-column")
     run.add_argument("--codec", help="faiss index_factory string, or 'auto'")
+    run.add_argument(
+        "--unit-decode",
+        action="store_true",
+        help="search a flat codec by its reconstructions scaled to unit length (what a plan's "
+        "'unit-decoded' rows measured); --codec auto with a goal decides this itself",
+    )
     _goal_arguments(run)
     run.add_argument("--shards", type=int)
     run.add_argument("--model", help="sentence-transformers model name or path")

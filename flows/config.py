@@ -39,6 +39,9 @@ class ReindexConfig(BaseModel):
     max_loss_points: float | None = Field(None, ge=0, description="auto: cheapest within this kNN loss")
     max_latency_ms: float | None = Field(None, gt=0, description="planner: search latency limit per query")
     plan_time_budget_s: float = Field(600, gt=0, description="planner: measuring time budget")
+    unit_decode: bool = Field(
+        False, description="search a flat codec by unit-length reconstructions (normalized embeddings)"
+    )
     shards: int = Field(4, ge=1, le=99999)
     sample_size: int = Field(100_000, ge=1, description="training sample for the codec")
     seed: int = 0
@@ -66,6 +69,11 @@ class ReindexConfig(BaseModel):
         if self.codec != "auto" and self.plan_goal() is not None:
             raise ValueError(
                 "--budget-bytes/--target-recall/--max-loss-points choose the codec: use --codec auto"
+            )
+        if self.unit_decode and (self.codec == "auto" or not self.normalize):
+            raise ValueError(
+                "--unit-decode needs normalized embeddings and an explicit flat codec (e.g. --codec RQ24x8); "
+                "with --codec auto and a goal the planner measures it and decides"
             )
         return self
 

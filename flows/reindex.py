@@ -78,7 +78,14 @@ def _stages(config: ReindexConfig, layout: RunLayout) -> dict[str, Any]:
         embedded = cached(tasks.embed, "embed", embed_key, config=config, layout=layout, files=files, dim=dim)
         counts = {k: embedded[k] for k in ("read", "embedded", "rejected")}
     with _timed(timings, "fit"):
-        fit_params = (config.codec, config.sample_size, config.seed, config.nprobe, config.plan_goal())
+        fit_params = (
+            config.codec,
+            config.unit_decode,
+            config.sample_size,
+            config.seed,
+            config.nprobe,
+            config.plan_goal(),
+        )
         if config.plan_goal() is not None:
             fit_params += (config.label_column, config.plan_time_budget_s)
         fit_key = stage_key("fit", STAGE_CODE["fit"], embed_key, *fit_params)
@@ -92,7 +99,7 @@ def _stages(config: ReindexConfig, layout: RunLayout) -> dict[str, Any]:
         build_key = stage_key("build", STAGE_CODE["build"], encode_key)
         counts["indexed"] = cached(tasks.build, "build", build_key, config=config, layout=layout)["rows"]
     with _timed(timings, "evaluate"):
-        quality, per_query = tasks.evaluate(config, layout, counts["embedded"], info.nprobe)
+        quality, per_query = tasks.evaluate(config, layout, counts["embedded"], info.nprobe, info.unit_decode)
     manifest = {
         "run_id": layout.run_id,
         "output": config.output,

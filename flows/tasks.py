@@ -65,7 +65,7 @@ def check_model_and_codec(config: ReindexConfig) -> int:
 
     dim = int(load_embedder(config.embedder()).dim)
     if config.codec != "auto":
-        codec.validate(config.codec, dim)
+        codec.validate(config.codec, dim, unit_decode=config.unit_decode)
     return dim
 
 
@@ -100,7 +100,7 @@ def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int, 
     shards = layout.shards("embeddings", config.shards)
     sample = sampling.bottom_k(shards, config.sample_size, config.seed)
     params: dict[str, int] = {}
-    nprobe, plan_summary = config.nprobe, None
+    nprobe, plan_summary, unit_decode = config.nprobe, None, config.unit_decode
     goal = config.plan_goal()
     if goal is not None:
         plan = planner.plan(
@@ -114,6 +114,7 @@ def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int, 
         chosen = plan["pick"]
         factory, reductions, params = chosen["factory"], [], chosen["params"]
         nprobe = chosen["nprobe"] or config.nprobe
+        unit_decode = bool(chosen.get("unit_decode"))
         plan_summary = {k: plan[k] for k in ("goal", "objective", "sample", "frontier", "elapsed_s")}
         plan_summary["pick"] = chosen
         logger.info("plan: %s (%s)", chosen["codec"], chosen["why"])
@@ -139,6 +140,7 @@ def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int, 
         reductions=reductions,
         params=params,
         plan=plan_summary,
+        unit_decode=unit_decode,
     )
     codec.save(layout.codec, index, info)
     return {"info": info, "root": layout.root}
@@ -175,14 +177,14 @@ def build(config: ReindexConfig, layout: RunLayout, key: str) -> dict[str, Any]:
 
 @task
 def evaluate(
-    config: ReindexConfig, layout: RunLayout, n_total: int, nprobe: int
+    config: ReindexConfig, layout: RunLayout, n_total: int, nprobe: int, unit_decode: bool = False
 ) -> tuple[dict[str, Any], list[float]]:
     """Recall@k against exact float search and kNN label accuracy, on queries drawn from the corpus."""
     shards = layout.shards("embeddings", config.shards)
     queries = sampling.bottom_k(shards, min(config.eval_queries, n_total), config.seed + 1)
     k, qids = config.k, queries.row_ids
     exact = evaluation.exact_search(shards, queries.vectors, k + 1)
-    indexes = [search.load_index(u, nprobe) for u in layout.shards("index", config.shards)]
+    indexes = [search.load_index(u, nprobe, unit_decode) for u in layout.shards("index", config.shards)]
     start = time.perf_counter()
     approx = search.search_shards(indexes, queries.vectors, k + 1)
     latency_ms = 1000 * (time.perf_counter() - start) / len(qids)

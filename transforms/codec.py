@@ -47,6 +47,8 @@ class CodecInfo:
     reductions: list[str] = field(default_factory=list)
     params: dict[str, int] = field(default_factory=dict)  # search/encode settings index_factory cannot say
     plan: dict[str, Any] | None = None  # when the planner chose the codec: what it measured and why
+    # search ranks by cosine to each code's reconstruction scaled to unit length (see unit_decodable)
+    unit_decode: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -197,6 +199,21 @@ def searchable_kind(index: Any) -> str:
     return ""
 
 
+def unit_decodable(index: Any) -> bool:
+    """Whether index shards of this codec can be searched by unit-length reconstructions: a flat index of
+    vector-quantizer codes (PQ, SQ, RQ, LSQ and their products, behind an optional transform) whose codes
+    decode to points of the embedding space. Binary hashes (LSH, ITQ) do not, and fast-scan PQ packs its
+    codes where they cannot be read back."""
+    import faiss
+
+    if searchable_kind(index) != "flat":
+        return False
+    inner = faiss.downcast_index(index.index if isinstance(index, faiss.IndexPreTransform) else index)
+    return isinstance(
+        inner, (faiss.IndexAdditiveQuantizer, faiss.IndexPQ, faiss.IndexScalarQuantizer)
+    ) and not isinstance(inner, faiss.IndexLSH)
+
+
 def _require_buildable(index: Any, factory: str) -> None:
     if not searchable_kind(index):
         raise CodecError(
@@ -205,9 +222,16 @@ def _require_buildable(index: Any, factory: str) -> None:
         )
 
 
-def validate(factory: str, dim: int) -> None:
-    """Fail fast, before any embedding, on a factory string that cannot become vecpress index shards."""
-    _require_buildable(_build(factory, dim), factory)
+def validate(factory: str, dim: int, unit_decode: bool = False) -> None:
+    """Fail fast, before any embedding, on a factory string that cannot become vecpress index shards (or,
+    with ``unit_decode``, be searched by unit-length reconstructions)."""
+    index = _build(factory, dim)
+    _require_buildable(index, factory)
+    if unit_decode and not unit_decodable(index):
+        raise CodecError(
+            f"codec {factory!r} cannot be searched by unit-length reconstructions: that needs a flat "
+            "vector-quantizer codec (PQ, OPQ, SQ, RQ, LSQ or their products; not IVF, LSH, ITQ or fast-scan)"
+        )
 
 
 def _check(index: Any, factory: str, n_train: int) -> None:

@@ -45,7 +45,13 @@ def markdown(plan: dict[str, Any]) -> str:
             f"{r['encode_vectors_per_s']:,} | {r['search_ms_per_query']:.3f} |"
         )
     skipped = [f"- {s['codec']}: {s['reason']}" for s in plan["skipped"]]
-    tail = ["", "◆ on the frontier.", *(["", "Not measured:", *skipped] if skipped else [])]
+    tail = ["", "◆ on the frontier."]
+    if any(r.get("unit_decode") for r in plan["candidates"]):
+        tail.append(
+            "unit-decoded: the same codes, searched by cosine to each reconstruction scaled to unit length "
+            "(the sample's embeddings are unit-norm, so a reconstruction's length is only error)."
+        )
+    tail += ["", "Not measured:", *skipped] if skipped else []
     return "\n".join(head + tail) + "\n"
 
 

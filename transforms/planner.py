@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from transforms import building, candidates, codec, encoding, evaluation
+from transforms import building, candidates, codec, encoding, evaluation, search
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ class Measurement:
     train_s: float
     encode_vectors_per_s: float
     search_ms_per_query: float
+    unit_decode: bool = False  # searched by unit-length reconstructions (search.UnitDecoded)
+    candidate: str = ""  # the candidate measured (its name without nprobe or search mode)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,6 +81,7 @@ class Split:
     q_labels: list[str | None] | None
     truth: np.ndarray
     float_knn: float | None
+    unit_norm: bool  # every vector has length 1: reconstructions may be scaled back to the sphere
 
     @classmethod
     def make(
@@ -99,7 +102,8 @@ class Split:
         db_labels = [labels[i] for i in db_idx] if has else None
         q_labels = [labels[i] for i in q_idx] if has else None
         float_knn = evaluation.knn_accuracy(truth, q_labels, dict(enumerate(db_labels))) if has else None
-        return cls(database, queries, db_labels, q_labels, truth, float_knn)
+        unit_norm = bool(np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3))
+        return cls(database, queries, db_labels, q_labels, truth, float_knn, unit_norm)
 
     def knn(self, ids: np.ndarray) -> float | None:
         if self.db_labels is None:
@@ -108,7 +112,8 @@ class Split:
 
 
 def measure(cand: candidates.Candidate, split: Split, train_size: int, seed: int) -> list[Measurement]:
-    """Train, encode, build and search one candidate; one measurement per nprobe for IVF codecs."""
+    """Train, encode, build and search one candidate: one measurement per nprobe for IVF codecs; for flat
+    codes of unit-norm embeddings, a second one searching by unit-length reconstructions (same codes)."""
     db, dim = split.database, split.database.shape[1]
     rng = np.random.default_rng(seed)
     train_x = db if len(db) <= train_size else db[np.sort(rng.permutation(len(db))[:train_size])]
@@ -119,15 +124,24 @@ def measure(cand: candidates.Candidate, split: Split, train_size: int, seed: int
     codes = encoding.encode_vectors(trained, db)
     encode_rate = len(db) / max(time.perf_counter() - start, 1e-9)
     index = building.build_from_codes(trained, codes, np.arange(len(db), dtype=np.int64))
-    out = []
-    for nprobe in cand.nprobes or (None,):
+    out: list[Measurement] = []
+    variants = [(nprobe, False) for nprobe in cand.nprobes or (None,)]
+    if split.unit_norm and codec.unit_decodable(trained):
+        variants.append((None, True))
+    for nprobe, unit in variants:
         if nprobe is not None:
+            if out and out[-1].recall_at_10 >= 0.999:
+                break  # more probes cannot do better
             codec.set_nprobe(index, nprobe)
-        ids, latency = search_codes(index, trained, codes, split.queries)
+        if unit:
+            ids, latency = timed_search(search.UnitDecoded(index), split.queries)
+        else:
+            ids, latency = search_codes(index, trained, codes, split.queries)
         knn = split.knn(ids)
+        suffix = ("" if nprobe is None else f" nprobe={nprobe}") + (" unit-decoded" if unit else "")
         out.append(
             Measurement(
-                codec=cand.name + ("" if nprobe is None else f" nprobe={nprobe}"),
+                codec=cand.name + suffix,
                 factory=cand.factory,
                 family=cand.family,
                 params=dict(cand.params),
@@ -140,11 +154,18 @@ def measure(cand: candidates.Candidate, split: Split, train_size: int, seed: int
                 train_s=round(train_s, 2),
                 encode_vectors_per_s=round(encode_rate),
                 search_ms_per_query=round(latency, 4),
+                unit_decode=unit,
+                candidate=cand.name,
             )
         )
-        if nprobe is not None and out[-1].recall_at_10 >= 0.999:
-            break  # more probes cannot do better
     return out
+
+
+def timed_search(index: Any, queries: np.ndarray) -> tuple[np.ndarray, float]:
+    """Neighbour ids of all queries, searched at once, and the time per query."""
+    start = time.perf_counter()
+    _, ids = index.search(queries, K)
+    return ids, 1000 * (time.perf_counter() - start) / len(queries)
 
 
 def search_codes(
@@ -165,9 +186,7 @@ def search_codes(
         start = time.perf_counter()
         index.search(few, K)
         return ids, 1000 * (time.perf_counter() - start) / len(few)
-    start = time.perf_counter()
-    _, ids = index.search(queries, K)
-    return ids, 1000 * (time.perf_counter() - start) / len(queries)
+    return timed_search(index, queries)
 
 
 def frontier(rows: Sequence[Measurement], key: str) -> list[Measurement]:
@@ -251,7 +270,7 @@ def plan(
             skipped.append({"codec": cand.name, "reason": f"time budget of {time_budget_s:.0f} s spent"})
             continue
         if cand.after is not None:
-            front = {r.codec for r in frontier(rows, key)}
+            front = {r.candidate for r in frontier(rows, key)}
             if cand.after not in front:
                 skipped.append({"codec": cand.name, "reason": f"{cand.after} is not on the {key} frontier"})
                 continue

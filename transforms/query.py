@@ -26,7 +26,8 @@ class PublishedIndex:
         self.nprobe = nprobe or info["nprobe"]
         shards = self.manifest["shards"]
         self.indexes = [
-            search.load_index(self.layout.dir(f"index/{name}"), self.nprobe) for name in shards["index"]
+            search.load_index(self.layout.dir(f"index/{name}"), self.nprobe, info.get("unit_decode", False))
+            for name in shards["index"]
         ]
         self.idmap = search.IdMap([self.layout.dir(f"idmap/{name}") for name in shards["idmap"]])
         self.spec = EmbedderSpec(

@@ -42,7 +42,8 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
         (
             f"recall@{quality['k']} vs exact",
             f"{quality['recall_at_k']:.4f} over {quality['queries']} queries"
-            + (f", nprobe {codec['nprobe']}" if "IVF" in codec["factory"] else " (flat code index)"),
+            + (f", nprobe {codec['nprobe']}" if "IVF" in codec["factory"] else " (flat code index)")
+            + (", ranked by unit-length reconstructions" if codec.get("unit_decode") else ""),
         ),
     ]
     if quality.get("knn_accuracy_float") is not None:

@@ -7,6 +7,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from transforms import codec
+
 
 class Hits(NamedTuple):
     distances: np.ndarray  # (nq, k) float32, squared L2, ascending; +inf where fewer than k results
@@ -29,20 +31,77 @@ def search_shards(indexes: Sequence[Any], queries: np.ndarray, k: int) -> Hits:
     return merge_topk(parts, k)
 
 
+def _pad(hits: Hits, k: int) -> Hits:
+    short = k - hits.ids.shape[1]
+    if short <= 0:
+        return hits
+    nq = len(hits.ids)
+    return Hits(
+        np.hstack([hits.distances, np.full((nq, short), np.inf, np.float32)]),
+        np.hstack([hits.ids, np.full((nq, short), -1, np.int64)]),
+    )
+
+
+class UnitDecoded:
+    """A flat code index shard searched by each code's reconstruction scaled to unit length.
+
+    Embeddings that are unit-norm lie on the sphere, so the length of a reconstruction is pure error; a
+    plain codec search counts that error in every distance, while here it is removed and only the
+    direction is compared (exact L2 between the query and the unit reconstruction, i.e. 2 - 2 cos for a
+    unit query). The shard file is the same flat code index (``IndexIDMap`` over it); codes are decoded
+    block by block for each search, so memory stays at the codes plus one block.
+    """
+
+    BLOCK = 32768
+
+    def __init__(self, index: Any):
+        import faiss
+
+        if not isinstance(index, faiss.IndexIDMap):
+            raise ValueError("unit-length search needs a flat code index shard (an IndexIDMap)")
+        self.index = index  # owns the decoder below
+        self.decoder = faiss.downcast_index(index.index)
+        if not codec.unit_decodable(self.decoder):
+            raise ValueError(f"{type(self.decoder).__name__} codes cannot be decoded for unit-length search")
+        flat = faiss.downcast_index(
+            self.decoder.index if isinstance(self.decoder, faiss.IndexPreTransform) else self.decoder
+        )
+        self.ntotal = int(flat.ntotal)
+        self.codes = faiss.vector_to_array(flat.codes).reshape(self.ntotal, flat.code_size)
+        self.ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        self.d = int(index.d)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        none = np.zeros((len(queries), 0))
+        parts = [_pad(Hits(none.astype(np.float32), none.astype(np.int64)), k)]  # k misses if no codes
+        for start in range(0, self.ntotal, self.BLOCK):
+            rec = self.decoder.sa_decode(self.codes[start : start + self.BLOCK])
+            rec /= np.maximum(np.linalg.norm(rec, axis=1, keepdims=True), np.float32(1e-12))
+            dist, pos = faiss.knn(queries, rec, min(k, len(rec)))
+            ids = np.where(pos >= 0, self.ids[start + np.maximum(pos, 0)], -1)
+            parts.append(_pad(Hits(dist, ids), k))
+        hits = merge_topk(parts, k)
+        return hits.distances, hits.ids
+
+
 def cosine_from_l2(distances: np.ndarray) -> np.ndarray:
     """For unit-norm embeddings, squared L2 distance d maps to cosine similarity 1 - d/2."""
     return 1.0 - distances / 2.0
 
 
-def load_index(url: str, nprobe: int) -> Any:
-    """Read one index shard over fsspec (plain ``faiss.read_index`` also reads it from a local path)."""
+def load_index(url: str, nprobe: int, unit_decode: bool = False) -> Any:
+    """Read one index shard over fsspec (plain ``faiss.read_index`` also reads it from a local path); with
+    ``unit_decode`` (the codec's setting), wrapped to search by unit-length reconstructions."""
     import faiss
 
-    from transforms import codec, io
+    from transforms import io
 
     index = faiss.deserialize_index(np.frombuffer(io.read_bytes(url), np.uint8))
     codec.set_nprobe(index, nprobe)
-    return index
+    return UnitDecoded(index) if unit_decode else index
 
 
 class IdMap:

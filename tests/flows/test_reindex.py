@@ -124,6 +124,24 @@ def test_search_scores_are_cosine_for_normalised_embeddings(prefect_server, memo
     assert np.all(np.diff([h.distance for h in hits]) >= 0)
 
 
+def test_unit_decode_is_what_evaluation_and_search_use(prefect_server, memory_root):
+    from transforms import codec, search
+
+    with pytest.raises(ValueError, match="--unit-decode needs normalized embeddings and an explicit"):
+        _config(memory_root, unit_decode=True)
+    write_parquet(make_corpus(50), f"{memory_root}/in/a.parquet")
+    with pytest.raises(codec.CodecError, match="cannot be searched by unit-length reconstructions"):
+        reindex(_config(memory_root, codec="IVF4,PQ4x4", unit_decode=True))
+    write_parquet(make_corpus(1200), f"{memory_root}/in/a.parquet")
+    manifest = reindex(_config(memory_root, codec="RQ4x4", unit_decode=True))
+    assert manifest["codec"]["unit_decode"] is True
+    assert 0.3 < manifest["evaluation"]["recall_at_k"] <= 1.0
+    published = PublishedIndex(f"{memory_root}/index")
+    assert all(isinstance(i, search.UnitDecoded) for i in published.indexes)
+    hits = published.search(["nasa orbit shuttle launch"], 3)[0]
+    assert len(hits) == 3 and all(-1.0 <= h.score <= 1.0 for h in hits)
+
+
 def test_a_second_run_on_a_locked_output_is_refused(prefect_server, tmp_path):
     write_parquet(make_corpus(400), str(tmp_path / "in" / "a.parquet"))
     from transforms import lock

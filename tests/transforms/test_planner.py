@@ -81,3 +81,17 @@ def test_goals_that_cannot_be_met_or_asked_are_refused(corpus, budget_plan):
         planner.plan(x, None, planner.Goal(max_loss_points=1.0))
     with pytest.raises(planner.PlanError, match="no candidate searched within 1e-09 ms"):
         planner.pick(rows, planner.Goal(budget_bytes=8, max_latency_ms=1e-9), "recall_at_10")
+
+
+def test_flat_codes_of_unit_vectors_are_also_measured_unit_decoded(budget_plan, corpus):
+    rows = budget_plan["candidates"]
+    unit = [r for r in rows if r["unit_decode"]]
+    assert unit and all(r["codec"].endswith(" unit-decoded") and r["nprobe"] is None for r in unit)
+    for r in unit:  # beside the same candidate's plain search: same codes, same bytes
+        plain = next(p for p in rows if p["candidate"] == r["candidate"] and not p["unit_decode"])
+        assert plain["bytes_per_vector"] == r["bytes_per_vector"] and plain["train_s"] == r["train_s"]
+    # the same corpus without unit length: no unit-decoded variants
+    x, _ = corpus
+    scaled = x * np.linspace(0.5, 2.0, len(x), dtype="float32")[:, None]
+    plan = planner.plan(scaled, None, planner.Goal(budget_bytes=4), n_queries=200, time_budget_s=5)
+    assert not any(r["unit_decode"] for r in plan["candidates"])

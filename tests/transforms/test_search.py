@@ -1,4 +1,6 @@
+import faiss
 import numpy as np
+import pytest
 
 from transforms import building, codec, encoding, ids, search
 
@@ -32,3 +34,41 @@ def test_merge_topk_drops_missing_results():
 
 def test_cosine_from_l2():
     assert np.allclose(search.cosine_from_l2(np.array([0.0, 2.0])), [1.0, 0.0])
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype("float32")
+
+
+@pytest.mark.parametrize("factory", ["RQ4x6", "PCAR32,PQ8x5", "SQ4"])
+def test_unit_decoded_search_ranks_unit_length_reconstructions(factory, tmp_path, monkeypatch):
+    rng = np.random.default_rng(5)
+    x = _unit(rng.standard_normal((2500, 32)))
+    trained = codec.train(x, factory)
+    row_ids = np.arange(7, 7 + len(x), dtype=np.int64) * 3
+    index = building.build_from_codes(trained, encoding.encode_vectors(trained, x), row_ids)
+    (tmp_path / "shard.faiss").write_bytes(faiss.serialize_index(index).tobytes())
+    monkeypatch.setattr(search.UnitDecoded, "BLOCK", 700)  # several blocks, the last one short
+    unit = search.load_index(str(tmp_path / "shard.faiss"), 1, unit_decode=True)
+    queries = _unit(rng.standard_normal((30, 32)))
+    dist, ids = unit.search(queries, 10)
+    # the same ranking, computed the long way: decode all, scale to unit length, exact search
+    rec = _unit(trained.sa_decode(encoding.encode_vectors(trained, x)))
+    want_d, want_pos = faiss.knn(queries, rec, 10)
+    assert np.array_equal(ids, row_ids[want_pos])
+    assert np.allclose(dist, want_d, atol=1e-5)
+    assert unit.ntotal == len(x)
+    # more neighbours asked for than the shard holds: padded like faiss
+    d_all, i_all = unit.search(queries[:2], len(x) + 5)
+    assert (i_all[:, -5:] == -1).all() and np.isinf(d_all[:, -5:]).all()
+    assert sorted(i_all[0, : len(x)].tolist()) == sorted(row_ids.tolist())
+
+
+def test_unit_decoded_refuses_codes_without_vectors():
+    rng = np.random.default_rng(6)
+    x = _unit(rng.standard_normal((500, 16)))
+    for factory in ("IVF4,PQ4x3", "LSH"):
+        trained = codec.train(x, factory)
+        index = building.build_from_codes(trained, encoding.encode_vectors(trained, x), np.arange(len(x)))
+        with pytest.raises(ValueError, match="unit-length"):
+            search.UnitDecoded(index)
