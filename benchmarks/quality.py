@@ -87,7 +87,8 @@ def measure(
     nprobes: tuple[int, ...] = (),
     params: dict[str, int] | None = None,
 ) -> list[dict]:
-    """Train, encode, build from codes and search one codec; one row per nprobe for IVF codecs."""
+    """Train, encode, build from codes and search one codec; one row per nprobe for IVF codecs, and for flat
+    codes of unit-norm embeddings a second row searched by unit-length reconstructions (as the planner)."""
     dim = db.vectors.shape[1]
     start = time.perf_counter()
     trained = codec.train(db.vectors, factory, params)  # exactly as vecpress's fit stage trains
@@ -97,14 +98,21 @@ def measure(
     encode_s = time.perf_counter() - start
     index = building.build_from_codes(trained, codes, np.arange(len(codes), dtype=np.int64))
     rows = []
-    for nprobe in nprobes or (None,):
+    variants = [(nprobe, False) for nprobe in nprobes or (None,)]
+    unit_norm = np.allclose(np.linalg.norm(db.vectors, axis=1), 1.0, atol=1e-3)
+    if unit_norm and codec.unit_decodable(trained):
+        variants.append((None, True))
+    for nprobe, unit in variants:
         if nprobe is not None:
             codec.set_nprobe(index, nprobe)
-        # the planner's search: additive quantizers are scored by one decode of the database (their exact
-        # ranking) and timed on the built index, instead of decompressing every code for every query
-        ids, latency_ms = planner.search_codes(index, trained, codes, queries.vectors)
+        if unit:
+            ids, latency_ms = planner.timed_search(search.UnitDecoded(index), queries.vectors)
+        else:
+            # the planner's search: additive quantizers are scored by one decode of the database (their
+            # exact ranking) and timed on the built index, not decompressing every code for every query
+            ids, latency_ms = planner.search_codes(index, trained, codes, queries.vectors)
         name = factory + "".join(f" {k}={v}" for k, v in (params or {}).items())
-        name += "" if nprobe is None else f" nprobe={nprobe}"
+        name += ("" if nprobe is None else f" nprobe={nprobe}") + (" unit-decoded" if unit else "")
         rows.append(
             row(
                 name,

@@ -49,6 +49,8 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     assert all(0.0 <= r["recall_at_10"] <= 1.0 and r["bytes_per_vector"] > 0 for r in results["rows"])
     sq8 = next(r for r in results["rows"] if r["codec"] == "SQ8")
     assert sq8["recall_at_10"] > 0.8  # 8-bit scalar quantization barely moves the neighbours
+    # flat codes of the (unit-norm) fake embeddings are measured a second time, unit-decoded
+    assert {"SQ8 unit-decoded", "LSH"} <= set(names) and "LSH unit-decoded" not in names
     assert all(isinstance(v, float) and v > 0 for v in results["ratios"].values())
     pipeline = results["speed"]["pipeline"]
     assert pipeline["documents"] == 200 and pipeline["raw_sum_s"] > 0
@@ -61,6 +63,7 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     pick = results["planner"]["picks"][0]
     assert pick["budget_bytes"] == 8 and pick["bytes_per_vector"] <= 8 and pick["plan"]["pick"]["codec"]
     assert "| vecpress plan pick |" in (out / "results.md").read_text()
+    assert "| best preset, unit-decoded |" in (out / "results.md").read_text()
     assert set(results["ratios"]) == {
         "embed_vs_raw",
         "encode_build_vs_raw",
