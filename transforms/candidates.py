@@ -14,13 +14,16 @@ NPROBES = (1, 2, 4, 8, 16, 32, 64, 128)
 @dataclass(frozen=True)
 class Candidate:
     """One codec to measure. ``after`` names a weaker variant (same family and size) that must be on the
-    quality frontier before this costlier one is tried: beam search only where plain RQ already competes."""
+    quality frontier before this costlier one is tried: beam search only where plain RQ already competes.
+    ``cost`` is its training time in units of that variant's: the planner skips it when that would overrun
+    the time budget."""
 
     factory: str
     family: str
     params: tuple[tuple[str, int], ...] = ()
     nprobes: tuple[int, ...] = ()
     after: str | None = None
+    cost: float = field(default=1.0, compare=False)
     notes: str = field(default="", compare=False)
 
     @property
@@ -60,8 +63,10 @@ def for_size(dim: int, size: int, n_train: int) -> list[Candidate]:
             out.append(Candidate(f"PCAR{4 * m},IVF{nlist},PQ{m}np", "ivf-pq", nprobes=NPROBES))
         rq = f"RQ{size}x8"
         out.append(Candidate(rq, "rq"))
-        out.append(Candidate(rq, "rq", params=(("max_beam_size", 16),), after=rq))
-        out.append(Candidate(f"LSQ{size}x8", "lsq", after=rq))
+        # Relative costs: beam search grows with the beam (faiss's default is 5); LSQ re-encodes the whole
+        # sample with iterated local search at each of its training iterations.
+        out.append(Candidate(rq, "rq", params=(("max_beam_size", 16),), after=rq, cost=3.0))
+        out.append(Candidate(f"LSQ{size}x8", "lsq", after=rq, cost=10.0))
         if size % 2 == 0 and _divides(dim, 2):
             out.append(Candidate(f"PRQ2x{size // 2}x8", "prq"))
         # Beyond the presets: a PCA rotation learned on the sample drops the low-variance directions the

@@ -274,6 +274,16 @@ def plan(
             if cand.after not in front:
                 skipped.append({"codec": cand.name, "reason": f"{cand.after} is not on the {key} frontier"})
                 continue
+            base_s = max(r.train_s for r in rows if r.candidate == cand.after)
+            if elapsed + cand.cost * base_s > time_budget_s:
+                skipped.append(
+                    {
+                        "codec": cand.name,
+                        "reason": f"training would take about {cand.cost * base_s:.0f} s ({cand.cost:g}x "
+                        f"{cand.after}), past the time budget of {time_budget_s:.0f} s",
+                    }
+                )
+                continue
         logger.info("plan: measuring %s (%.0f s spent)", cand.name, elapsed)
         rows += measure(cand, split, n_train, seed)
     if not rows:

@@ -95,3 +95,16 @@ def test_flat_codes_of_unit_vectors_are_also_measured_unit_decoded(budget_plan, 
     scaled = x * np.linspace(0.5, 2.0, len(x), dtype="float32")[:, None]
     plan = planner.plan(scaled, None, planner.Goal(budget_bytes=4), n_queries=200, time_budget_s=5)
     assert not any(r["unit_decode"] for r in plan["candidates"])
+
+
+def test_a_costly_variant_that_would_overrun_the_budget_is_skipped(corpus, monkeypatch):
+    from transforms import candidates
+
+    base = candidates.Candidate("RQ2x6", "rq")
+    costly = candidates.Candidate("RQ2x6", "rq", params=(("max_beam_size", 4),), after="RQ2x6", cost=1e9)
+    monkeypatch.setattr(candidates, "generate", lambda *a, **k: [base, costly])
+    x, _ = corpus
+    plan = planner.plan(x, None, planner.Goal(budget_bytes=2), n_queries=200, time_budget_s=60)
+    assert {r["candidate"] for r in plan["candidates"]} == {"RQ2x6"}
+    (skip,) = plan["skipped"]
+    assert skip["codec"] == "RQ2x6 max_beam_size=4" and "1e+09x RQ2x6), past the time budget" in skip["reason"]
