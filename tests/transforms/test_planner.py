@@ -107,4 +107,5 @@ def test_a_costly_variant_that_would_overrun_the_budget_is_skipped(corpus, monke
     plan = planner.plan(x, None, planner.Goal(budget_bytes=2), n_queries=200, time_budget_s=60)
     assert {r["candidate"] for r in plan["candidates"]} == {"RQ2x6"}
     (skip,) = plan["skipped"]
-    assert skip["codec"] == "RQ2x6 max_beam_size=4" and "1e+09x RQ2x6), past the time budget" in skip["reason"]
+    assert skip["codec"] == "RQ2x6 max_beam_size=4"
+    assert "1e+09x RQ2x6), past the time budget" in skip["reason"]
