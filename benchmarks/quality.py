@@ -98,21 +98,14 @@ def measure(
     encode_s = time.perf_counter() - start
     index = building.build_from_codes(trained, codes, np.arange(len(codes), dtype=np.int64))
     rows = []
-    variants = [(nprobe, False) for nprobe in nprobes or (None,)]
-    unit_norm = np.allclose(np.linalg.norm(db.vectors, axis=1), 1.0, atol=1e-3)
-    if unit_norm and codec.unit_decodable(trained):
-        variants.append((None, True))
-    for nprobe, unit in variants:
-        if nprobe is not None:
-            codec.set_nprobe(index, nprobe)
-        if unit:
-            ids, latency_ms = planner.timed_search(search.UnitDecoded(index), queries.vectors)
-        else:
-            # the planner's search: additive quantizers are scored by one decode of the database (their
-            # exact ranking) and timed on the built index, not decompressing every code for every query
-            ids, latency_ms = planner.search_codes(index, trained, codes, queries.vectors)
+    # the planner's searches: additive quantizers are scored by one decode of the database (their exact
+    # ranking) and timed on the built index, not decompressing every code for every query
+    unit_norm = planner.is_unit_norm(db.vectors)
+    for nprobe, unit, ids, latency_ms in planner.search_variants(
+        index, trained, codes, queries.vectors, nprobes, unit_norm
+    ):
         name = factory + "".join(f" {k}={v}" for k, v in (params or {}).items())
-        name += ("" if nprobe is None else f" nprobe={nprobe}") + (" unit-decoded" if unit else "")
+        name += planner.variant_suffix(nprobe, unit)
         rows.append(
             row(
                 name,
@@ -163,8 +156,7 @@ def published_row(
     position = {int(r): i for i, r in enumerate(db.row_ids)}
     ids = np.vectorize(lambda r: position.get(int(r), -1))(hits.ids)
     params = "".join(f" {k}={v}" for k, v in (info.get("params") or {}).items())
-    probe = f" nprobe={nprobe}" if "IVF" in info["factory"] else ""
-    probe += " unit-decoded" if unit else ""
+    probe = planner.variant_suffix(nprobe if "IVF" in info["factory"] else None, unit)
     return row(
         f"vecpress{label} {info['factory']}{params}{probe}",
         info["code_size"],

@@ -35,12 +35,7 @@ class Shard:
         self.ids: list[np.ndarray] = []
         # IndexIDMap must wrap an empty index; codes then go to the flat index inside it
         self.mapped = None if self.kind == "ivf" else faiss.IndexIDMap(self.index)
-        if self.kind == "ivf":
-            self.target = faiss.extract_index_ivf(self.index)
-        elif isinstance(self.index, faiss.IndexPreTransform):
-            self.target = faiss.downcast_index(self.index.index)
-        else:
-            self.target = self.index
+        self.target = faiss.extract_index_ivf(self.index) if self.kind == "ivf" else codec.unwrap(self.index)
 
     def add(self, codes: np.ndarray, ids: np.ndarray) -> None:
         codes = np.ascontiguousarray(codes, dtype=np.uint8)

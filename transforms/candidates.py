@@ -24,7 +24,6 @@ class Candidate:
     nprobes: tuple[int, ...] = ()
     after: str | None = None
     cost: float = field(default=1.0, compare=False)
-    notes: str = field(default="", compare=False)
 
     @property
     def name(self) -> str:

@@ -134,12 +134,17 @@ def _additive_quantizer(index: Any) -> Any:
     return None if aq is None else faiss.downcast_AdditiveQuantizer(aq)
 
 
+def unwrap(index: Any) -> Any:
+    """The index behind an optional pre-transform (PCA, OPQ, ITQ), as its own faiss type."""
+    import faiss
+
+    return faiss.downcast_index(index.index if isinstance(index, faiss.IndexPreTransform) else index)
+
+
 def _inner(index: Any) -> Any:
     import faiss
 
-    if isinstance(index, faiss.IndexPreTransform):
-        index = index.index
-    index = faiss.downcast_index(index)
+    index = unwrap(index)
     try:
         return faiss.extract_index_ivf(index)
     except RuntimeError:
@@ -184,7 +189,7 @@ def searchable_kind(index: Any) -> str:
     flat code index under an id map) or "fastscan" (flat 4-bit PQ, packed for SIMD after adding)."""
     import faiss
 
-    inner = faiss.downcast_index(index.index if isinstance(index, faiss.IndexPreTransform) else index)
+    inner = unwrap(index)
     try:
         ivf = faiss.extract_index_ivf(inner)
     except RuntimeError:
@@ -208,7 +213,7 @@ def unit_decodable(index: Any) -> bool:
 
     if searchable_kind(index) != "flat":
         return False
-    inner = faiss.downcast_index(index.index if isinstance(index, faiss.IndexPreTransform) else index)
+    inner = unwrap(index)
     return isinstance(
         inner, (faiss.IndexAdditiveQuantizer, faiss.IndexPQ, faiss.IndexScalarQuantizer)
     ) and not isinstance(inner, faiss.IndexLSH)

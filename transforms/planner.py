@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -81,7 +81,7 @@ class Split:
     q_labels: list[str | None] | None
     truth: np.ndarray
     float_knn: float | None
-    unit_norm: bool  # every vector has length 1: reconstructions may be scaled back to the sphere
+    unit_norm: bool  # see is_unit_norm
 
     @classmethod
     def make(
@@ -102,8 +102,7 @@ class Split:
         db_labels = [labels[i] for i in db_idx] if has else None
         q_labels = [labels[i] for i in q_idx] if has else None
         float_knn = evaluation.knn_accuracy(truth, q_labels, dict(enumerate(db_labels))) if has else None
-        unit_norm = bool(np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3))
-        return cls(database, queries, db_labels, q_labels, truth, float_knn, unit_norm)
+        return cls(database, queries, db_labels, q_labels, truth, float_knn, is_unit_norm(vectors))
 
     def knn(self, ids: np.ndarray) -> float | None:
         if self.db_labels is None:
@@ -125,23 +124,12 @@ def measure(cand: candidates.Candidate, split: Split, train_size: int, seed: int
     encode_rate = len(db) / max(time.perf_counter() - start, 1e-9)
     index = building.build_from_codes(trained, codes, np.arange(len(db), dtype=np.int64))
     out: list[Measurement] = []
-    variants = [(nprobe, False) for nprobe in cand.nprobes or (None,)]
-    if split.unit_norm and codec.unit_decodable(trained):
-        variants.append((None, True))
-    for nprobe, unit in variants:
-        if nprobe is not None:
-            if out and out[-1].recall_at_10 >= 0.999:
-                break  # more probes cannot do better
-            codec.set_nprobe(index, nprobe)
-        if unit:
-            ids, latency = timed_search(search.UnitDecoded(index), split.queries)
-        else:
-            ids, latency = search_codes(index, trained, codes, split.queries)
+    searches = search_variants(index, trained, codes, split.queries, cand.nprobes, split.unit_norm)
+    for nprobe, unit, ids, latency in searches:
         knn = split.knn(ids)
-        suffix = ("" if nprobe is None else f" nprobe={nprobe}") + (" unit-decoded" if unit else "")
         out.append(
             Measurement(
-                codec=cand.name + suffix,
+                codec=cand.name + variant_suffix(nprobe, unit),
                 factory=cand.factory,
                 family=cand.family,
                 params=dict(cand.params),
@@ -158,7 +146,36 @@ def measure(cand: candidates.Candidate, split: Split, train_size: int, seed: int
                 candidate=cand.name,
             )
         )
+        if nprobe is not None and out[-1].recall_at_10 >= 0.999:
+            break  # more probes cannot do better
     return out
+
+
+def is_unit_norm(vectors: np.ndarray) -> bool:
+    """Every vector has length 1: reconstructions may be scaled back to the sphere."""
+    return bool(np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3))
+
+
+def search_variants(
+    index: Any,
+    trained: Any,
+    codes: np.ndarray,
+    queries: np.ndarray,
+    nprobes: Sequence[int],
+    unit_norm: bool,
+) -> Iterator[tuple[int | None, bool, np.ndarray, float]]:
+    """(nprobe, unit_decode, neighbour ids, ms per query) for each way the built index can be searched: once
+    per nprobe for IVF codecs (once for others), and unit-decoded for flat codes of unit-norm vectors."""
+    for nprobe in nprobes or (None,):
+        if nprobe is not None:
+            codec.set_nprobe(index, nprobe)
+        yield (nprobe, False, *search_codes(index, trained, codes, queries))
+    if unit_norm and codec.unit_decodable(trained):
+        yield (None, True, *timed_search(search.UnitDecoded(index), queries))
+
+
+def variant_suffix(nprobe: int | None, unit: bool) -> str:
+    return ("" if nprobe is None else f" nprobe={nprobe}") + (" unit-decoded" if unit else "")
 
 
 def timed_search(index: Any, queries: np.ndarray) -> tuple[np.ndarray, float]:
@@ -176,8 +193,7 @@ def search_codes(
     so all queries are scored that way and latency is timed on the built index with a few queries."""
     import faiss
 
-    inner = trained.index if isinstance(trained, faiss.IndexPreTransform) else trained
-    if isinstance(faiss.downcast_index(inner), faiss.IndexAdditiveQuantizer):
+    if isinstance(codec.unwrap(trained), faiss.IndexAdditiveQuantizer):
         decoded = trained.sa_decode(codes)
         flat = faiss.IndexFlatL2(decoded.shape[1])
         flat.add(decoded)

@@ -63,13 +63,10 @@ class UnitDecoded:
         self.decoder = faiss.downcast_index(index.index)
         if not codec.unit_decodable(self.decoder):
             raise ValueError(f"{type(self.decoder).__name__} codes cannot be decoded for unit-length search")
-        flat = faiss.downcast_index(
-            self.decoder.index if isinstance(self.decoder, faiss.IndexPreTransform) else self.decoder
-        )
+        flat = codec.unwrap(self.decoder)
         self.ntotal = int(flat.ntotal)
         self.codes = faiss.vector_to_array(flat.codes).reshape(self.ntotal, flat.code_size)
         self.ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-        self.d = int(index.d)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         import faiss
