@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"  # transforms.embedder.DEFAULT_MODEL, without importing it here
+DEFAULT_RUN_SAMPLE_SIZE = 100_000  # ReindexConfig.sample_size's default, likewise
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -72,6 +73,8 @@ def _plan(args: argparse.Namespace) -> int:
         raise planner.PlanError(
             "give --input (Parquet to embed a sample of) or --embeddings (a vecpress output)"
         )
+    if args.run_sample_size < 1:
+        raise planner.PlanError(f"--run-sample-size must be at least 1, got {args.run_sample_size}")
     if args.embeddings:
         sample = plan_sample.from_run(args.embeddings, args.sample, args.seed)
     else:
@@ -87,6 +90,7 @@ def _plan(args: argparse.Namespace) -> int:
         train_size=args.train_size,
         time_budget_s=args.time_budget or 600.0,
         seed=args.seed,
+        trained_share=min(1.0, args.run_sample_size / sample.corpus_rows),
     )
     plan["source"] = sample.source
     plan_report.write(plan, args.out)
@@ -255,6 +259,13 @@ def parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--queries", type=int, default=1000, help="held-out queries")
     plan.add_argument("--train-size", type=int, default=20_000, help="codec training sub-sample")
+    plan.add_argument(
+        "--run-sample-size",
+        type=int,
+        default=DEFAULT_RUN_SAMPLE_SIZE,
+        help="the training sample of the run the plan is for (run's --sample-size): when the corpus is "
+        "bigger, the plan measures codecs on vectors they were not trained on in the same proportion",
+    )
     plan.add_argument("--seed", type=int, default=0)
     plan.add_argument("--out", default="plan", help="folder for plan.json, plan.md, plan.png")
     plan.add_argument("--json", action="store_true", help="print the plan (JSON) on stdout")

@@ -37,7 +37,7 @@ def _divides(dim: int, m: int) -> bool:
 
 def for_size(dim: int, size: int, n_train: int) -> list[Candidate]:
     """Every family at ``size`` code bytes per vector (where the family can make that size)."""
-    eight_bit = n_train >= codec.MIN_POINTS_PER_CENTROID * 256
+    eight_bit = n_train >= codec.EIGHT_BIT_POINTS
     out: list[Candidate] = []
     if size >= 8 and size < dim:
         out.append(Candidate(f"PCAR{size},SQ8", "pca+sq"))

@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 # faiss's k-means warns below this many training points per centroid; vecpress treats that as an error.
 MIN_POINTS_PER_CENTROID = 39
+EIGHT_BIT_POINTS = 256 * MIN_POINTS_PER_CENTROID  # what a codebook of 256 centroids trains on
 CODEC_INDEX = "codec.faiss"
 CODEC_JSON = "codec.json"
 

@@ -11,6 +11,16 @@ def _fmt(v: Any, spec: str) -> str:
     return "" if v is None else format(v, spec)
 
 
+def _held_out(s: dict[str, Any]) -> str:
+    if not s.get("held_out"):
+        return ""
+    return (
+        f" ({s['held_out']} database vectors held out of training: the run trains on "
+        f"{100 * s['trained_share']:.1f}% of the corpus, and recall@10 weighs neighbours the codec was and "
+        "was not trained on in that proportion)"
+    )
+
+
 def markdown(plan: dict[str, Any]) -> str:
     p, s = plan["pick"], plan["sample"]
     goal = ", ".join(f"{k} {v}" for k, v in plan["goal"].items() if v is not None)
@@ -28,7 +38,7 @@ def markdown(plan: dict[str, Any]) -> str:
         + f", {p['search_ms_per_query']:.3f} ms/query. Why: {p['why']}.",
         "",
         f"Sample: {s['database']} database vectors ({s['dim']}-d), {s['queries']} held-out queries, codecs "
-        f"trained on {s['train']}, seed {s['seed']}; {len(plan['candidates'])} measurements in "
+        f"trained on {s['train']}{_held_out(s)}, seed {s['seed']}; {len(plan['candidates'])} measurements in "
         f"{plan['elapsed_s']} s. Frontier ({plan['objective']}): {', '.join(plan['frontier'])}.",
         "",
         "| codec | bytes/vec | ratio | recall@10 | kNN-10 | Δ pt | train s | encode vec/s | search ms/q |",

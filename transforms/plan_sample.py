@@ -18,6 +18,7 @@ class PlanSample(NamedTuple):
     vectors: np.ndarray
     labels: list[str | None] | None
     source: str
+    corpus_rows: int  # documents the sample was drawn from: what a run would index
 
 
 def from_run(output: str, size: int, seed: int) -> PlanSample:
@@ -27,7 +28,8 @@ def from_run(output: str, size: int, seed: int) -> PlanSample:
     sample = sampling.bottom_k(urls, size, seed)
     has_labels = manifest["parameters"].get("label_column") is not None
     source = f"embeddings of run {manifest['run_id']} in {output} ({manifest['parameters']['model']})"
-    return PlanSample(sample.vectors, sample.labels if has_labels else None, source)
+    labels = sample.labels if has_labels else None
+    return PlanSample(sample.vectors, labels, source, manifest["counts"]["embedded"])
 
 
 def from_parquet(
@@ -67,4 +69,4 @@ def from_parquet(
             bar.update(len(texts[i : i + batch]))
     labels = [t[3] for t in chosen] if columns.label else None
     source = f"{len(texts)} documents of {pattern} embedded with {spec.model}"
-    return PlanSample(np.concatenate(parts).astype(np.float32), labels, source)
+    return PlanSample(np.concatenate(parts).astype(np.float32), labels, source, len(seen))

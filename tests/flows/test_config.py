@@ -1,6 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
+from flows import cli
 from flows.config import ReindexConfig
 
 
@@ -24,3 +25,8 @@ def test_unknown_keys_and_bad_values_are_errors(tmp_path):
         ReindexConfig.from_yaml(path)
     with pytest.raises(ValidationError, match="shards"):
         ReindexConfig(input="a", output="b", shards=0)
+
+
+def test_the_cli_knows_the_run_defaults_it_does_not_import():
+    assert cli.DEFAULT_RUN_SAMPLE_SIZE == ReindexConfig.model_fields["sample_size"].default
+    assert cli.DEFAULT_MODEL_NAME == ReindexConfig.model_fields["model"].default

@@ -33,6 +33,7 @@ def test_plan_then_run_with_the_planned_codec(tmp_path, env):  # noqa: F811
     assert pick["bytes_per_vector"] <= 16 and len(rows) >= 4
     assert pick["recall_at_10"] == max(r["recall_at_10"] for r in rows if r["bytes_per_vector"] <= 16)
     assert plan["sample"]["vectors"] == 800 and plan["sample"]["dim"] == 384
+    assert plan["sample"]["trained_share"] == 1.0 and plan["sample"]["held_out"] == 0  # a run trains on all
     assert plan["float_knn_accuracy"] > 0.3  # real MiniLM neighbours share topics far above chance (1/20)
     assert {p.name for p in plan_dir.iterdir()} == {"plan.json", "plan.md", "plan.png"}
     assert f"**Pick: `{pick['codec']}`**" in (plan_dir / "plan.md").read_text()
@@ -54,15 +55,22 @@ def test_plan_then_run_with_the_planned_codec(tmp_path, env):  # noqa: F811
     hits = vecpress("search", "--index", out, "-k", "3", "--json", "space shuttle launch", env=env)
     assert hits.returncode == 0 and len(json.loads(hits.stdout)[0]["hits"]) == 3
 
-    # Planning again from the run's own embeddings needs no model; labels come with them.
+    # Planning again from the run's own embeddings needs no model; labels come with them. For a run that
+    # would train on 400 of the 800 documents, half the database is vectors the codecs never saw.
     again = vecpress("plan", "--embeddings", out, "--budget-bytes", "8", "--queries", "100", "--json",
-                     "--time-budget", "30", "--out", str(tmp_path / "plan2"), env=env)  # fmt: skip
+                     "--time-budget", "30", "--out", str(tmp_path / "plan2"), "--run-sample-size", "400",
+                     env=env)  # fmt: skip
     assert again.returncode == 0, again.stderr[-3000:]
     replan = json.loads(again.stdout)
     assert replan["pick"]["bytes_per_vector"] <= 8 and replan["pick"]["knn_accuracy"] is not None
     assert manifest["run_id"] in replan["source"]
+    assert replan["sample"]["trained_share"] == 0.5 and replan["sample"]["held_out"] == 175  # 25% of 700
+    assert "175 database vectors held out of training" in (tmp_path / "plan2" / "plan.md").read_text()
 
     no_labels = vecpress(
         "plan", "--embeddings", out, "--max-loss-points", "1", "--target-recall", "0.5", env=env
     )
     assert no_labels.returncode == 2 and "exactly one" in no_labels.stderr
+    bad = ["--budget-bytes", "8", "--run-sample-size", "0"]
+    no_sample = vecpress("plan", "--embeddings", out, *bad, env=env)
+    assert no_sample.returncode == 2 and "--run-sample-size must be at least 1" in no_sample.stderr

@@ -36,6 +36,8 @@ def test_budget_pick_is_the_best_measured_codec_within_the_budget(budget_plan):
         "database": 2800,
         "queries": 200,
         "train": 2800,
+        "trained_share": 1.0,
+        "held_out": 0,
         "dim": 32,
         "seed": 0,
     }
@@ -109,3 +111,60 @@ def test_a_costly_variant_that_would_overrun_the_budget_is_skipped(corpus, monke
     (skip,) = plan["skipped"]
     assert skip["codec"] == "RQ2x6 max_beam_size=4"
     assert "1e+09x RQ2x6), past the time budget" in skip["reason"]
+
+
+def _rows(a: np.ndarray) -> set[bytes]:
+    return {r.tobytes() for r in a}
+
+
+@pytest.mark.parametrize("share", [0.9, 0.5, 0.1])
+def test_part_of_the_database_is_held_out_when_the_run_trains_on_part_of_the_corpus(corpus, share):
+    x, labels = corpus
+    split = planner.Split.make(x, labels, 200, 0, trained_share=share)
+    db, train, queries = _rows(split.database), _rows(split.train), _rows(split.queries)
+    assert len(db) == 2800 and not queries & db and train < db
+    assert split.held_out == len(db - train) == round(2800 * min(1 - share, planner.MAX_HELD_OUT))
+    assert _rows(split.database[split.held]) == db - train
+    assert len(split.db_labels) == 2800 and split.truth.max() < 2800
+
+
+def test_recall_weighs_trained_on_and_held_out_neighbours_by_the_runs_share(corpus):
+    x, labels = corpus
+    split = planner.Split.make(x, labels, 200, 0, trained_share=0.3)
+    assert split.recall(split.truth) == pytest.approx(1.0)
+    only_seen = np.where(split.held[split.truth], -1, split.truth)  # every held-out neighbour missed
+    assert split.held[split.truth].any() and (~split.held[split.truth]).any()
+    assert split.recall(only_seen) == pytest.approx(0.3)
+    only_unseen = np.where(split.held[split.truth], split.truth, -1)
+    assert split.recall(only_unseen) == pytest.approx(0.7)
+
+
+def test_holding_out_never_costs_the_candidates_their_8_bit_codebooks():
+    x = np.random.default_rng(1).standard_normal((10_500, 8)).astype("float32")
+    split = planner.Split.make(x, None, 100, 0, trained_share=0.2)
+    assert len(split.train) == planner.codec.EIGHT_BIT_POINTS and split.held_out == 10_400 - len(split.train)
+    assert len(split.database) == 10_400
+
+
+def test_a_run_that_trains_on_the_whole_corpus_is_measured_on_its_training_vectors(corpus):
+    x, labels = corpus
+    split = planner.Split.make(x, labels, 200, 0, trained_share=1.0)
+    assert split.train is split.database and split.held is None and split.held_out == 0
+    for bad in (0.0, 1.5):
+        with pytest.raises(planner.PlanError, match="trained share"):
+            planner.Split.make(x, labels, 200, 0, trained_share=bad)
+
+
+def test_codecs_train_only_on_the_training_part_and_encode_the_whole_database(corpus, monkeypatch):
+    x, labels = corpus
+    split = planner.Split.make(x, labels, 200, 0, trained_share=0.3)
+    trained_on, encoded = [], []
+    real_train, real_encode = planner.codec.train, planner.encoding.encode_vectors
+    monkeypatch.setattr(planner.codec, "train", lambda v, *a: trained_on.append(v) or real_train(v, *a))
+    monkeypatch.setattr(
+        planner.encoding, "encode_vectors", lambda idx, v: encoded.append(v) or real_encode(idx, v)
+    )
+    planner.measure(planner.candidates.Candidate("PQ8x4", "pq"), split, 20_000, 0)
+    assert _rows(trained_on[0]) == _rows(split.train)
+    assert _rows(encoded[0]) == _rows(split.database)
+    assert len(_rows(split.database) - _rows(trained_on[0])) == split.held_out > 0
