@@ -7,10 +7,10 @@ queries. Recall@10 is against exact float search over the same database; kNN-10 
 of database labels.
 
 A run trains its codec on a sample of the corpus and encodes all of it, and codecs encode the vectors they
-were trained on far better than new ones (RQ24x8 trained on 9,000 20 Newsgroups posts: recall@10 0.86 on
-those posts, 0.73 on others). So when the run will train on a share of the corpus below 1
-(``trained_share``), part of the database is held out of training, and recall weighs the true neighbours
-found among trained-on and held-out vectors by that share (Split.recall).
+were trained on far better than new ones (RQ24x8 trained on 9,000 20 Newsgroups posts, unit-decoded:
+recall@10 0.86 searching those posts, 0.73 searching others). So when the run will train on a share of the
+corpus below 1 (``trained_share``), part of the database is held out of training, and recall weighs the true
+neighbours found among trained-on and held-out vectors by that share (Split.recall).
 """
 
 from __future__ import annotations
