@@ -40,13 +40,16 @@ def test_plan_then_run_with_the_planned_codec(tmp_path, env):  # noqa: F811
 
     run = vecpress(
         "run", "--input", data, "--output", out, *columns, "--max-seq-length", "64", "--shards", "2",
-        "--eval-queries", "100", "--codec", "auto", "--budget-bytes", "16", "--time-budget", "60", env=env,
+        "--eval-queries", "100", "--codec", "auto", "--budget-bytes", "16", "--time-budget", "60",
+        "--sample-size", "600", env=env,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     manifest = json.loads(vecpress("inspect", out, "--json", env=env).stdout)
     codec = manifest["codec"]
     assert codec["plan"]["pick"]["factory"] == codec["factory"] and codec["code_size"] <= 16
     assert codec["plan"]["goal"]["budget_bytes"] == 16 and "within 16 bytes" in codec["plan"]["pick"]["why"]
+    # The codec trains on 600 of the 800 documents: the plan held out a quarter of its database to match.
+    assert codec["plan"]["sample"]["trained_share"] == 0.75 and codec["plan"]["sample"]["held_out"] == 135
     assert "codec/plan/plan.json" in {f["path"] for f in manifest["files"]}
     run_dir = f"{out}/runs/{manifest['run_id']}"
     shard = faiss.read_index(f"{run_dir}/index/{manifest['shards']['index'][0]}")
