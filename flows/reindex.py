@@ -78,15 +78,9 @@ def _stages(config: ReindexConfig, layout: RunLayout) -> dict[str, Any]:
         embedded = cached(tasks.embed, "embed", embed_key, config=config, layout=layout, files=files, dim=dim)
         counts = {k: embedded[k] for k in ("read", "embedded", "rejected")}
     with _timed(timings, "fit"):
-        fit_params = (
-            config.codec,
-            config.unit_decode,
-            config.sample_size,
-            config.seed,
-            config.nprobe,
-            config.plan_goal(),
-        )
-        if config.plan_goal() is not None:
+        goal = config.plan_goal()
+        fit_params = (config.codec, config.unit_decode, config.sample_size, config.seed, config.nprobe, goal)
+        if goal is not None:
             fit_params += (config.label_column, config.plan_time_budget_s)
         fit_key = stage_key("fit", STAGE_CODE["fit"], embed_key, *fit_params)
         info = cached(

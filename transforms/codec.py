@@ -214,10 +214,8 @@ def unit_decodable(index: Any) -> bool:
 
     if searchable_kind(index) != "flat":
         return False
-    inner = unwrap(index)
-    return isinstance(
-        inner, (faiss.IndexAdditiveQuantizer, faiss.IndexPQ, faiss.IndexScalarQuantizer)
-    ) and not isinstance(inner, faiss.IndexLSH)
+    quantizers = (faiss.IndexAdditiveQuantizer, faiss.IndexPQ, faiss.IndexScalarQuantizer)
+    return isinstance(unwrap(index), quantizers)
 
 
 def _require_buildable(index: Any, factory: str) -> None:
