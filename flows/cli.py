@@ -91,6 +91,7 @@ def _plan(args: argparse.Namespace) -> int:
         time_budget_s=args.time_budget or 600.0,
         seed=args.seed,
         trained_share=min(1.0, args.run_sample_size / sample.corpus_rows),
+        corpus_rows=sample.corpus_rows,
     )
     plan["source"] = sample.source
     plan_report.write(plan, args.out)

@@ -110,6 +110,7 @@ def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int, 
             time_budget_s=config.plan_time_budget_s,
             seed=config.seed,
             trained_share=len(sample.row_ids) / n_total,
+            corpus_rows=n_total,
         )
         plan_report.write(plan, io.join(layout.codec, "plan"))  # copied with the codec on a cache hit
         chosen = plan["pick"]

@@ -272,6 +272,13 @@ def fingerprint(index: Any) -> str:
     return hashlib.sha256(faiss.serialize_index(index).tobytes()).hexdigest()
 
 
+def serialized_size(index: Any) -> int:
+    """Bytes of the trained (empty) index as stored: what every index shard carries besides its codes."""
+    import faiss
+
+    return int(faiss.serialize_index(index).size)
+
+
 def copy(index: Any) -> Any:
     """A deep copy of a (trained) index; by serialization, since faiss cannot clone every transform (ITQ)."""
     import faiss

@@ -11,6 +11,12 @@ def _fmt(v: Any, spec: str) -> str:
     return "" if v is None else format(v, spec)
 
 
+def _size(n: int | None) -> str:
+    if not n:
+        return ""
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
 def _held_out(s: dict[str, Any]) -> str:
     if not s.get("held_out"):
         return ""
@@ -19,6 +25,20 @@ def _held_out(s: dict[str, Any]) -> str:
         f"{100 * s['trained_share']:.1f}% of the corpus, and recall@10 weighs neighbours the codec was and "
         "was not trained on in that proportion)"
     )
+
+
+def _codec_size(p: dict[str, Any], s: dict[str, Any]) -> list[str]:
+    """What the pick's codec adds to every index shard (nothing for plans made before it was measured)."""
+    if not p.get("codec_bytes"):
+        return []
+    rows = s.get("corpus_rows") or s["database"]
+    return [
+        f"The codec itself (codebooks, rotations, coarse quantizer) is {_size(p['codec_bytes'])} and "
+        f"every index shard holds a copy: over {rows:,} documents, "
+        f"{p['codec_bytes'] / rows:.3g} bytes per vector per shard beside the {p['bytes_per_vector']} code "
+        "bytes (bytes/vec counts codes only).",
+        "",
+    ]
 
 
 def markdown(plan: dict[str, Any]) -> str:
@@ -41,8 +61,10 @@ def markdown(plan: dict[str, Any]) -> str:
         f"trained on {s['train']}{_held_out(s)}, seed {s['seed']}; {len(plan['candidates'])} measurements in "
         f"{plan['elapsed_s']} s. Frontier ({plan['objective']}): {', '.join(plan['frontier'])}.",
         "",
-        "| codec | bytes/vec | ratio | recall@10 | kNN-10 | Δ pt | train s | encode vec/s | search ms/q |",
-        "|---|---|---|---|---|---|---|---|---|",
+        *_codec_size(p, s),
+        "| codec | bytes/vec | ratio | codec size | recall@10 | kNN-10 | Δ pt | train s | encode vec/s "
+        "| search ms/q |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     front = set(plan["frontier"])
     for r in sorted(plan["candidates"], key=lambda r: (r["bytes_per_vector"], -r["recall_at_10"])):
@@ -50,7 +72,8 @@ def markdown(plan: dict[str, Any]) -> str:
         name += " ◆" if r["codec"] in front else ""
         loss = None if r["knn_loss_points"] is None else 0.0 - r["knn_loss_points"]
         head.append(
-            f"| {name} | {r['bytes_per_vector']} | {r['compression']}x | {r['recall_at_10']:.3f} | "
+            f"| {name} | {r['bytes_per_vector']} | {r['compression']}x | "
+            f"{_size(r.get('codec_bytes'))} | {r['recall_at_10']:.3f} | "
             f"{_fmt(r['knn_accuracy'], '.4f')} | {_fmt(loss, '+.2f')} | {r['train_s']:.1f} | "
             f"{r['encode_vectors_per_s']:,} | {r['search_ms_per_query']:.3f} |"
         )

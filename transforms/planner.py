@@ -74,6 +74,8 @@ class Measurement:
     search_ms_per_query: float
     unit_decode: bool = False  # searched by unit-length reconstructions (search.UnitDecoded)
     candidate: str = ""  # the candidate measured (its name without nprobe or search mode)
+    # the trained codec itself (codebooks, rotation, coarse quantizer): every index shard holds a copy
+    codec_bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,6 +169,7 @@ def measure(cand: candidates.Candidate, split: Split, train_size: int, seed: int
     start = time.perf_counter()
     trained = codec.train(train_x, cand.factory, dict(cand.params))
     train_s = time.perf_counter() - start
+    codec_bytes = codec.serialized_size(trained)
     start = time.perf_counter()
     codes = encoding.encode_vectors(trained, db)
     encode_rate = len(db) / max(time.perf_counter() - start, 1e-9)
@@ -192,6 +195,7 @@ def measure(cand: candidates.Candidate, split: Split, train_size: int, seed: int
                 search_ms_per_query=round(latency, 4),
                 unit_decode=unit,
                 candidate=cand.name,
+                codec_bytes=codec_bytes,
             )
         )
         if nprobe is not None and out[-1].recall_at_10 >= 0.999:
@@ -310,12 +314,15 @@ def plan(
     seed: int = 0,
     max_vectors: int = 20_000,
     trained_share: float = 1.0,
+    corpus_rows: int | None = None,
 ) -> dict[str, Any]:
     """Measure the candidates for ``goal`` on a sample of embeddings and pick one; returns the plan (JSON).
 
     Stays within ``time_budget_s`` by measuring cheap families first and skipping what is left once it is
     spent, and drops costlier variants (beam search, LSQ, learned rotations) whose plain base is dominated.
-    ``trained_share``: the share of the corpus the run's codec will be trained on (see Split.make).
+    ``trained_share``: the share of the corpus the run's codec will be trained on (see Split.make);
+    ``corpus_rows``: the documents the run will index (the sample's size if not given), which the codec's own
+    bytes are spread over in the report.
     """
     if len(vectors) > max_vectors:  # measuring scales with the database: plan on a seeded sub-sample
         keep = np.sort(np.random.default_rng(seed).permutation(len(vectors))[:max_vectors])
@@ -367,6 +374,7 @@ def plan(
             "train": n_train,
             "trained_share": round(trained_share, 4),
             "held_out": split.held_out,
+            "corpus_rows": int(corpus_rows or len(vectors)),
             "dim": int(vectors.shape[1]),
             "seed": seed,
         },

@@ -37,6 +37,10 @@ def test_plan_then_run_with_the_planned_codec(tmp_path, env):  # noqa: F811
     assert plan["float_knn_accuracy"] > 0.3  # real MiniLM neighbours share topics far above chance (1/20)
     assert {p.name for p in plan_dir.iterdir()} == {"plan.json", "plan.md", "plan.png"}
     assert f"**Pick: `{pick['codec']}`**" in (plan_dir / "plan.md").read_text()
+    # Every shard also holds the trained codec: plan.md spreads its size over the corpus's 800 documents.
+    assert plan["sample"]["corpus_rows"] == 800 and pick["codec_bytes"] > 0
+    per_vector = f"{pick['codec_bytes'] / 800:.3g} bytes per vector per shard"
+    assert per_vector in (plan_dir / "plan.md").read_text()
 
     run = vecpress(
         "run", "--input", data, "--output", out, *columns, "--max-seq-length", "64", "--shards", "2",
@@ -50,6 +54,7 @@ def test_plan_then_run_with_the_planned_codec(tmp_path, env):  # noqa: F811
     assert codec["plan"]["goal"]["budget_bytes"] == 16 and "within 16 bytes" in codec["plan"]["pick"]["why"]
     # The codec trains on 600 of the 800 documents: the plan held out a quarter of its database to match.
     assert codec["plan"]["sample"]["trained_share"] == 0.75 and codec["plan"]["sample"]["held_out"] == 135
+    assert codec["plan"]["sample"]["corpus_rows"] == 800
     assert "codec/plan/plan.json" in {f["path"] for f in manifest["files"]}
     run_dir = f"{out}/runs/{manifest['run_id']}"
     shard = faiss.read_index(f"{run_dir}/index/{manifest['shards']['index'][0]}")

@@ -38,9 +38,19 @@ def test_budget_pick_is_the_best_measured_codec_within_the_budget(budget_plan):
         "train": 2800,
         "trained_share": 1.0,
         "held_out": 0,
+        "corpus_rows": 3000,
         "dim": 32,
         "seed": 0,
     }
+
+
+def test_every_measurement_gives_the_size_of_its_trained_codec(budget_plan, corpus):
+    rows = {r["codec"]: r for r in budget_plan["candidates"]}
+    split = planner.Split.make(*corpus, n_queries=200, seed=0)
+    pca_sq = planner.codec.train(split.train, "PCAR8,SQ8")  # as the planner trained it (deterministic)
+    assert rows["PCAR8,SQ8"]["codec_bytes"] == planner.codec.serialized_size(pca_sq) > 8 * 32 * 4
+    assert rows["PQ16x4fs"]["codec_bytes"] > 16 * 32 * 4  # 16 centroids of 4 bits spanning all 32 dims
+    assert budget_plan["pick"]["codec_bytes"] == rows[budget_plan["pick"]["codec"]]["codec_bytes"]
 
 
 def test_frontier_rows_are_not_beaten_on_both_bytes_and_quality(budget_plan):
