@@ -259,7 +259,12 @@ def parser() -> argparse.ArgumentParser:
         "--objective", choices=["recall", "knn"], default="recall", help="what a budget maximises"
     )
     plan.add_argument("--queries", type=int, default=1000, help="held-out queries")
-    plan.add_argument("--train-size", type=int, default=20_000, help="codec training sub-sample")
+    plan.add_argument(
+        "--train-size",
+        type=int,
+        default=20_000,
+        help="codec training sub-sample (database vectors left out of it count as unseen in recall@10)",
+    )
     plan.add_argument(
         "--run-sample-size",
         type=int,

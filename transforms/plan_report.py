@@ -17,13 +17,23 @@ def _size(n: int | None) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
-def _held_out(s: dict[str, Any]) -> str:
-    if not s.get("held_out"):
+def _training(s: dict[str, Any]) -> str:
+    """Why codecs were not trained on the whole database, if they were not, and how recall counts that."""
+    held, share = s.get("held_out", 0), s.get("trained_share", 1.0)
+    rest = s["database"] - held
+    parts = []
+    if held:
+        parts.append(
+            f"{held} database vectors held out of training: the run trains on {100 * share:.1f}% "
+            "of the corpus"
+        )
+    if s["train"] < rest:
+        parts.append(f"a seeded sub-sample of the {rest} {'others' if held else 'database vectors'}")
+    if not parts:
         return ""
     return (
-        f" ({s['held_out']} database vectors held out of training: the run trains on "
-        f"{100 * s['trained_share']:.1f}% of the corpus, and recall@10 weighs neighbours the codec was and "
-        "was not trained on in that proportion)"
+        f" ({'; '.join(parts)}; recall@10 weighs neighbours the codec was and was not trained on as "
+        f"{100 * share:.1f}% and {100 * (1 - share):.1f}%)"
     )
 
 
@@ -58,7 +68,8 @@ def markdown(plan: dict[str, Any]) -> str:
         + f", {p['search_ms_per_query']:.3f} ms/query. Why: {p['why']}.",
         "",
         f"Sample: {s['database']} database vectors ({s['dim']}-d), {s['queries']} held-out queries, codecs "
-        f"trained on {s['train']}{_held_out(s)}, seed {s['seed']}; {len(plan['candidates'])} measurements in "
+        f"trained on {s['train']}{_training(s)}, seed {s['seed']}; "
+        f"{len(plan['candidates'])} measurements in "
         f"{plan['elapsed_s']} s. Frontier ({plan['objective']}): {', '.join(plan['frontier'])}.",
         "",
         *_codec_size(p, s),

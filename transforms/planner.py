@@ -87,14 +87,15 @@ class Split:
 
     database: np.ndarray
     queries: np.ndarray
-    train: np.ndarray  # the vectors codecs train on: the database, or all of it but the held-out rows
+    train: np.ndarray  # the vectors codecs train on: the database, or the rows of it in ``trained``
     db_labels: list[str | None] | None
     q_labels: list[str | None] | None
     truth: np.ndarray
     float_knn: float | None
     unit_norm: bool  # see is_unit_norm
-    held: np.ndarray | None  # database rows no codec is trained on (bool mask), or None
+    held: np.ndarray | None  # database rows held out of training to match the run's share (bool), or None
     trained_share: float
+    trained: np.ndarray | None = None  # database rows codecs train on (bool), or None for all of them
 
     @classmethod
     def make(
@@ -104,10 +105,12 @@ class Split:
         n_queries: int,
         seed: int,
         trained_share: float = 1.0,
+        train_size: int | None = None,
     ) -> Split:
         """Queries, then every other vector is the database. Codecs train on all of it when
         ``trained_share`` is 1; below 1, part of it is held out of training (1 - trained_share of it, at
-        most a quarter, and never so much that fewer vectors remain than 8-bit codebooks need)."""
+        most a quarter, and never so much that fewer vectors remain than 8-bit codebooks need). With
+        ``train_size`` below what is left, they train on a seeded sub-sample of it."""
         import faiss
 
         if not 0.0 < trained_share <= 1.0:
@@ -120,10 +123,15 @@ class Split:
         if len(db_idx) >= codec.EIGHT_BIT_POINTS:  # never cost the candidates their 8-bit codebooks
             n_held = min(n_held, len(db_idx) - codec.EIGHT_BIT_POINTS)
         database = np.ascontiguousarray(vectors[db_idx], dtype=np.float32)
-        held, train = None, database
+        held, trained = None, np.ones(len(db_idx), bool)
         if n_held > 0:  # the last of the seeded order
             held = np.isin(db_idx, order[len(order) - n_held :])
-            train = np.ascontiguousarray(database[~held])
+            trained = ~held
+        pool = np.flatnonzero(trained)
+        if train_size is not None and len(pool) > train_size:
+            trained = np.zeros(len(db_idx), bool)
+            trained[pool[np.random.default_rng(seed).permutation(len(pool))[:train_size]]] = True
+        train = database if trained.all() else np.ascontiguousarray(database[trained])
         queries = np.ascontiguousarray(vectors[q_idx], dtype=np.float32)
         flat = faiss.IndexFlatL2(database.shape[1])
         flat.add(database)
@@ -133,21 +141,25 @@ class Split:
         q_labels = [labels[i] for i in q_idx] if has else None
         float_knn = evaluation.knn_accuracy(truth, q_labels, dict(enumerate(db_labels))) if has else None
         unit = is_unit_norm(vectors)
-        return cls(database, queries, train, db_labels, q_labels, truth, float_knn, unit, held, trained_share)
+        return cls(
+            database, queries, train, db_labels, q_labels, truth, float_knn, unit, held, trained_share,
+            trained=None if trained.all() else trained,
+        )  # fmt: skip
 
     @property
     def held_out(self) -> int:
         return 0 if self.held is None else int(self.held.sum())
 
     def recall(self, ids: np.ndarray) -> float:
-        """Mean recall@10. With held-out rows, the share of true neighbours found is measured separately
-        for trained-on and held-out neighbours and weighted by ``trained_share``: the database keeps its
-        size, and the estimate is for a corpus the codec was trained on that share of."""
-        if self.held is None:
+        """Mean recall@10. When codecs are not trained on every database row, the share of true neighbours
+        found is measured separately for trained-on and other neighbours and weighted by ``trained_share``:
+        the database keeps its size, and the estimate is for a corpus the codec was trained on that share
+        of (rows left out of a training sub-sample count with the held-out ones)."""
+        if self.trained is None:
             return float(evaluation.recall_at_k(ids, self.truth, K).mean())
         hits = evaluation.neighbour_hits(ids, self.truth, K)
         valid = self.truth >= 0
-        unseen = self.held[np.where(valid, self.truth, 0)]
+        unseen = ~self.trained[np.where(valid, self.truth, 0)]
         seen_hits, unseen_hits = hits[valid & ~unseen], hits[valid & unseen]
         if len(seen_hits) == 0 or len(unseen_hits) == 0:
             return float(hits[valid].mean())
@@ -160,14 +172,13 @@ class Split:
         return evaluation.knn_accuracy(ids, self.q_labels, dict(enumerate(self.db_labels)))
 
 
-def measure(cand: candidates.Candidate, split: Split, train_size: int, seed: int) -> list[Measurement]:
-    """Train, encode, build and search one candidate: one measurement per nprobe for IVF codecs; for flat
-    codes of unit-norm embeddings, a second one searching by unit-length reconstructions (same codes)."""
-    db, dim, pool = split.database, split.database.shape[1], split.train
-    rng = np.random.default_rng(seed)
-    train_x = pool if len(pool) <= train_size else pool[np.sort(rng.permutation(len(pool))[:train_size])]
+def measure(cand: candidates.Candidate, split: Split) -> list[Measurement]:
+    """Train (on ``split.train``), encode, build and search one candidate: one measurement per nprobe for
+    IVF codecs; for flat codes of unit-norm embeddings, a second one searching by unit-length
+    reconstructions (same codes)."""
+    db, dim = split.database, split.database.shape[1]
     start = time.perf_counter()
-    trained = codec.train(train_x, cand.factory, dict(cand.params))
+    trained = codec.train(split.train, cand.factory, dict(cand.params))
     train_s = time.perf_counter() - start
     codec_bytes = codec.serialized_size(trained)
     start = time.perf_counter()
@@ -327,12 +338,12 @@ def plan(
     if len(vectors) > max_vectors:  # measuring scales with the database: plan on a seeded sub-sample
         keep = np.sort(np.random.default_rng(seed).permutation(len(vectors))[:max_vectors])
         vectors, labels = vectors[keep], None if labels is None else [labels[i] for i in keep]
-    split = Split.make(vectors, labels, n_queries, seed, trained_share)
+    split = Split.make(vectors, labels, n_queries, seed, trained_share, train_size)
     goal.check(split.db_labels is not None)
     if objective == "knn" and split.db_labels is None:
         raise PlanError("--objective knn needs labels (--label-column)")
     key = quality_key(goal, objective)
-    n_train = min(train_size, len(split.train))
+    n_train = len(split.train)
     cands = candidates.generate(vectors.shape[1], n_train, goal.budget_bytes)
     rows: list[Measurement] = []
     skipped: list[dict[str, str]] = []
@@ -358,7 +369,7 @@ def plan(
                 )
                 continue
         logger.info("plan: measuring %s (%.0f s spent)", cand.name, elapsed)
-        rows += measure(cand, split, n_train, seed)
+        rows += measure(cand, split)
     if not rows:
         raise PlanError("no candidate codec could be measured on this sample")
     best, why = pick(rows, goal, key)

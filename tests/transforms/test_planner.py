@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from transforms import planner
+from transforms import plan_report, planner
 
 
 @pytest.fixture(scope="module")
@@ -160,9 +160,40 @@ def test_a_run_that_trains_on_the_whole_corpus_is_measured_on_its_training_vecto
     x, labels = corpus
     split = planner.Split.make(x, labels, 200, 0, trained_share=1.0)
     assert split.train is split.database and split.held is None and split.held_out == 0
+    assert split.trained is None
     for bad in (0.0, 1.5):
         with pytest.raises(planner.PlanError, match="trained share"):
             planner.Split.make(x, labels, 200, 0, trained_share=bad)
+
+
+@pytest.mark.parametrize("share", [1.0, 0.5])
+def test_a_training_sub_sample_counts_the_rows_it_leaves_out_as_never_seen(corpus, share):
+    x, labels = corpus
+    split = planner.Split.make(x, labels, 200, 0, trained_share=share, train_size=1000)
+    db, train = _rows(split.database), _rows(split.train)
+    assert len(train) == split.trained.sum() == 1000 and _rows(split.database[split.trained]) == train
+    if split.held is not None:  # the sub-sample is drawn from what the run's share leaves for training
+        assert not (split.trained & split.held).any()
+        assert split.held_out == round(2800 * planner.MAX_HELD_OUT)
+    seen = split.trained[split.truth]
+    assert seen.any() and (~seen).any()
+    only_seen = np.where(seen, split.truth, -1)
+    assert split.recall(only_seen) == pytest.approx(share)  # a run on all of it: only trained-on rows count
+    assert split.recall(np.where(seen, -1, split.truth)) == pytest.approx(1 - share)
+    assert len(db) == 2800
+
+
+def test_a_plan_on_a_training_sub_sample_says_how_recall_counts_the_rest(corpus):
+    x, labels = corpus
+    plan = planner.plan(
+        x, labels, planner.Goal(budget_bytes=4), n_queries=200, train_size=1000, time_budget_s=30
+    )
+    assert plan["sample"]["train"] == 1000 and plan["sample"]["held_out"] == 0
+    text = plan_report.markdown(plan)
+    assert (
+        "codecs trained on 1000 (a seeded sub-sample of the 2800 database vectors; recall@10 weighs" in text
+    )
+    assert "trained on as 100.0% and 0.0%)" in text
 
 
 def test_codecs_train_only_on_the_training_part_and_encode_the_whole_database(corpus, monkeypatch):
@@ -174,7 +205,7 @@ def test_codecs_train_only_on_the_training_part_and_encode_the_whole_database(co
     monkeypatch.setattr(
         planner.encoding, "encode_vectors", lambda idx, v: encoded.append(v) or real_encode(idx, v)
     )
-    planner.measure(planner.candidates.Candidate("PQ8x4", "pq"), split, 20_000, 0)
+    planner.measure(planner.candidates.Candidate("PQ8x4", "pq"), split)
     assert _rows(trained_on[0]) == _rows(split.train)
     assert _rows(encoded[0]) == _rows(split.database)
     assert len(_rows(split.database) - _rows(trained_on[0])) == split.held_out > 0
