@@ -116,6 +116,7 @@ def measure(
                 train_s=round(train_s, 2),
                 encode_vectors_per_s=round(len(codes) / encode_s),
                 search_ms_per_query=round(latency_ms, 4),
+                codec_bytes=codec.serialized_size(trained),
             )
         )
     return rows
@@ -167,4 +168,5 @@ def published_row(
         encode_vectors_per_s=None,
         search_ms_per_query=round(latency_ms, 4),
         from_pipeline=True,
+        codec_bytes=manifest["sizes"]["codec_bytes"],
     )

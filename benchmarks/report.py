@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from transforms.plan_report import size_text
+
 # The reference point: 768-d BERT sentence embeddings squeezed 45x (to 548 bits) for -1.05 kNN points on IMDB.
 REFERENCE_RATIO, REFERENCE_LOSS = 45.0, -1.05
 
@@ -15,14 +17,18 @@ def _fmt(v: Any, spec: str) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
+    """One row per measurement. "codec size" is the trained codec (codebooks, transforms, coarse quantizer)
+    that every index shard holds beside the codes; bytes/vec counts the codes only."""
     lines = [
-        "| codec | bytes/vec | ratio | kNN-10 | Δ pt | recall@10 | train s | encode vec/s | search ms/q |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| codec | bytes/vec | ratio | codec size | kNN-10 | Δ pt | recall@10 | train s | encode vec/s "
+        "| search ms/q |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         name = f"**{r['codec']}**" if r.get("from_pipeline") else r["codec"]
         lines.append(
-            f"| {name} | {r['bytes_per_vector']:.0f} | {r['compression']:.1f}x | {r['knn_accuracy']:.4f} | "
+            f"| {name} | {r['bytes_per_vector']:.0f} | {r['compression']:.1f}x | "
+            f"{size_text(r.get('codec_bytes'))} | {r['knn_accuracy']:.4f} | "
             f"{r['knn_delta_points']:+.2f} | {r['recall_at_10']:.3f} | {_fmt(r['train_s'], '.1f')} | "
             f"{_fmt(r['encode_vectors_per_s'], ',')} | {_fmt(r['search_ms_per_query'], '.3f')} |"
         )
@@ -73,6 +79,12 @@ def planner_table(results: dict[str, Any]) -> str:
             f"| {budget} | {pick['compression'] * pick['bytes_per_vector'] / budget:.0f}x {base}| **{name}** "
             f"({pick['bytes_per_vector']:.0f} B) | {pick['knn_delta_points']:+.2f} | "
             f"{pick['recall_at_10']:.3f} | {pick['run_s']:.0f} |"
+        )
+    sizes = [f"{p['codec'].split(':', 1)[1].strip()} {size_text(p['codec_bytes'])}" for p in plan["picks"]
+             if p.get("codec_bytes")]  # fmt: skip
+    if sizes:
+        lines.append(
+            "\nThe picks' codecs (every index shard holds one besides the codes): " + ", ".join(sizes) + "."
         )
     return "\n".join(lines) + "\n"
 

@@ -11,7 +11,8 @@ def _fmt(v: Any, spec: str) -> str:
     return "" if v is None else format(v, spec)
 
 
-def _size(n: int | None) -> str:
+def size_text(n: int | None) -> str:
+    """A size in bytes as kB or MB ("" when unknown)."""
     if not n:
         return ""
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
@@ -43,7 +44,7 @@ def _codec_size(p: dict[str, Any], s: dict[str, Any]) -> list[str]:
         return []
     rows = s.get("corpus_rows") or s["database"]
     return [
-        f"The codec itself (codebooks, rotations, coarse quantizer) is {_size(p['codec_bytes'])} and "
+        f"The codec itself (codebooks, rotations, coarse quantizer) is {size_text(p['codec_bytes'])} and "
         f"every index shard holds a copy: over {rows:,} documents, "
         f"{p['codec_bytes'] / rows:.3g} bytes per vector per shard beside the {p['bytes_per_vector']} code "
         "bytes (bytes/vec counts codes only).",
@@ -84,7 +85,7 @@ def markdown(plan: dict[str, Any]) -> str:
         loss = None if r["knn_loss_points"] is None else 0.0 - r["knn_loss_points"]
         head.append(
             f"| {name} | {r['bytes_per_vector']} | {r['compression']}x | "
-            f"{_size(r.get('codec_bytes'))} | {r['recall_at_10']:.3f} | "
+            f"{size_text(r.get('codec_bytes'))} | {r['recall_at_10']:.3f} | "
             f"{_fmt(r['knn_accuracy'], '.4f')} | {_fmt(loss, '+.2f')} | {r['train_s']:.1f} | "
             f"{r['encode_vectors_per_s']:,} | {r['search_ms_per_query']:.3f} |"
         )

@@ -49,6 +49,10 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     assert all(0.0 <= r["recall_at_10"] <= 1.0 and r["bytes_per_vector"] > 0 for r in results["rows"])
     sq8 = next(r for r in results["rows"] if r["codec"] == "SQ8")
     assert sq8["recall_at_10"] > 0.8  # 8-bit scalar quantization barely moves the neighbours
+    # every codec's own size is measured: SQ8 keeps a minimum and a range per dimension (32-d float32)
+    assert sq8["codec_bytes"] > 2 * 32 * 4 and "codec_bytes" not in exact
+    published = next(r for r in results["rows"] if r.get("from_pipeline"))
+    assert published["codec_bytes"] > 0
     # flat codes of the (unit-norm) fake embeddings are measured a second time, unit-decoded
     assert {"SQ8 unit-decoded", "LSH"} <= set(names) and "LSH unit-decoded" not in names
     assert all(isinstance(v, float) and v > 0 for v in results["ratios"].values())
@@ -63,6 +67,10 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     pick = results["planner"]["picks"][0]
     assert pick["budget_bytes"] == 8 and pick["bytes_per_vector"] <= 8 and pick["plan"]["pick"]["codec"]
     assert "| vecpress plan pick |" in (out / "results.md").read_text()
+    assert (
+        pick["codec_bytes"] > 0 and "The picks' codecs (every index shard" in (out / "results.md").read_text()
+    )
+    assert "| codec | bytes/vec | ratio | codec size |" in (out / "results.md").read_text()
     assert "| best preset, unit-decoded |" in (out / "results.md").read_text()
     assert set(results["ratios"]) == {
         "embed_vs_raw",
