@@ -84,7 +84,7 @@ def planner_table(results: dict[str, Any]) -> str:
              if p.get("codec_bytes")]  # fmt: skip
     if sizes:
         lines.append(
-            "\nThe picks' codecs (every index shard holds one besides the codes): " + ", ".join(sizes) + "."
+            "\nThe picks' codecs (every index shard holds one beside its codes): " + ", ".join(sizes) + "."
         )
     return "\n".join(lines) + "\n"
 

@@ -115,6 +115,8 @@ class Split:
 
         if not 0.0 < trained_share <= 1.0:
             raise PlanError(f"trained share must be in (0, 1], got {trained_share}")
+        if train_size is not None and train_size < 1:
+            raise PlanError(f"the training sub-sample must hold at least 1 vector, got {train_size}")
         if len(vectors) < 2 * n_queries:
             n_queries = max(1, len(vectors) // 10)
         order = np.random.default_rng(seed).permutation(len(vectors))

@@ -67,9 +67,8 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     pick = results["planner"]["picks"][0]
     assert pick["budget_bytes"] == 8 and pick["bytes_per_vector"] <= 8 and pick["plan"]["pick"]["codec"]
     assert "| vecpress plan pick |" in (out / "results.md").read_text()
-    assert (
-        pick["codec_bytes"] > 0 and "The picks' codecs (every index shard" in (out / "results.md").read_text()
-    )
+    assert pick["codec_bytes"] > 0
+    assert "The picks' codecs (every index shard holds one" in (out / "results.md").read_text()
     assert "| codec | bytes/vec | ratio | codec size |" in (out / "results.md").read_text()
     assert "| best preset, unit-decoded |" in (out / "results.md").read_text()
     assert set(results["ratios"]) == {

@@ -181,6 +181,8 @@ def test_a_training_sub_sample_counts_the_rows_it_leaves_out_as_never_seen(corpu
     assert split.recall(only_seen) == pytest.approx(share)  # a run on all of it: only trained-on rows count
     assert split.recall(np.where(seen, -1, split.truth)) == pytest.approx(1 - share)
     assert len(db) == 2800
+    with pytest.raises(planner.PlanError, match="at least 1 vector, got 0"):
+        planner.Split.make(x, labels, 200, 0, train_size=0)
 
 
 def test_a_plan_on_a_training_sub_sample_says_how_recall_counts_the_rest(corpus):
