@@ -73,8 +73,9 @@ def _plan(args: argparse.Namespace) -> int:
         raise planner.PlanError(
             "give --input (Parquet to embed a sample of) or --embeddings (a vecpress output)"
         )
-    if args.run_sample_size < 1:
-        raise planner.PlanError(f"--run-sample-size must be at least 1, got {args.run_sample_size}")
+    for flag, value in (("--run-sample-size", args.run_sample_size), ("--train-size", args.train_size)):
+        if value < 1:  # before any embedding
+            raise planner.PlanError(f"{flag} must be at least 1, got {value}")
     if args.embeddings:
         sample = plan_sample.from_run(args.embeddings, args.sample, args.seed)
     else:
