@@ -87,7 +87,6 @@ class Split:
 
     database: np.ndarray
     queries: np.ndarray
-    train: np.ndarray  # the vectors codecs train on: the database, or the rows of it in ``trained``
     db_labels: list[str | None] | None
     q_labels: list[str | None] | None
     truth: np.ndarray
@@ -133,7 +132,6 @@ class Split:
         if train_size is not None and len(pool) > train_size:
             trained = np.zeros(len(db_idx), bool)
             trained[pool[np.random.default_rng(seed).permutation(len(pool))[:train_size]]] = True
-        train = database if trained.all() else np.ascontiguousarray(database[trained])
         queries = np.ascontiguousarray(vectors[q_idx], dtype=np.float32)
         flat = faiss.IndexFlatL2(database.shape[1])
         flat.add(database)
@@ -144,9 +142,14 @@ class Split:
         float_knn = evaluation.knn_accuracy(truth, q_labels, dict(enumerate(db_labels))) if has else None
         unit = is_unit_norm(vectors)
         return cls(
-            database, queries, train, db_labels, q_labels, truth, float_knn, unit, held, trained_share,
+            database, queries, db_labels, q_labels, truth, float_knn, unit, held, trained_share,
             trained=None if trained.all() else trained,
         )  # fmt: skip
+
+    @property
+    def train(self) -> np.ndarray:
+        """The vectors codecs train on: the database, or its rows in ``trained``."""
+        return self.database if self.trained is None else np.ascontiguousarray(self.database[self.trained])
 
     @property
     def held_out(self) -> int:
