@@ -17,6 +17,9 @@ logger = logging.getLogger(__name__)
 # faiss's k-means warns below this many training points per centroid; vecpress treats that as an error.
 MIN_POINTS_PER_CENTROID = 39
 EIGHT_BIT_POINTS = 256 * MIN_POINTS_PER_CENTROID  # what a codebook of 256 centroids trains on
+# A codec parameter that lowers that floor for the codebooks of a residual quantizer. Only the planner sets
+# it, for candidates whose quality it measures the way the run will use them (see candidates.wide_rq).
+SPARSE_PARAM = "min_points_per_centroid"
 CODEC_INDEX = "codec.faiss"
 CODEC_JSON = "codec.json"
 
@@ -92,8 +95,9 @@ def auto_factory(n_train: int, n_total: int, dim: int) -> tuple[str, list[str]]:
     return f"PCAR{d_out},IVF{nlist},PQ{m}{suffix}np", reasons
 
 
-def requirements(index: Any) -> list[Requirement]:
-    """Minimum training points for each trained component of a (not yet trained) faiss index."""
+def requirements(index: Any, params: dict[str, int] | None = None) -> list[Requirement]:
+    """Minimum training points for each trained component of a (not yet trained) faiss index; ``params``
+    may lower the points per centroid of residual-quantizer codebooks (SPARSE_PARAM)."""
     import faiss
 
     reqs: list[Requirement] = []
@@ -123,7 +127,8 @@ def requirements(index: Any) -> list[Requirement]:
     if aq is not None:
         biggest = max(int(aq.nbits.at(i)) for i in range(aq.nbits.size()))
         name = type(aq).__name__.replace("Quantizer", "")
-        reqs.append(Requirement(f"{name} {aq.M}x{biggest} codebooks", MIN_POINTS_PER_CENTROID << biggest))
+        per = (params or {}).get(SPARSE_PARAM, MIN_POINTS_PER_CENTROID)
+        reqs.append(Requirement(f"{name} {aq.M} codebooks (largest {biggest} bits)", per << biggest))
     return reqs
 
 
@@ -154,7 +159,8 @@ def _inner(index: Any) -> Any:
 
 def apply_params(index: Any, params: dict[str, int]) -> None:
     """Settings kept beside the factory string: ``max_beam_size`` (residual quantizers, also inside a
-    product or IVF), ``encode_ils_iters`` (LSQ). Applied before training and again after loading."""
+    product or IVF), ``encode_ils_iters`` (LSQ), ``min_points_per_centroid`` (the k-means of residual
+    quantizers; see SPARSE_PARAM). Applied before training and again after loading."""
     import faiss
 
     aq = _additive_quantizer(_inner(index))
@@ -165,7 +171,13 @@ def apply_params(index: Any, params: dict[str, int]) -> None:
         else:
             quantizers = [aq]
     for key, value in params.items():
-        targets = [q for q in quantizers if hasattr(q, key)]
+        if key == SPARSE_PARAM:
+            if int(value) < 1:
+                raise CodecError(f"codec parameter {key}={value} must be at least 1")
+            quantizers_cp = [q.cp for q in quantizers if hasattr(q, "cp")]
+            targets = [cp for cp in quantizers_cp if hasattr(cp, key)]
+        else:
+            targets = [q for q in quantizers if hasattr(q, key)]
         if not targets:
             raise CodecError(f"codec parameter {key}={value} does not apply to this codec")
         for q in targets:
@@ -238,28 +250,31 @@ def validate(factory: str, dim: int, unit_decode: bool = False) -> None:
         )
 
 
-def _check(index: Any, factory: str, n_train: int) -> None:
+def _check(index: Any, factory: str, n_train: int, params: dict[str, int] | None = None) -> None:
     _require_buildable(index, factory)
-    short = [r for r in requirements(index) if n_train < r.min_points]
+    short = [r for r in requirements(index, params) if n_train < r.min_points]
     if short:
         detail = "; ".join(f"{r.component} needs >= {r.min_points}" for r in short)
+        per = (params or {}).get(SPARSE_PARAM)
+        default = f"faiss needs {MIN_POINTS_PER_CENTROID} points per centroid"
+        floor = f"{SPARSE_PARAM}={per}" if per else default
         raise CodecError(
             f"codec {factory!r} cannot be trained on {n_train} vectors: {detail} "
-            f"(faiss needs {MIN_POINTS_PER_CENTROID} points per centroid). Use a smaller codec, "
+            f"({floor}). Use a smaller codec, "
             f"'--codec auto', a larger --sample-size, or more documents."
         )
 
 
-def check_trainable(factory: str, dim: int, n_train: int) -> None:
+def check_trainable(factory: str, dim: int, n_train: int, params: dict[str, int] | None = None) -> None:
     """Raise a CodecError for an invalid factory string or for every component the sample is too small for."""
-    _check(_build(factory, dim), factory, n_train)
+    _check(_build(factory, dim), factory, n_train, params)
 
 
 def train(sample: np.ndarray, factory: str, params: dict[str, int] | None = None) -> Any:
     """Train an empty index from ``factory`` (and ``params``, see ``apply_params``) on the sample, after
     checking it has enough points."""
     index = _build(factory, sample.shape[1])
-    _check(index, factory, len(sample))
+    _check(index, factory, len(sample), params)
     apply_params(index, params or {})
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
     return index

@@ -96,6 +96,13 @@ def markdown(plan: dict[str, Any]) -> str:
             "unit-decoded: the same codes, searched by cosine to each reconstruction scaled to unit length "
             "(the sample's embeddings are unit-norm, so a reconstruction's length is only error)."
         )
+    if any(r["family"] == "rq-wide" for r in plan["candidates"]):
+        tail.append(
+            "RQ1x… min_points_per_centroid=2: residual quantization with a wide first codebook, trained "
+            "at 2 vectors per centroid (faiss asks 39). It partly memorises its training vectors, which here "
+            "are the corpus the run indexes; documents it was not trained on (added before the next "
+            "re-index) would be encoded worse than by plain RQ."
+        )
     tail += ["", "Not measured:", *skipped] if skipped else []
     return "\n".join(head + tail) + "\n"
 

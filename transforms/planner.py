@@ -318,6 +318,24 @@ def pick(rows: Sequence[Measurement], goal: Goal, key: str) -> tuple[Measurement
     return best, f"fewest bytes/vector of {len(ok)} measured codecs with {what}{lat}"
 
 
+def _wide_skipped(
+    dim: int, n_train: int, goal: Goal, split: Split, corpus_rows: int | None
+) -> list[dict[str, str]]:
+    """Why the wide-first-codebook candidates were not measured (when the sample could train them)."""
+    wide = candidates.generate(dim, n_train, goal.budget_bytes, wide=True)
+    if split.held_out:
+        why = f"the run trains on {100 * split.trained_share:.1f}% of the corpus"
+    elif split.trained is not None:
+        why = f"the plan trains on a sub-sample of {n_train:,} (--train-size)"
+    else:
+        why = f"the plan's sample is not the whole corpus of {corpus_rows:,} documents"
+    reason = (
+        f"a wide first codebook memorises its training vectors, and {why}: it is only measured when the "
+        "plan's sample is the corpus the run trains on and indexes"
+    )
+    return [{"codec": c.name, "reason": reason} for c in wide if c.family == "rq-wide"]
+
+
 def plan(
     vectors: np.ndarray,
     labels: Sequence[str | None] | None,
@@ -340,6 +358,7 @@ def plan(
     ``corpus_rows``: the documents the run will index (the sample's size if not given), which the codec's own
     bytes are spread over in the report.
     """
+    whole = corpus_rows is None or corpus_rows <= min(len(vectors), max_vectors)
     if len(vectors) > max_vectors:  # measuring scales with the database: plan on a seeded sub-sample
         keep = np.sort(np.random.default_rng(seed).permutation(len(vectors))[:max_vectors])
         vectors, labels = vectors[keep], None if labels is None else [labels[i] for i in keep]
@@ -349,9 +368,11 @@ def plan(
         raise PlanError("--objective knn needs labels (--label-column)")
     key = quality_key(goal, objective)
     n_train = len(split.train)
-    cands = candidates.generate(vectors.shape[1], n_train, goal.budget_bytes)
+    # wide first codebooks memorise their training vectors: only measured where those are the run's corpus
+    wide = whole and split.trained is None
+    cands = candidates.generate(vectors.shape[1], n_train, goal.budget_bytes, wide=wide)
     rows: list[Measurement] = []
-    skipped: list[dict[str, str]] = []
+    skipped = [] if wide else _wide_skipped(vectors.shape[1], n_train, goal, split, corpus_rows)
     start = time.perf_counter()
     for cand in cands:
         elapsed = time.perf_counter() - start

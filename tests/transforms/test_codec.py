@@ -61,6 +61,30 @@ def test_additive_quantizer_requirements_and_params_survive_save_and_load(tmp_pa
     assert loaded.rq.max_beam_size == 7 and loaded_info.params == {"max_beam_size": 7}
 
 
+def test_a_sparse_residual_codebook_trains_only_with_its_own_points_per_centroid(tmp_path):
+    wide = codec._build("RQ1x10_1x6", 16)
+    assert [r.min_points for r in codec.requirements(wide)] == [39 << 10]
+    assert [r.min_points for r in codec.requirements(wide, {codec.SPARSE_PARAM: 2})] == [2 << 10]
+    x = np.random.default_rng(0).standard_normal((1100, 16)).astype("float32")
+    with pytest.raises(codec.CodecError, match="needs >= 19968 .*faiss needs 39 points per centroid"):
+        codec.train(x, "RQ1x9_1x7")
+    with pytest.raises(codec.CodecError, match="needs >= 2048 .*min_points_per_centroid=2"):
+        codec.check_trainable("RQ1x10_1x6", 16, 1100, {codec.SPARSE_PARAM: 2})
+    with pytest.raises(codec.CodecError, match="must be at least 1"):
+        codec.apply_params(codec._build("RQ2x8", 16), {codec.SPARSE_PARAM: 0})
+    params = {codec.SPARSE_PARAM: 2}
+    trained = codec.train(x, "RQ1x9_1x7", params)
+    assert trained.rq.cp.min_points_per_centroid == 2 and trained.sa_code_size() == 2
+    info = codec.CodecInfo(
+        model="m", dim=16, normalize=True, max_seq_length=None, factory="RQ1x9_1x7", metric="L2",
+        sample_size=len(x), seed=0, nprobe=1, code_size=2, fingerprint=codec.fingerprint(trained),
+        params=params,
+    )  # fmt: skip
+    codec.save(str(tmp_path / "codec"), trained, info)
+    loaded, _ = codec.load(str(tmp_path / "codec"))
+    assert loaded.rq.cp.min_points_per_centroid == 2
+
+
 def test_train_save_load_roundtrip_checks_fingerprint(tmp_path):
     x = np.random.default_rng(0).standard_normal((2000, 32)).astype("float32")
     index = codec.train(x, "PCAR16,IVF8,PQ4x4")

@@ -211,3 +211,55 @@ def test_codecs_train_only_on_the_training_part_and_encode_the_whole_database(co
     assert _rows(trained_on[0]) == _rows(split.train)
     assert _rows(encoded[0]) == _rows(split.database)
     assert len(_rows(split.database) - _rows(trained_on[0])) == split.held_out > 0
+
+
+@pytest.fixture(scope="module")
+def big_corpus():
+    """Enough vectors for 8-bit codebooks (and a 12-bit wide one at 2 per centroid)."""
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((16, 16)).astype("float32") * 2
+    x = centres[rng.integers(0, 16, 10_600)] + rng.standard_normal((10_600, 16)).astype("float32")
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype("float32")
+
+
+def _rq_only(monkeypatch):
+    from transforms import candidates
+
+    real = candidates.generate
+    keep = lambda c: c.name == "RQ2x8" or c.family == "rq-wide"  # noqa: E731
+    monkeypatch.setattr(candidates, "generate", lambda *a, **k: [c for c in real(*a, **k) if keep(c)])
+
+
+def test_a_wide_first_codebook_is_measured_when_the_sample_is_the_corpus_the_run_trains_on(
+    big_corpus, monkeypatch
+):
+    _rq_only(monkeypatch)
+    plan = planner.plan(big_corpus, None, planner.Goal(budget_bytes=2), n_queries=200, time_budget_s=60)
+    wide = [r for r in plan["candidates"] if r["family"] == "rq-wide"]
+    assert {r["codec"] for r in wide} == {
+        "RQ1x12_1x4 min_points_per_centroid=2",
+        "RQ1x12_1x4 min_points_per_centroid=2 unit-decoded",
+    }
+    assert all(r["params"] == {"min_points_per_centroid": 2} and r["bytes_per_vector"] == 2 for r in wide)
+    assert not plan["skipped"]
+    assert "trained at 2 vectors per centroid (faiss asks 39)" in plan_report.markdown(plan)
+
+
+@pytest.mark.parametrize(
+    "kwargs, reason",
+    [
+        ({"corpus_rows": 50_000}, "the plan's sample is not the whole corpus of 50,000 documents"),
+        ({"trained_share": 0.5, "corpus_rows": 21_200}, "the run trains on 50.0% of the corpus"),
+        ({"train_size": 10_000}, "the plan trains on a sub-sample of 10,000 (--train-size)"),
+    ],
+)
+def test_a_wide_first_codebook_is_not_measured_where_it_would_be_overrated(
+    big_corpus, monkeypatch, kwargs, reason
+):
+    _rq_only(monkeypatch)
+    goal = planner.Goal(budget_bytes=2)
+    plan = planner.plan(big_corpus, None, goal, n_queries=200, time_budget_s=60, **kwargs)
+    assert {r["candidate"] for r in plan["candidates"]} == {"RQ2x8"}
+    (skip,) = plan["skipped"]
+    assert skip["codec"].startswith("RQ1x12_") and reason in skip["reason"]
+    assert "a wide first codebook memorises its training vectors" in plan_report.markdown(plan)
