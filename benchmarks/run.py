@@ -186,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--plan-budgets", default="48,24,16,12", help="bytes per vector the planner is run at"
     )
-    parser.add_argument("--plan-time-budget", type=float, default=420, help="seconds per plan")
+    parser.add_argument(
+        "--plan-time-budget", type=float, default=600, help="seconds per plan (the planner's default)"
+    )
     parser.add_argument(
         "--parts",
         default=",".join(PARTS),

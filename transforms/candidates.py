@@ -121,7 +121,7 @@ def generate(dim: int, n_train: int, budget_bytes: int | None = None, wide: bool
     adds wide-first-codebook residual quantizers (see wide_rq).
 
     Only codecs the sample can train (39 points per centroid, or their own min_points_per_centroid) are
-    returned; cheap families come first.
+    returned; cheap families come first, then the costlier variants, cheapest first.
     """
     sizes = [budget_bytes] if budget_bytes else [s for s in LADDER if s < 4 * dim]
     scalar = [("SQfp16", 2 * dim), ("SQ8", dim), ("SQ4", dim // 2), ("LSH", dim // 8)]
@@ -137,7 +137,11 @@ def generate(dim: int, n_train: int, budget_bytes: int | None = None, wide: bool
             continue
         unique.setdefault(c, None)
     order = list(FAMILY_ORDER)
-    return sorted(unique, key=lambda c: (c.after is not None, order.index(c.family)))
+    # variants after every plain codec, the cheapest first: a time budget spent on one 3x-costly beam
+    # search would leave no room for two cheaper variants
+    return sorted(
+        unique, key=lambda c: (c.after is not None, c.cost if c.after else 0.0, order.index(c.family))
+    )
 
 
 # Cheap families first, then the ones that usually win per byte (residual and product-residual

@@ -37,6 +37,8 @@ def test_a_wide_first_codebook_is_as_wide_as_two_vectors_per_centroid_allow_and_
     (extra,) = set(widened) - set(plain)
     assert extra.name == "RQ1x12_22x8_1x4 min_points_per_centroid=2"
     assert widened.index(extra) > widened.index(candidates.Candidate("RQ24x8", "rq"))
+    variants = [c.cost for c in widened if c.after]
+    assert variants == sorted(variants)  # the cheapest variants first
 
 
 def test_small_samples_get_no_8_bit_codebooks():
