@@ -18,6 +18,11 @@ def size_text(n: int | None) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
+def per_vector_text(x: float) -> str:
+    """Bytes per vector for reading: whole bytes from 100 up (1,326), else 3 significant digits (0.837)."""
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
 def _training(s: dict[str, Any]) -> str:
     """Why codecs were not trained on the whole database, if they were not, and how recall counts that."""
     held, share = s.get("held_out", 0), s.get("trained_share", 1.0)
@@ -46,8 +51,8 @@ def _codec_size(p: dict[str, Any], s: dict[str, Any]) -> list[str]:
     return [
         f"The codec itself (codebooks, rotations, coarse quantizer) is {size_text(p['codec_bytes'])} and "
         f"every index shard holds a copy: over {rows:,} documents, "
-        f"{p['codec_bytes'] / rows:.3g} bytes per vector per shard beside the {p['bytes_per_vector']} code "
-        "bytes (bytes/vec counts codes only).",
+        f"{per_vector_text(p['codec_bytes'] / rows)} bytes per vector per shard beside the "
+        f"{p['bytes_per_vector']} code bytes (bytes/vec counts codes only).",
         "",
     ]
 

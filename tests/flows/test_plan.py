@@ -6,6 +6,7 @@ import faiss
 import pytest
 
 from tests.flows.test_cli import env, vecpress  # noqa: F401 - env is a fixture
+from transforms import plan_report
 
 PICK_KEYS = {
     "codec",
@@ -39,7 +40,7 @@ def test_plan_then_run_with_the_planned_codec(tmp_path, env):  # noqa: F811
     assert f"**Pick: `{pick['codec']}`**" in (plan_dir / "plan.md").read_text()
     # Every shard also holds the trained codec: plan.md spreads its size over the corpus's 800 documents.
     assert plan["sample"]["corpus_rows"] == 800 and pick["codec_bytes"] > 0
-    per_vector = f"{pick['codec_bytes'] / 800:.3g} bytes per vector per shard"
+    per_vector = f"{plan_report.per_vector_text(pick['codec_bytes'] / 800)} bytes per vector per shard"
     assert per_vector in (plan_dir / "plan.md").read_text()
 
     run = vecpress(

@@ -263,3 +263,12 @@ def test_a_wide_first_codebook_is_not_measured_where_it_would_be_overrated(
     (skip,) = plan["skipped"]
     assert skip["codec"].startswith("RQ1x12_") and reason in skip["reason"]
     assert "a wide first codebook memorises its training vectors" in plan_report.markdown(plan)
+
+
+def test_bytes_per_vector_read_as_whole_bytes_from_100_up():
+    assert [plan_report.per_vector_text(x) for x in (1326.4, 100.0, 25.46, 0.83721)] == [
+        "1,326",
+        "100",
+        "25.5",
+        "0.837",
+    ]
