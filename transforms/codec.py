@@ -174,8 +174,7 @@ def apply_params(index: Any, params: dict[str, int]) -> None:
         if key == SPARSE_PARAM:
             if int(value) < 1:
                 raise CodecError(f"codec parameter {key}={value} must be at least 1")
-            quantizers_cp = [q.cp for q in quantizers if hasattr(q, "cp")]
-            targets = [cp for cp in quantizers_cp if hasattr(cp, key)]
+            targets = [q.cp for q in quantizers if hasattr(q, "cp")]  # their k-means settings
         else:
             targets = [q for q in quantizers if hasattr(q, key)]
         if not targets:

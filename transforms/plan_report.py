@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transforms import io
+from transforms import codec, io
 
 
 def _fmt(v: Any, spec: str) -> str:
@@ -101,12 +101,14 @@ def markdown(plan: dict[str, Any]) -> str:
             "unit-decoded: the same codes, searched by cosine to each reconstruction scaled to unit length "
             "(the sample's embeddings are unit-norm, so a reconstruction's length is only error)."
         )
-    if any(r["family"] == "rq-wide" for r in plan["candidates"]):
+    wide = next((r for r in plan["candidates"] if r["family"] == "rq-wide"), None)
+    if wide is not None:
+        per = wide["params"][codec.SPARSE_PARAM]
         tail.append(
-            "RQ1x… min_points_per_centroid=2: residual quantization with a wide first codebook, trained "
-            "at 2 vectors per centroid (faiss asks 39). It partly memorises its training vectors, which here "
-            "are the corpus the run indexes; documents it was not trained on (added before the next "
-            "re-index) would be encoded worse than by plain RQ."
+            f"RQ1x… {codec.SPARSE_PARAM}={per}: residual quantization with a wide first codebook, trained "
+            f"at {per} vectors per centroid (faiss asks {codec.MIN_POINTS_PER_CENTROID}). It partly "
+            "memorises its training vectors, which here are the corpus the run indexes; documents it was not "
+            "trained on (added before the next re-index) would be encoded worse than by plain RQ."
         )
     tail += ["", "Not measured:", *skipped] if skipped else []
     return "\n".join(head + tail) + "\n"

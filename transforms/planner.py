@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -146,9 +147,9 @@ class Split:
             trained=None if trained.all() else trained,
         )  # fmt: skip
 
-    @property
+    @cached_property
     def train(self) -> np.ndarray:
-        """The vectors codecs train on: the database, or its rows in ``trained``."""
+        """The vectors codecs train on: the database, or its rows in ``trained`` (gathered once)."""
         return self.database if self.trained is None else np.ascontiguousarray(self.database[self.trained])
 
     @property
@@ -318,22 +319,18 @@ def pick(rows: Sequence[Measurement], goal: Goal, key: str) -> tuple[Measurement
     return best, f"fewest bytes/vector of {len(ok)} measured codecs with {what}{lat}"
 
 
-def _wide_skipped(
-    dim: int, n_train: int, goal: Goal, split: Split, corpus_rows: int | None
-) -> list[dict[str, str]]:
-    """Why the wide-first-codebook candidates were not measured (when the sample could train them)."""
-    wide = candidates.generate(dim, n_train, goal.budget_bytes, wide=True)
+def _why_not_wide(split: Split, n_train: int, corpus_rows: int | None) -> str:
+    """Why the wide-first-codebook candidates are not measured on this split."""
     if split.held_out:
         why = f"the run trains on {100 * split.trained_share:.1f}% of the corpus"
     elif split.trained is not None:
         why = f"the plan trains on a sub-sample of {n_train:,} (--train-size)"
     else:
         why = f"the plan's sample is not the whole corpus of {corpus_rows:,} documents"
-    reason = (
+    return (
         f"a wide first codebook memorises its training vectors, and {why}: it is only measured when the "
         "plan's sample is the corpus the run trains on and indexes"
     )
-    return [{"codec": c.name, "reason": reason} for c in wide if c.family == "rq-wide"]
 
 
 def plan(
@@ -370,9 +367,11 @@ def plan(
     n_train = len(split.train)
     # wide first codebooks memorise their training vectors: only measured where those are the run's corpus
     wide = whole and split.trained is None
-    cands = candidates.generate(vectors.shape[1], n_train, goal.budget_bytes, wide=wide)
+    every = candidates.generate(vectors.shape[1], n_train, goal.budget_bytes, wide=True)
+    cands = [c for c in every if wide or c.family != "rq-wide"]
     rows: list[Measurement] = []
-    skipped = [] if wide else _wide_skipped(vectors.shape[1], n_train, goal, split, corpus_rows)
+    reason = "" if wide else _why_not_wide(split, n_train, corpus_rows)
+    skipped = [{"codec": c.name, "reason": reason} for c in every if c not in cands]
     start = time.perf_counter()
     for cand in cands:
         elapsed = time.perf_counter() - start
