@@ -1,8 +1,9 @@
 """Content-keyed stage cache on top of Prefect's persisted task results.
 
-A cached task returns where its files were written (the run directory of the run that computed them). On a
-cache hit in a later run, those files are copied into the new run's directory, so every run stays complete
-on its own; if they are gone, the stage is recomputed.
+A cached task returns where its files were written (the run directory of the run that computed them) and
+their records (size, sha256). On a cache hit in a later run, those files are copied into the new run's
+directory, so every run stays complete on its own, and the copies are checked against the records; if the
+files are gone or differ from what was written, the stage is recomputed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from prefect import Task
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 
-from transforms import io
+from transforms import integrity, io
 from transforms.layout import RunLayout
 
 logger = logging.getLogger(__name__)
@@ -64,5 +65,12 @@ def run_cached(task: Task, stage: str, key: str, storage: Any, **kwargs: Any) ->
         return task.with_options(result_storage=storage, refresh_cache=True)(key=key, **kwargs), None
     for url, name in zip(sources, STAGE_FILES[stage], strict=True):
         io.copy_tree(url, layout.dir(name))
+    written = result.get("files") or integrity.describe(layout.root, STAGE_FILES[stage])
+    damaged = integrity.problems(layout.root, written)
+    if damaged:  # the earlier run's files changed since they were written: never reuse them
+        logger.warning("cache hit for %s, but %s: recomputing", stage, "; ".join(damaged))
+        for name in STAGE_FILES[stage]:
+            io.remove(layout.dir(name))
+        return task.with_options(result_storage=storage, refresh_cache=True)(key=key, **kwargs), None
     logger.info("%s: reused the output of %s (same inputs, key %s)", stage, source, key)
-    return {**result, "root": layout.root}, source
+    return {**result, "root": layout.root, "files": written}, source

@@ -7,7 +7,10 @@ import json
 import logging
 import os
 import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"  # transforms.embedder.DEFAULT_MODEL, without importing it here
 DEFAULT_RUN_SAMPLE_SIZE = 100_000  # ReindexConfig.sample_size's default, likewise
@@ -52,9 +55,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.config:
         config = ReindexConfig.from_yaml(*args.config, **overrides)
     else:
-        config = ReindexConfig(**{k: v for k, v in overrides.items() if v is not None})
-    _warm_model(config)
-    manifest = reindex(config)
+        config = ReindexConfig.build(**{k: v for k, v in overrides.items() if v is not None})
+    _refuse_ephemeral("--output", config.output)
+    _warm_model(config)  # while the Prefect server starts
+    with _prefect_api():
+        manifest = reindex(config)
     table = Table(title=f"vecpress run {manifest['run_id']}", show_header=False)
     for key, value in report.summary_rows(manifest):
         table.add_row(key, value)
@@ -67,6 +72,7 @@ def _plan(args: argparse.Namespace) -> int:
     from transforms.embedder import EmbedderSpec
     from transforms.reading import Columns
 
+    _refuse_ephemeral("--out", args.out)
     goal = planner.Goal(args.budget_bytes, args.target_recall, args.max_loss_points, args.max_latency_ms)
     goal.check(has_labels=True)  # the goal's shape; labels are checked once the sample is read
     if bool(args.input) == bool(args.embeddings):
@@ -109,12 +115,35 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warm_model(config) -> None:
-    """Load the model in a thread while Prefect starts its temporary server (seconds on 2 cores, mostly
-    waiting): the flow's first stage then finds it loaded. A failure here is left for that stage to report."""
-    import threading
+def _refuse_ephemeral(flag: str, url: str) -> None:
+    from transforms import io
+    from transforms.errors import StorageError
+
+    if io.is_ephemeral(url):
+        raise StorageError(
+            f"{flag} {url}: a memory:// location lives only as long as this process, so nothing would be "
+            "left once it exits; give a local path or an object-store URL (s3://, gs://)"
+        )
+
+
+def _prefect_api():
+    """The Prefect server the flow reports to: PREFECT_API_URL when set, else a temporary one that dies with
+    this process (flows.server)."""
+    from contextlib import nullcontext
 
     from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return nullcontext()
+    from flows.server import temporary_server
+
+    return temporary_server(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
+
+
+def _warm_model(config) -> None:
+    """Load the model in a thread while the flow starts (seconds on 2 cores, mostly waiting on the Prefect
+    server): the flow's first stage then finds it loaded. A failure here is left for that stage to report."""
+    import threading
 
     from transforms.embedder import load_embedder
 
@@ -124,8 +153,7 @@ def _warm_model(config) -> None:
         except Exception:  # noqa: BLE001 - the flow's check_model_and_codec loads it again and reports
             pass
 
-    if not PREFECT_API_URL.value():
-        threading.Thread(target=load, name="warm-model", daemon=True).start()
+    threading.Thread(target=load, name="warm-model", daemon=True).start()
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -176,23 +204,65 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _integrity_text(checked) -> str:
+    if checked.ok:
+        return (
+            f"ok: {checked.checked} files, {checked.bytes / 1e6:.2f} MB match the manifest's sizes and sha256"
+        )
+    return f"DAMAGED: {len(checked.problems)} of {checked.checked} files differ from the manifest"
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from transforms import publish, report
+    from transforms import publish, report, verify
 
-    layout, manifest = publish.current(args.index)
+    if args.no_verify:
+        layout, manifest = publish.current(args.index)
+        checked = None
+    else:
+        checked = verify.verify(args.index)
+        layout, manifest = checked.layout, checked.manifest
     if args.json:
         print(json.dumps(manifest, indent=2))
+    else:
+        table = Table(title=f"{args.index}: current run {layout.run_id}", show_header=False)
+        for key, value in report.summary_rows(manifest):
+            table.add_row(key, value)
+        total = sum(f["bytes"] for f in manifest["files"])
+        table.add_row(
+            "files", f"{len(manifest['files'])} files, {total / 1e6:.2f} MB (sha256 in manifest.json)"
+        )
+        table.add_row(
+            "integrity", "not checked (--no-verify)" if checked is None else _integrity_text(checked)
+        )
+        Console().print(table)
+    return _report_problems(checked)
+
+
+def _report_problems(checked) -> int:
+    """Each damaged file on its own line, then the one error line; exit 2 when there is any."""
+    if checked is None or checked.ok:
         return 0
-    table = Table(title=f"{args.index}: current run {layout.run_id}", show_header=False)
-    for key, value in report.summary_rows(manifest):
-        table.add_row(key, value)
-    total = sum(f["bytes"] for f in manifest["files"])
-    table.add_row("files", f"{len(manifest['files'])} files, {total / 1e6:.2f} MB (sha256 in manifest.json)")
-    Console().print(table)
-    return 0
+    for problem in checked.problems:
+        print(f"  {problem}", file=sys.stderr)
+    print(
+        f"vecpress: error: run {checked.layout.run_id} of {checked.layout.output} is damaged: "
+        f"{len(checked.problems)} of {checked.checked} files differ from its manifest (listed above); "
+        "search refuses it. Publish a new run with 'vecpress run'.",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from transforms import verify
+
+    checked = verify.verify(args.index)
+    if checked.ok:
+        print(f"run {checked.layout.run_id} of {args.index}: {_integrity_text(checked)}")
+    return _report_problems(checked)
 
 
 def _sample_data(args: argparse.Namespace) -> int:
@@ -203,12 +273,41 @@ def _sample_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="vecpress", description=__doc__)
-    top.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = top.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is the same one line as every other vecpress error (exit 2)."""
 
-    run = sub.add_parser("run", help="embed, compress, index, evaluate and publish a corpus")
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"vecpress: error: {message} (see '{self.prog} --help')\n")
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer no smaller than ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    # -v works before or after the command; SUPPRESS keeps a subcommand's unset flag from hiding the top one
+    verbose = _Parser(add_help=False)
+    verbose.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+        help="debug logging, and the full traceback (Prefect's too) behind any error",
+    )  # fmt: skip
+    top = _Parser(prog="vecpress", description=__doc__, parents=[verbose])
+    sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser(
+        "run", help="embed, compress, index, evaluate and publish a corpus", parents=[verbose]
+    )
     run.add_argument(
         "--config",
         action="append",
@@ -244,7 +343,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id")
     run.set_defaults(func=_run)
 
-    plan = sub.add_parser("plan", help="measure codecs on a sample of the corpus and pick one for a goal")
+    plan = sub.add_parser(
+        "plan", help="measure codecs on a sample of the corpus and pick one for a goal", parents=[verbose]
+    )
     plan.add_argument("--input", help="Parquet file, directory or glob: embed a sample of it")
     plan.add_argument("--embeddings", help="a vecpress output: reuse its published run's embeddings")
     plan.add_argument("--text-column", default="text")
@@ -252,14 +353,16 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--label-column", help="labels for kNN-10 accuracy (and --max-loss-points)")
     plan.add_argument("--model", default=DEFAULT_MODEL_NAME)
     plan.add_argument("--device", default="auto")
-    plan.add_argument("--batch-size", type=int, default=64)
-    plan.add_argument("--max-seq-length", type=int)
-    plan.add_argument("--sample", type=int, default=20_000, help="vectors to plan on (default 20000)")
+    plan.add_argument("--batch-size", type=_at_least(1), default=64)
+    plan.add_argument("--max-seq-length", type=_at_least(8))
+    plan.add_argument(
+        "--sample", type=_at_least(2), default=20_000, help="vectors to plan on (default 20000)"
+    )
     _goal_arguments(plan)
     plan.add_argument(
         "--objective", choices=["recall", "knn"], default="recall", help="what a budget maximises"
     )
-    plan.add_argument("--queries", type=int, default=1000, help="held-out queries")
+    plan.add_argument("--queries", type=_at_least(1), default=1000, help="held-out queries")
     plan.add_argument(
         "--train-size",
         type=int,
@@ -278,25 +381,42 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="print the plan (JSON) on stdout")
     plan.set_defaults(func=_plan)
 
-    search = sub.add_parser("search", help="query the current run of an index")
+    search = sub.add_parser("search", help="query the current run of an index", parents=[verbose])
     search.add_argument("queries", nargs="*")
     search.add_argument("--index", required=True, help="output root given to 'vecpress run'")
-    search.add_argument("-k", type=int, default=10)
+    search.add_argument("-k", type=_at_least(1), default=10)
     search.add_argument("--queries-file")
     search.add_argument("--docs", help="source Parquet (URL/glob) to show the matching texts")
-    search.add_argument("--nprobe", type=int)
+    search.add_argument("--nprobe", type=_at_least(1))
     search.add_argument("--device", default="auto")
     search.add_argument("--json", action="store_true")
     search.set_defaults(func=_search)
 
-    inspect = sub.add_parser("inspect", help="the current run's manifest: counts, sizes, quality")
+    inspect = sub.add_parser(
+        "inspect",
+        help="the current run's manifest: counts, sizes, quality, and whether its files are intact",
+        parents=[verbose],
+    )
     inspect.add_argument("index")
     inspect.add_argument("--json", action="store_true")
+    inspect.add_argument(
+        "--no-verify", action="store_true", help="skip checking every file against the manifest's sha256"
+    )
     inspect.set_defaults(func=_inspect)
 
-    sample = sub.add_parser("sample-data", help="write the bundled 20 Newsgroups corpus as Parquet")
+    check = sub.add_parser(
+        "verify",
+        help="check every file of the current run against its manifest (size and sha256)",
+        parents=[verbose],
+    )
+    check.add_argument("index", help="output root given to 'vecpress run'")
+    check.set_defaults(func=_verify)
+
+    sample = sub.add_parser(
+        "sample-data", help="write the bundled 20 Newsgroups corpus as Parquet", parents=[verbose]
+    )
     sample.add_argument("--output", required=True)
-    sample.add_argument("--limit", type=int, help="seeded random subset of this many posts")
+    sample.add_argument("--limit", type=_at_least(1), help="seeded random subset of this many posts")
     sample.add_argument("--seed", type=int, default=0)
     sample.set_defaults(func=_sample_data)
     return top
@@ -312,7 +432,9 @@ def _goal_arguments(sub: argparse.ArgumentParser) -> None:
 
 
 def _setup_logging(verbose: bool) -> None:
-    """vecpress's own loggers go to stderr; library chatter stays at Prefect's root level (WARNING)."""
+    """vecpress's own loggers go to stderr; library chatter stays at Prefect's root level (WARNING). Without
+    --verbose, the tracebacks Prefect logs for an expected vecpress error are left out: the CLI prints the
+    error on one line (flows.logs)."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     for name in ("flows", "transforms", "pipelines"):
@@ -322,8 +444,16 @@ def _setup_logging(verbose: bool) -> None:
         logger.propagate = False
     if verbose:
         logging.getLogger().setLevel(logging.DEBUG)
+    if not verbose:
+        from flows import logs
+
+        logs.quiet_expected_errors()
     # Beam's GCP I/O modules warn about optional BigQuery clients on import; vecpress does not use them.
     logging.getLogger().addFilter(lambda record: not record.getMessage().startswith("apitools not found"))
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -333,18 +463,23 @@ def main(argv: list[str] | None = None) -> int:
     # A fresh PREFECT_HOME migrates its database on first start: well over Prefect's 20 s default on 2 cores.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     args = parser().parse_args(argv)
-    _setup_logging(args.verbose)
-    from transforms.codec import CodecError
-    from transforms.lock import OutputLocked
-    from transforms.planner import PlanError
-    from transforms.publish import PublishError
-    from transforms.reading import InputError
+    verbose = getattr(args, "verbose", False)
+    _setup_logging(verbose)
+    from transforms.errors import VecpressError
 
     try:
         return args.func(args)
-    except (InputError, CodecError, PublishError, OutputLocked, PlanError) as err:
-        print(f"vecpress: error: {err}", file=sys.stderr)
+    except VecpressError as err:  # expected: the message says what and where
+        if verbose:
+            traceback.print_exc()
+        print(f"vecpress: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except OSError as err:  # storage trouble (disk full, permissions, network) met while working
+        if verbose:
+            traceback.print_exc()
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"vecpress: error: {err.strerror or _one_line(err)}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

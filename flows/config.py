@@ -6,11 +6,30 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from transforms.embedder import DEFAULT_MODEL, EmbedderSpec
+from transforms.errors import VecpressError
 from transforms.planner import Goal
 from transforms.reading import Columns
+
+
+class ConfigError(VecpressError, ValueError):
+    """An option or config key with a value vecpress cannot use; the message names the option."""
+
+
+def explain(err: ValidationError, source: str = "") -> ConfigError:
+    """One line per bad option, named as the flag and the config key: ``--shards (shards): ...``."""
+    parts = []
+    for e in err.errors():
+        key = ".".join(str(x) for x in e["loc"])
+        if e["type"] == "extra_forbidden":
+            parts.append(f"unknown config key {key!r} (see 'vecpress run --help' for the options)")
+            continue
+        flag = f"--{key.replace('_', '-')} ({key})" if key else "config"
+        got = "" if e["type"] == "missing" else f", got {e.get('input')!r}"
+        parts.append(f"{flag}: {e['msg'].removeprefix('Value error, ')}{got}")
+    return ConfigError(f"{source}{'; '.join(parts)}")
 
 
 class ReindexConfig(BaseModel):
@@ -43,6 +62,11 @@ class ReindexConfig(BaseModel):
         False, description="search a flat codec by unit-length reconstructions (normalized embeddings)"
     )
     shards: int = Field(4, ge=1, le=99999)
+    on_bad_file: Literal["fail", "skip"] = Field(
+        "fail",
+        description="a Parquet file (or row group) that cannot be decoded fails the run, or its rows go to "
+        "rejects.arrow and the run goes on",
+    )
     sample_size: int = Field(100_000, ge=1, description="training sample for the codec")
     seed: int = 0
     nprobe: int = Field(16, ge=1)
@@ -51,18 +75,32 @@ class ReindexConfig(BaseModel):
 
     runner: str = Field("DirectRunner", description="Beam runner for the embed/encode/build pipelines")
     pipeline_args: list[str] = Field(default_factory=list, description="extra Beam pipeline options")
-    run_id: str | None = None
+    run_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+    lock_lease_s: float = Field(
+        300, ge=5, description="the output lock frees itself this long after its holder's last heartbeat"
+    )
 
     @classmethod
     def from_yaml(cls, *paths: str | Path, **overrides: Any) -> ReindexConfig:
         """Merge YAML files left to right (e.g. a run config, then a runner profile), then ``overrides``."""
         data: dict[str, Any] = {}
         for path in paths:
-            layer = yaml.safe_load(Path(path).read_text()) or {}
+            try:
+                layer = yaml.safe_load(Path(path).read_text()) or {}
+            except (OSError, yaml.YAMLError) as err:
+                raise ConfigError(f"{path}: cannot read this config file ({err})".replace("\n", " ")) from err
             if not isinstance(layer, dict):
-                raise ValueError(f"{path}: expected a mapping of config keys at the top level")
+                raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
             data.update(layer)
-        return cls(**{**data, **{k: v for k, v in overrides.items() if v is not None}})
+        return cls.build(**{**data, **{k: v for k, v in overrides.items() if v is not None}})
+
+    @classmethod
+    def build(cls, **values: Any) -> ReindexConfig:
+        """The config, or a ConfigError naming every bad option in one line."""
+        try:
+            return cls(**values)
+        except ValidationError as err:
+            raise explain(err) from None
 
     @model_validator(mode="after")
     def _goal_needs_auto(self) -> ReindexConfig:

@@ -10,7 +10,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from flows import tasks
+from flows import signals, tasks
 from flows.cache import result_storage, run_cached
 from flows.config import ReindexConfig
 from transforms import io, lock
@@ -50,15 +50,18 @@ def _sizes(layout: RunLayout, shards: int, code_size: int, dim: int, indexed: in
     }
 
 
-def _stages(config: ReindexConfig, layout: RunLayout) -> dict[str, Any]:
+def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict[str, Any]:
     timings: dict[str, float] = {}
     reused: dict[str, str] = {}
     storage = result_storage(config.output)
+    written: dict[str, dict[str, Any]] = {}  # every file the stages wrote, with its size and sha256
 
     def cached(task, stage: str, key: str, **kwargs: Any) -> dict[str, Any]:
-        result, source = run_cached(task, stage, key, storage, **kwargs)
+        inputs = {} if stage == "embed" else {"written": dict(written)}  # what the stage reads is checked
+        result, source = run_cached(task, stage, key, storage, **inputs, **kwargs)
         if source:
             reused[stage] = source
+        written.update(result["files"])
         return result
 
     with _timed(timings, "read"):
@@ -74,8 +77,18 @@ def _stages(config: ReindexConfig, layout: RunLayout) -> dict[str, Any]:
             config.columns(),
             config.embedder(),
             config.shards,
+            config.on_bad_file,
         )
-        embedded = cached(tasks.embed, "embed", embed_key, config=config, layout=layout, files=files, dim=dim)
+        embedded = cached(
+            tasks.embed,
+            "embed",
+            embed_key,
+            config=config,
+            layout=layout,
+            files=files,
+            versions=versions,
+            dim=dim,
+        )
         counts = {k: embedded[k] for k in ("read", "embedded", "rejected")}
     with _timed(timings, "fit"):
         goal = config.plan_goal()
@@ -93,7 +106,9 @@ def _stages(config: ReindexConfig, layout: RunLayout) -> dict[str, Any]:
         build_key = stage_key("build", STAGE_CODE["build"], encode_key)
         counts["indexed"] = cached(tasks.build, "build", build_key, config=config, layout=layout)["rows"]
     with _timed(timings, "evaluate"):
-        quality, per_query = tasks.evaluate(config, layout, counts["embedded"], info.nprobe, info.unit_decode)
+        quality, per_query = tasks.evaluate(
+            config, layout, counts["embedded"], info.nprobe, written, info.unit_decode
+        )
     manifest = {
         "run_id": layout.run_id,
         "output": config.output,
@@ -111,7 +126,8 @@ def _stages(config: ReindexConfig, layout: RunLayout) -> dict[str, Any]:
         "reused": reused,
     }
     text = tasks.write_report(layout, manifest, per_query)
-    manifest = tasks.publish_run(layout, manifest)
+    lease.check()  # a run that lost its lock publishes nothing
+    manifest = tasks.publish_run(layout, manifest, written)
     create_markdown_artifact(
         markdown=text, key="vecpress-report", description=f"vecpress run {layout.run_id}"
     )
@@ -136,5 +152,15 @@ def reindex(
             raise ValueError("reindex needs a config or a config_file")
         config = ReindexConfig.from_yaml(config_file, **(overrides or {}))
     layout = RunLayout(config.output, config.run_id or new_run_id())
-    with lock.output_lock(config.output, layout.run_id):
-        return _stages(config, layout)
+    with (
+        signals.watch_termination(),
+        lock.output_lock(config.output, layout.run_id, config.lock_lease_s) as lease,
+    ):
+        try:
+            return _stages(config, layout, lease)
+        except Exception as err:
+            if signals.received() is not None:  # stopped, not failed: let Prefect see it as such
+                from prefect.exceptions import TerminationSignal
+
+                raise TerminationSignal(signals.received()) from err
+            raise

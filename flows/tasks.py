@@ -9,13 +9,15 @@ from typing import Any
 import numpy as np
 from prefect import task
 
-from flows.cache import by_key
+from flows import signals
+from flows.cache import STAGE_FILES, by_key
 from flows.config import ReindexConfig
 from transforms import (
     arrow_files,
     codec,
     evaluation,
     fingerprint,
+    integrity,
     io,
     plan_report,
     planner,
@@ -25,16 +27,21 @@ from transforms import (
     sampling,
     search,
 )
+from transforms.errors import VecpressError
 from transforms.layout import RunLayout
 
 logger = logging.getLogger(__name__)
 
 
 def _transient(_task: Any, _task_run: Any, state: Any) -> bool:
-    """Prefect retry condition: retry storage or network trouble, not bad input or an untrainable codec."""
+    """Prefect retry condition: retry storage or network trouble; never an expected error (bad input, an
+    untrainable codec, a damaged file: the same again cannot succeed), nor work stopped by a termination
+    signal (a cancelled flow run)."""
+    if signals.received() is not None:
+        return False
     try:
         state.result()
-    except (reading.InputError, codec.CodecError, publish.PublishError):
+    except VecpressError:
         return False
     except Exception:
         return True
@@ -74,30 +81,71 @@ CACHED = {"cache_key_fn": by_key, "persist_result": True}
 
 @task(retries=1, **RETRY, **CACHED)
 def embed(
-    config: ReindexConfig, layout: RunLayout, files: list[reading.InputFile], dim: int, key: str
+    config: ReindexConfig,
+    layout: RunLayout,
+    files: list[reading.InputFile],
+    versions: list[dict[str, Any]],
+    dim: int,
+    key: str,
 ) -> dict[str, Any]:
-    """Run the embed pipeline; return rows read (from Parquet footers), embedded and rejected."""
+    """Run the embed pipeline; return rows read (from Parquet footers), embedded and rejected, and the
+    records (size, sha256) of the files it wrote."""
     from pipelines import embed as embed_pipeline
     from pipelines import runner
 
     read = sum(f.rows for f in files)
     job = embed_pipeline.EmbedJob(
-        tuple(f.url for f in files), config.columns(), config.embedder(), layout, config.shards, dim, read
+        tuple(files),
+        config.columns(),
+        config.embedder(),
+        layout,
+        config.shards,
+        dim,
+        read,
+        config.on_bad_file,
     )
     runner.run(lambda p: embed_pipeline.build(p, job), _beam_options(config), "embed")
+    for before in versions:  # a file replaced mid-run would mix two versions of the corpus
+        after = fingerprint.file_version(before["url"])
+        if after != before:
+            raise reading.InputError(
+                f"{before['url']}: changed while the run was reading it (size {before['size']} -> "
+                f"{after['size']}); run again once it no longer changes"
+            )
     embedded = sum(arrow_files.num_rows(u) for u in layout.shards("embeddings", config.shards))
     rejected = arrow_files.num_rows(layout.rejects)
     if embedded == 0:
         raise reading.InputError(
             f"no documents to index: all {read} rows were rejected (see {layout.rejects})"
         )
-    return {"read": read, "embedded": embedded, "rejected": rejected, "root": layout.root}
+    written = integrity.describe(layout.root, STAGE_FILES["embed"])
+    return {"read": read, "embedded": embedded, "rejected": rejected, "root": layout.root, "files": written}
+
+
+Records = dict[str, dict[str, Any]]  # a run's files by relative path: {"bytes", "sha256"} when written
+
+
+def _checked(layout: RunLayout, kind: str, shards: int, written: Records) -> list[str]:
+    """The shard URLs of ``kind``, each checked against the record of the stage that wrote it."""
+    urls = []
+    for i in range(shards):
+        rel = layout.shard_path(kind, i, shards)
+        integrity.verify_file(layout.dir(rel), written.get(rel))
+        urls.append(layout.dir(rel))
+    return urls
+
+
+def _codec_records(written: Records) -> dict[str, Any]:
+    return {rel.removeprefix("codec/"): r for rel, r in written.items() if rel.startswith("codec/")}
 
 
 @task(**CACHED)
-def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int, key: str) -> dict[str, Any]:
-    """Draw the seeded training sample from the stored embeddings and train the codec."""
-    shards = layout.shards("embeddings", config.shards)
+def fit_codec(
+    config: ReindexConfig, layout: RunLayout, n_total: int, dim: int, written: Records, key: str
+) -> dict[str, Any]:
+    """Draw the seeded training sample from the stored embeddings (checked against their records) and train
+    the codec."""
+    shards = _checked(layout, "embeddings", config.shards, written)
     sample = sampling.bottom_k(shards, config.sample_size, config.seed)
     params: dict[str, int] = {}
     nprobe, plan_summary, unit_decode = config.nprobe, None, config.unit_decode
@@ -145,48 +193,83 @@ def fit_codec(config: ReindexConfig, layout: RunLayout, n_total: int, dim: int, 
         unit_decode=unit_decode,
     )
     codec.save(layout.codec, index, info)
-    return {"info": info, "root": layout.root}
+    written = integrity.describe(layout.root, STAGE_FILES["fit"])
+    return {"info": info, "root": layout.root, "files": written}
 
 
 @task(retries=1, **RETRY, **CACHED)
-def encode(config: ReindexConfig, layout: RunLayout, key: str) -> dict[str, Any]:
+def encode(config: ReindexConfig, layout: RunLayout, written: Records, key: str) -> dict[str, Any]:
+    """Encode every embedding shard; each worker checks its shard and the codec against their records."""
     from pipelines import encode as encode_pipeline
     from pipelines import runner
 
-    pairs = list(
-        zip(layout.shards("embeddings", config.shards), layout.shards("codes", config.shards), strict=True)
+    n = config.shards
+    jobs = [
+        (
+            layout.shard("embeddings", i, n),
+            layout.shard("codes", i, n),
+            written.get(layout.shard_path("embeddings", i, n)),
+        )
+        for i in range(n)
+    ]
+    codec_records = _codec_records(written)
+    runner.run(
+        lambda p: encode_pipeline.build(p, layout.codec, jobs, codec_records), _beam_options(config), "encode"
     )
-    runner.run(lambda p: encode_pipeline.build(p, layout.codec, pairs), _beam_options(config), "encode")
-    return {"rows": sum(arrow_files.num_rows(u) for _, u in pairs), "root": layout.root}
+    rows = sum(arrow_files.num_rows(dst) for _, dst, _ in jobs)
+    return {
+        "rows": rows,
+        "root": layout.root,
+        "files": integrity.describe(layout.root, STAGE_FILES["encode"]),
+    }
 
 
 @task(retries=1, **RETRY, **CACHED)
-def build(config: ReindexConfig, layout: RunLayout, key: str) -> dict[str, Any]:
+def build(config: ReindexConfig, layout: RunLayout, written: Records, key: str) -> dict[str, Any]:
+    """Build every index shard from its code shard; each worker checks the codes and the codec first."""
     from pipelines import build as build_pipeline
     from pipelines import runner
 
-    jobs = list(
-        zip(
-            layout.shards("codes", config.shards),
-            layout.shards("index", config.shards),
-            layout.shards("idmap", config.shards),
-            strict=True,
+    n = config.shards
+    jobs = [
+        (
+            layout.shard("codes", i, n),
+            layout.shard("index", i, n),
+            layout.shard("idmap", i, n),
+            written.get(layout.shard_path("codes", i, n)),
         )
+        for i in range(n)
+    ]
+    codec_records = _codec_records(written)
+    runner.run(
+        lambda p: build_pipeline.build(p, layout.codec, jobs, codec_records), _beam_options(config), "build"
     )
-    runner.run(lambda p: build_pipeline.build(p, layout.codec, jobs), _beam_options(config), "build")
-    return {"rows": sum(arrow_files.num_rows(u) for _, _, u in jobs), "root": layout.root}
+    rows = sum(arrow_files.num_rows(idmap) for _, _, idmap, _ in jobs)
+    return {"rows": rows, "root": layout.root, "files": integrity.describe(layout.root, STAGE_FILES["build"])}
 
 
 @task
 def evaluate(
-    config: ReindexConfig, layout: RunLayout, n_total: int, nprobe: int, unit_decode: bool = False
+    config: ReindexConfig,
+    layout: RunLayout,
+    n_total: int,
+    nprobe: int,
+    written: Records,
+    unit_decode: bool = False,
 ) -> tuple[dict[str, Any], list[float]]:
-    """Recall@k against exact float search and kNN label accuracy, on queries drawn from the corpus."""
-    shards = layout.shards("embeddings", config.shards)
+    """Recall@k against exact float search and kNN label accuracy, on queries drawn from the corpus; the
+    embeddings and index shards are checked against their records before they are used."""
+    shards = _checked(layout, "embeddings", config.shards, written)
     queries = sampling.bottom_k(shards, min(config.eval_queries, n_total), config.seed + 1)
     k, qids = config.k, queries.row_ids
     exact = evaluation.exact_search(shards, queries.vectors, k + 1)
-    indexes = [search.load_index(u, nprobe, unit_decode) for u in layout.shards("index", config.shards)]
+    n = config.shards
+    indexes = [
+        search.load_index(
+            layout.shard("index", i, n), nprobe, unit_decode, written.get(layout.shard_path("index", i, n))
+        )
+        for i in range(n)
+    ]
     start = time.perf_counter()
     approx = search.search_shards(indexes, queries.vectors, k + 1)
     latency_ms = 1000 * (time.perf_counter() - start) / len(qids)
@@ -217,5 +300,5 @@ def write_report(layout: RunLayout, manifest: dict[str, Any], per_query: list[fl
 
 
 @task(retries=2, **RETRY)
-def publish_run(layout: RunLayout, manifest: dict[str, Any]) -> dict[str, Any]:
-    return publish.publish(layout, manifest)
+def publish_run(layout: RunLayout, manifest: dict[str, Any], written: Records) -> dict[str, Any]:
+    return publish.publish(layout, manifest, written)

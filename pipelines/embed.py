@@ -23,24 +23,26 @@ KEPT, REJECTED = "kept", "rejected"
 
 @dataclass(frozen=True)
 class EmbedJob:
-    files: tuple[str, ...]
+    files: tuple[reading.InputFile, ...]  # with the rows each held when the run checked it
     columns: reading.Columns
     spec: EmbedderSpec
     layout: RunLayout
     shards: int
     dim: int
     expected_rows: int | None = None
+    on_bad_file: str = "fail"
 
 
 class ReadDocuments(beam.DoFn):
-    """One Parquet file in, its rows out as (KEPT, Document) or (REJECTED, reject row)."""
+    """One row group in, its rows out as (KEPT, Document) or (REJECTED, reject row)."""
 
-    def __init__(self, columns: reading.Columns):
+    def __init__(self, columns: reading.Columns, on_bad_file: str = "fail"):
         self.columns = columns
+        self.on_bad_file = on_bad_file
         self.read = Metrics.counter("vecpress", "rows_read")
 
-    def process(self, url: str) -> Iterator[Any]:
-        for doc in reading.read_documents(url, self.columns):
+    def process(self, group: reading.RowGroup) -> Iterator[Any]:
+        for doc in reading.read_row_group(reading.RowGroup(*group), self.columns, self.on_bad_file):
             self.read.inc()
             reason = reading.rejection(doc)
             if reason:
@@ -78,10 +80,13 @@ def split(tagged: beam.PCollection, label: str) -> tuple[beam.PCollection, beam.
     return kept, rejected
 
 
-def to_shard_row(item: tuple[tuple[str, str | None], np.ndarray], shards: int) -> tuple[int, tuple]:
-    (doc_id, label), vector = item
+def to_shard_row(item: tuple[tuple[str, str | None, str, int], np.ndarray | str], shards: int) -> tuple:
+    """(KEPT, (shard, row)) for an embedded document, (REJECTED, reject row) for one the model refused."""
+    (doc_id, label, file, row_number), vector = item
+    if isinstance(vector, str):
+        return REJECTED, (file, row_number, doc_id, vector)
     row = ids.row_id(doc_id)
-    return ids.shard_of(row, shards), (row, doc_id, label, np.asarray(vector, np.float32))
+    return KEPT, (ids.shard_of(row, shards), (row, doc_id, label, np.asarray(vector, np.float32)))
 
 
 class WriteEmbeddingShard(beam.DoFn):
@@ -122,9 +127,10 @@ def build(pipeline: beam.Pipeline, job: EmbedJob) -> None:
     """The embed graph; all I/O goes through fsspec URLs so workers need no shared disk."""
     docs, empty = split(
         pipeline
-        | "Files" >> beam.Create(list(job.files))
+        | "Files" >> beam.Create([tuple(f) for f in job.files])
+        | "RowGroups" >> beam.FlatMap(lambda f: [tuple(g) for g in reading.row_groups(f[0], f[1])])
         | "Spread" >> beam.Reshuffle()
-        | "Read" >> beam.ParDo(ReadDocuments(job.columns)),
+        | "Read" >> beam.ParDo(ReadDocuments(job.columns, job.on_bad_file)),
         "Read",
     )
     unique, duplicates = split(
@@ -139,13 +145,17 @@ def build(pipeline: beam.Pipeline, job: EmbedJob) -> None:
     # sentence-transformers sorts each call's texts by length, so 4 model batches per call pad less.
     n_batches = max(1, math.ceil((job.expected_rows or 1) / (4 * job.spec.batch_size)))
     handler = KeyedModelHandler(SentenceEmbeddingHandler(job.spec, job.expected_rows)).with_no_batching()
-    rows = (
+    rows, refused = split(
         unique
-        | "BatchKey" >> beam.Map(lambda d: (ids.row_id(d.doc_id) % n_batches, ((d.doc_id, d.label), d.text)))
+        | "BatchKey"
+        >> beam.Map(
+            lambda d: (ids.row_id(d.doc_id) % n_batches, ((d.doc_id, d.label, d.file, d.row), d.text))
+        )
         | "GroupBatches" >> beam.GroupByKey()
         | "Batch" >> beam.MapTuple(lambda _, items: sorted(items))
         | "Embed" >> RunInference(handler)
-        | "Place" >> beam.Map(to_shard_row, job.shards)
+        | "Place" >> beam.Map(to_shard_row, job.shards),
+        "Place",
     )
     all_shards = pipeline | "ShardKeys" >> beam.Create([(s, None) for s in range(job.shards)])
     written = (
@@ -155,7 +165,7 @@ def build(pipeline: beam.Pipeline, job: EmbedJob) -> None:
         | "ShardRows" >> beam.Map(lambda kv: kv[1])
     )
     rejected = (
-        (empty, duplicates)
+        (empty, duplicates, refused)
         | "AllRejects" >> beam.Flatten()
         | "CollectRejects" >> beam.combiners.ToList()
         | "WriteRejects" >> beam.Map(write_rejects, job.layout.rejects)

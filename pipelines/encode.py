@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -13,24 +14,32 @@ from transforms import codec, encoding
 class EncodeShard(beam.DoFn):
     """Loads the codec once per worker, then encodes whole shards, streaming their record batches."""
 
-    def __init__(self, codec_url: str):
+    def __init__(self, codec_url: str, codec_records: dict[str, Any] | None = None):
         self.codec_url = codec_url
+        self.codec_records = codec_records
         self.encoded = Metrics.counter("vecpress", "vectors_encoded")
 
     def setup(self) -> None:
-        self.index, self.info = codec.load(self.codec_url)
+        self.index, self.info = codec.load(self.codec_url, self.codec_records)
 
-    def process(self, pair: tuple[str, str]) -> Iterator[tuple[str, int]]:
-        src, dst = pair
-        rows = encoding.encode_shard(self.index, self.info, src, dst)
+    def process(self, job: tuple[str, str, dict[str, Any] | None]) -> Iterator[tuple[str, int]]:
+        src, dst, record = job
+        rows = encoding.encode_shard(self.index, self.info, src, dst, record)
         self.encoded.inc(rows)
         yield dst, rows
 
 
-def build(pipeline: beam.Pipeline, codec_url: str, pairs: list[tuple[str, str]]) -> None:
+def build(
+    pipeline: beam.Pipeline,
+    codec_url: str,
+    jobs: list[tuple[str, str, dict[str, Any] | None]],
+    codec_records: dict[str, Any] | None = None,
+) -> None:
+    """Encode each (embeddings url, codes url, record of the embeddings) job; the records (size and sha256,
+    of the embeddings and of the codec's files) are checked before anything is read."""
     (
         pipeline
-        | "Shards" >> beam.Create(pairs)
+        | "Shards" >> beam.Create(jobs)
         | "Spread" >> beam.Reshuffle()
-        | "Encode" >> beam.ParDo(EncodeShard(codec_url))
+        | "Encode" >> beam.ParDo(EncodeShard(codec_url, codec_records))
     )

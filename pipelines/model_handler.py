@@ -10,7 +10,7 @@ import numpy as np
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler
 
-from transforms.embedder import Embedder, EmbedderSpec, load_embedder
+from transforms.embedder import Embedder, EmbedderSpec, encode_or_explain, load_embedder
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,8 @@ class SentenceEmbeddingHandler(ModelHandler[str, np.ndarray, Embedder]):
     own batch size inside each call.
 
     Predictions are the float32 vectors themselves (Beam's PredictionResult is a NamedTuple, which its
-    default coder flattens to a plain tuple between processes).
+    default coder flattens to a plain tuple between processes), or for a text the model cannot take, a
+    string saying why (the row is rejected; see ``encode_or_explain``).
 
     Args:
         spec: model, device, batch size, normalisation and max sequence length.
@@ -46,12 +47,12 @@ class SentenceEmbeddingHandler(ModelHandler[str, np.ndarray, Embedder]):
 
     def run_inference(
         self, batch: Sequence[str], model: Embedder, inference_args: dict[str, Any] | None = None
-    ) -> Iterable[np.ndarray]:
-        vectors = model.encode(list(batch))
+    ) -> Iterable[np.ndarray | str]:
+        vectors = encode_or_explain(model, list(batch))
         self._embedded.inc(len(batch))
         if self._bar is not None:
             self._bar.update(len(batch))
-        return list(vectors)
+        return vectors
 
     def get_metrics_namespace(self) -> str:
         return "vecpress_embed"

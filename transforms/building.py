@@ -7,12 +7,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from transforms import arrow_files, codec, io, schemas
+from transforms import arrow_files, codec, integrity, io, schemas
 from transforms.codec import CodecInfo
+from transforms.errors import VecpressError
 
 
-class BuildError(ValueError):
-    pass
+class BuildError(VecpressError, ValueError):
+    """Codes that cannot become an index shard with this codec."""
 
 
 class Shard:
@@ -72,10 +73,19 @@ def build_from_codes(trained: Any, codes: np.ndarray, ids: np.ndarray) -> Any:
     return shard.finish()
 
 
-def build_shard(trained: Any, info: CodecInfo, codes_url: str, index_url: str, idmap_url: str) -> int:
-    """Build one index shard and its id map from one code shard; returns the number of vectors."""
+def build_shard(
+    trained: Any,
+    info: CodecInfo,
+    codes_url: str,
+    index_url: str,
+    idmap_url: str,
+    expect: dict[str, Any] | None = None,
+) -> int:
+    """Build one index shard and its id map from one code shard, after checking the codes against their
+    record (``expect``: size and sha256, when given); returns the number of vectors."""
     import faiss
 
+    integrity.verify_file(codes_url, expect)
     meta = arrow_files.read_schema(codes_url).metadata or {}
     found = meta.get(b"vecpress.codec_fingerprint", b"").decode()
     if found != info.fingerprint:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 from dataclasses import asdict, dataclass, field
@@ -11,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from transforms import io
+from transforms.errors import VecpressError
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +26,7 @@ CODEC_INDEX = "codec.faiss"
 CODEC_JSON = "codec.json"
 
 
-class CodecError(ValueError):
+class CodecError(VecpressError, ValueError):
     """The codec cannot be trained as asked; the message carries the numbers."""
 
 
@@ -316,12 +318,19 @@ def save(codec_url: str, index: Any, info: CodecInfo) -> None:
     io.write_json(io.join(codec_url, CODEC_JSON), info.to_json())
 
 
-def load(codec_url: str) -> tuple[Any, CodecInfo]:
-    """Load the trained empty index and its description, checking the fingerprint matches."""
+def load(codec_url: str, expect: dict[str, Any] | None = None) -> tuple[Any, CodecInfo]:
+    """Load the trained empty index and its description, checking the fingerprint matches; with ``expect``
+    (the records of ``codec.faiss`` and ``codec.json`` by file name), both files are checked first."""
     import faiss
 
-    info = CodecInfo(**io.read_json(io.join(codec_url, CODEC_JSON)))
-    index = faiss.deserialize_index(np.frombuffer(io.read_bytes(io.join(codec_url, CODEC_INDEX)), np.uint8))
+    from transforms import integrity
+
+    expect = expect or {}
+    json_url, index_url = io.join(codec_url, CODEC_JSON), io.join(codec_url, CODEC_INDEX)
+    info = CodecInfo(**json.loads(integrity.read_verified(json_url, expect.get(CODEC_JSON))))
+    index = faiss.deserialize_index(
+        np.frombuffer(integrity.read_verified(index_url, expect.get(CODEC_INDEX)), np.uint8)
+    )
     if fingerprint(index) != info.fingerprint:
         raise CodecError(f"{codec_url}: {CODEC_INDEX} does not match the fingerprint in {CODEC_JSON}")
     apply_params(index, info.params)

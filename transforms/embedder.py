@@ -73,6 +73,30 @@ def encode_with_backoff(
             logger.warning("CUDA out of memory: retrying with batch size %d", batch_size)
 
 
+def encode_or_explain(embedder: Embedder, texts: list[str]) -> list[np.ndarray | str]:
+    """One embedding per text, or for a text the model cannot take, why: the batch is embedded at once, and
+    only if the model fails on it are its texts embedded one by one to find the ones it fails on. A vector
+    with NaN or inf (e.g. an fp16 overflow) is refused too: it would poison the codec's training."""
+    try:
+        vectors = list(embedder.encode(texts))
+    except Exception as err:  # noqa: BLE001 - narrowed below, text by text
+        logger.warning(
+            "the model failed on a batch of %d texts (%s): embedding them one by one", len(texts), err
+        )
+        vectors = []
+        for text in texts:
+            try:
+                vectors.append(embedder.encode([text])[0])
+            except Exception as one:  # noqa: BLE001 - the reason goes to the rejects file
+                vectors.append(f"the model cannot embed this text: {type(one).__name__}: {one}"[:500])
+    return [
+        v
+        if isinstance(v, str) or np.isfinite(v).all()
+        else "the model returned a non-finite vector (NaN or inf)"
+        for v in vectors
+    ]
+
+
 class SentenceTransformerEmbedder:
     """The real model, loaded once per process; ``encode`` embeds one batch of texts to float32 rows.
 

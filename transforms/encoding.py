@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from transforms import arrow_files, schemas
+from transforms import arrow_files, integrity, schemas
 from transforms.codec import CodecInfo
 
 
@@ -16,8 +16,12 @@ def encode_vectors(index: Any, vectors: np.ndarray) -> np.ndarray:
     return index.sa_encode(np.ascontiguousarray(vectors, dtype=np.float32))
 
 
-def encode_shard(index: Any, info: CodecInfo, embeddings_url: str, codes_url: str) -> int:
-    """Encode one embedding shard into one code shard; returns the number of rows written."""
+def encode_shard(
+    index: Any, info: CodecInfo, embeddings_url: str, codes_url: str, expect: dict[str, Any] | None = None
+) -> int:
+    """Encode one embedding shard into one code shard, after checking the embeddings against their record
+    (``expect``: size and sha256, when given); returns the number of rows written."""
+    integrity.verify_file(embeddings_url, expect)
     schema = schemas.codes(index.sa_code_size(), info.fingerprint, info.factory)
     writer = arrow_files.BatchWriter(codes_url, schema)
     try:

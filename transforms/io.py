@@ -13,13 +13,37 @@ from typing import Any, BinaryIO
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from transforms.errors import StorageError
+
 logger = logging.getLogger(__name__)
+
+# The optional dependency (``pip install 'vecpress[...]'``) that brings each object store's fsspec driver.
+EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 
 
 def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    """Return the filesystem for ``url`` and the path inside it."""
-    fs, path = fsspec.core.url_to_fs(url)
+    """Return the filesystem for ``url`` and the path inside it; a scheme without its driver installed is
+    a StorageError saying what to install."""
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except ImportError as err:
+        scheme = url.split("://", 1)[0]
+        extra = EXTRAS.get(scheme)
+        how = f"pip install 'vecpress[{extra}]'" if extra else str(err)
+        raise StorageError(f"{url}: no driver for {scheme}:// URLs is installed ({how})") from err
+    except ValueError as err:
+        raise StorageError(f"{url}: not a URL vecpress can open ({err})") from err
     return fs, path
+
+
+def is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    """A local disk: renames are atomic and files can be memory-mapped."""
+    return isinstance(fs, LocalFileSystem)
+
+
+def is_ephemeral(url: str) -> bool:
+    """Whether ``url`` lives only inside this process (``memory://``): gone when the process exits."""
+    return url.startswith("memory:")
 
 
 def join(base: str, *parts: str) -> str:
@@ -35,13 +59,24 @@ def unstrip(fs: fsspec.AbstractFileSystem, path: str) -> str:
     return fs.unstrip_protocol(path) if not isinstance(fs, LocalFileSystem) else path
 
 
+def _hidden(path: str, base: str) -> bool:
+    """Bookkeeping files and folders that writers leave beside data (``_SUCCESS``, ``_temporary/``,
+    ``.part-0.crc``): any part of the path below ``base`` that starts with '_' or '.'."""
+    rel = path[len(base) :] if path.startswith(base) else path.rsplit("/", 1)[-1]
+    return any(part.startswith(("_", ".")) for part in rel.split("/") if part)
+
+
 def expand(pattern: str) -> list[str]:
-    """Expand a URL or glob to a sorted list of file URLs; a directory expands to its ``*.parquet`` files."""
+    """Expand a URL or glob to a sorted list of file URLs. A directory expands to every ``*.parquet`` file
+    below it, at any depth (hive-style partitions such as ``year=2020/part-0.parquet``), leaving out
+    bookkeeping files and folders whose names start with '_' or '.'."""
     fs, path = filesystem(pattern)
+    base = ""
     if fs.isdir(path):
-        path = path.rstrip("/") + "/*.parquet"
+        base = path.rstrip("/") + "/"
+        path = base + "**/*.parquet"
     matches = sorted(fs.glob(path)) if any(c in path for c in "*?[") else ([path] if fs.exists(path) else [])
-    files = [m for m in matches if not fs.isdir(m)]
+    files = [m for m in matches if not fs.isdir(m) and not (base and _hidden(m, base))]
     return [unstrip(fs, f) for f in files]
 
 
@@ -117,6 +152,13 @@ def atomic_write_bytes(url: str, data: bytes) -> None:
         fs.mv(tmp, path)
     else:
         fs.pipe_file(path, data)
+
+
+def remove(url: str) -> None:
+    """Delete a file or a folder and everything under it; nothing there is fine."""
+    fs, path = filesystem(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
 
 
 def copy_tree(src: str, dst: str) -> int:

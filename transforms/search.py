@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -89,14 +89,17 @@ def cosine_from_l2(distances: np.ndarray) -> np.ndarray:
     return 1.0 - distances / 2.0
 
 
-def load_index(url: str, nprobe: int, unit_decode: bool = False) -> Any:
-    """Read one index shard over fsspec (plain ``faiss.read_index`` also reads it from a local path); with
-    ``unit_decode`` (the codec's setting), wrapped to search by unit-length reconstructions."""
+def load_index(
+    url: str, nprobe: int, unit_decode: bool = False, expect: Mapping[str, Any] | None = None
+) -> Any:
+    """Read one index shard over fsspec (plain ``faiss.read_index`` also reads it from a local path), checked
+    against its record (``expect``: size and sha256) before faiss sees a byte; with ``unit_decode`` (the
+    codec's setting), wrapped to search by unit-length reconstructions."""
     import faiss
 
-    from transforms import io
+    from transforms import integrity
 
-    index = faiss.deserialize_index(np.frombuffer(io.read_bytes(url), np.uint8))
+    index = faiss.deserialize_index(np.frombuffer(integrity.read_verified(url, expect), np.uint8))
     codec.set_nprobe(index, nprobe)
     return UnitDecoded(index) if unit_decode else index
 
@@ -104,10 +107,14 @@ def load_index(url: str, nprobe: int, unit_decode: bool = False) -> Any:
 class IdMap:
     """Row id -> document id over all shards' id maps, kept as arrays sorted by row id."""
 
-    def __init__(self, urls: Sequence[str]):
-        from transforms import arrow_files
+    def __init__(self, urls: Sequence[str], expect: Sequence[Mapping[str, Any] | None] | None = None):
+        from transforms import arrow_files, integrity
 
-        tables = [arrow_files.read_table(u) for u in urls]
+        records = expect if expect is not None else [None] * len(urls)
+        tables = [
+            arrow_files.table_from_bytes(integrity.read_verified(u, r))
+            for u, r in zip(urls, records, strict=True)
+        ]
         row_ids = np.concatenate([np.zeros(0, np.int64)] + [t.column("row_id").to_numpy() for t in tables])
         doc_ids = np.concatenate(
             [np.zeros(0, object)] + [np.asarray(t.column("doc_id").to_pylist(), object) for t in tables]

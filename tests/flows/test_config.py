@@ -1,8 +1,7 @@
 import pytest
-from pydantic import ValidationError
 
 from flows import cli
-from flows.config import ReindexConfig
+from flows.config import ConfigError, ReindexConfig
 
 
 def test_yaml_with_overrides(tmp_path):
@@ -21,10 +20,14 @@ def test_yaml_with_overrides(tmp_path):
 def test_unknown_keys_and_bad_values_are_errors(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("input: a\noutput: b\nshard: 2\n")
-    with pytest.raises(ValidationError, match="shard"):
+    with pytest.raises(ConfigError, match="unknown config key 'shard'"):
         ReindexConfig.from_yaml(path)
-    with pytest.raises(ValidationError, match="shards"):
-        ReindexConfig(input="a", output="b", shards=0)
+    with pytest.raises(
+        ConfigError, match=r"^--shards \(shards\): Input should be greater than or equal to 1, got 0$"
+    ):
+        ReindexConfig.build(input="a", output="b", shards=0)
+    with pytest.raises(ConfigError, match="--run-id .*should match pattern"):
+        ReindexConfig.build(input="a", output="b", run_id="../escape")
 
 
 def test_the_cli_knows_the_run_defaults_it_does_not_import():

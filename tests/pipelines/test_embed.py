@@ -21,8 +21,9 @@ def test_read_splits_good_rows_from_rejects(tmp_path, test_pipeline):
         str(tmp_path / "in.parquet"),
     )
     with test_pipeline() as p:
+        groups = [tuple(g) for g in reading.row_groups(url)]
         docs, rejected = embed.split(
-            p | beam.Create([url]) | beam.ParDo(embed.ReadDocuments(COLUMNS)), "Read"
+            p | beam.Create(groups) | beam.ParDo(embed.ReadDocuments(COLUMNS)), "Read"
         )
         assert_that(docs | beam.Map(lambda d: (d.doc_id, d.row)), equal_to([("a", 0)]), label="docs")
         assert_that(
@@ -75,8 +76,9 @@ def test_embed_pipeline_writes_every_shard_and_accounts_for_every_row(memory_roo
         write_parquet(bad, f"{memory_root}/in/b.parquet"),
     ]
     layout = RunLayout(f"{memory_root}/out", "r1")
+    inputs = tuple(reading.InputFile(f, n) for f, n in zip(files, (60, 3), strict=True))
     job = embed.EmbedJob(
-        tuple(files), COLUMNS, EmbedderSpec(model="fake:16", batch_size=8), layout, shards=4, dim=16
+        inputs, COLUMNS, EmbedderSpec(model="fake:16", batch_size=8), layout, shards=4, dim=16
     )
     run(lambda p: embed.build(p, job), pipeline_options("DirectRunner"), "embed-test")
 

@@ -5,7 +5,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines import build, encode
 from tests.conftest import write_embedding_shards
-from transforms import codec
+from transforms import codec, integrity
 from transforms.layout import RunLayout
 
 
@@ -34,7 +34,11 @@ def _setup(tmp_path, shards=3):
 
 def test_encode_then_build_pipelines(tmp_path, test_pipeline):
     layout, trained, x = _setup(tmp_path)
-    pairs = list(zip(layout.shards("embeddings", 3), layout.shards("codes", 3), strict=True))
+    # each job carries the record (size, sha256) of the shard it reads, checked before reading
+    pairs = [
+        (src, dst, integrity.of_file(src).to_json())
+        for src, dst in zip(layout.shards("embeddings", 3), layout.shards("codes", 3), strict=True)
+    ]
     with test_pipeline() as p:
         out = (
             p
@@ -43,9 +47,12 @@ def test_encode_then_build_pipelines(tmp_path, test_pipeline):
             | beam.Map(lambda kv: kv[1])
         )
         assert_that(out, equal_to([400, 400, 400]))
-    jobs = list(
-        zip(layout.shards("codes", 3), layout.shards("index", 3), layout.shards("idmap", 3), strict=True)
-    )
+    jobs = [
+        (codes, index, idmap, integrity.of_file(codes).to_json())
+        for codes, index, idmap in zip(
+            layout.shards("codes", 3), layout.shards("index", 3), layout.shards("idmap", 3), strict=True
+        )
+    ]
     with test_pipeline() as p:
         out = p | beam.Create(jobs) | beam.ParDo(build.BuildShard(layout.codec)) | beam.Map(lambda kv: kv[1])
         assert_that(out, equal_to([400, 400, 400]))
