@@ -20,6 +20,11 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    if not getattr(args, "verbose", False):
+        from flows import logs
+
+        logs.quiet_expected_errors()
+
     from flows.config import ReindexConfig
     from flows.reindex import reindex
     from transforms import report
@@ -49,6 +54,8 @@ def _run(args: argparse.Namespace) -> int:
         "max_latency_ms": args.max_latency_ms,
         "plan_time_budget_s": args.time_budget,
         "unit_decode": args.unit_decode or None,
+        "on_bad_file": args.on_bad_file,
+        "lock_lease_s": args.lock_lease,
     }
     if args.pipeline_arg:
         overrides["pipeline_args"] = args.pipeline_arg
@@ -341,6 +348,18 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--pipeline-arg", action="append", help="extra Beam option, e.g. --pipeline-arg=--foo=1")
     run.add_argument("--run-id")
+    run.add_argument(
+        "--on-bad-file",
+        choices=["fail", "skip"],
+        help="a Parquet file or row group that cannot be decoded: fail the run (default), or skip it, its "
+        "rows going to rejects.arrow (files whose footer or schema is unreadable: listed in the manifest)",
+    )
+    run.add_argument(
+        "--lock-lease",
+        type=float,
+        help="seconds after its holder's last heartbeat that the output lock frees itself (default 300; a "
+        "holder on this host whose process is gone frees it at once)",
+    )
     run.set_defaults(func=_run)
 
     plan = sub.add_parser(
@@ -444,10 +463,6 @@ def _setup_logging(verbose: bool) -> None:
         logger.propagate = False
     if verbose:
         logging.getLogger().setLevel(logging.DEBUG)
-    if not verbose:
-        from flows import logs
-
-        logs.quiet_expected_errors()
     # Beam's GCP I/O modules warn about optional BigQuery clients on import; vecpress does not use them.
     logging.getLogger().addFilter(lambda record: not record.getMessage().startswith("apitools not found"))
 

@@ -1,8 +1,8 @@
-"""What Prefect logs around an expected vecpress error: without --verbose, the message, not the traceback.
+"""What Prefect and Beam log around an expected vecpress error: without --verbose, nothing but the message.
 
-Prefect logs every failed task and flow run with its traceback (about 70 lines for one bad input file) before
-the CLI gets to print the error. For a VecpressError that traceback says nothing the one-line error does not,
-so it is dropped; any other exception keeps its traceback.
+Prefect logs every failed task and flow run with its traceback, and Beam logs the failing step's, (about 70
+lines for one bad input file) before the CLI gets to print the error. For a VecpressError those tracebacks
+say nothing the one-line error does not, so those records are dropped; any other exception keeps them.
 """
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ class DropExpectedTracebacks(logging.Filter):
 
 
 def quiet_expected_errors() -> None:
-    """Attach the filter to Prefect's loggers and to the handlers they log through."""
+    """Attach the filter to every handler Prefect's logging configuration installs (importing Prefect
+    applies it) and to the root logger's, which Beam's records reach."""
+    import prefect.main  # noqa: F401 - applies Prefect's logging configuration, replacing earlier handlers
+
     drop = DropExpectedTracebacks()
-    for name in PREFECT_LOGGERS:
+    for name in ("", *PREFECT_LOGGERS):
         logger = logging.getLogger(name)
         logger.addFilter(drop)
         for handler in logger.handlers:

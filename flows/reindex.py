@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from transforms import io, lock
 from transforms.fingerprint import stage_key
 from transforms.layout import RunLayout, new_run_id
 
+logger = logging.getLogger(__name__)
+
 # The modules whose code makes each stage's output (their repository imports are followed): a change
 # elsewhere, e.g. to the codec, leaves the embeddings cached. Keys chain, so a stage is redone when an
 # earlier one is.
@@ -30,6 +33,7 @@ STAGE_CODE = {
 
 @contextmanager
 def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    logger.info("stage %s: started", stage)
     start = time.perf_counter()
     yield
     timings[stage] = round(time.perf_counter() - start, 2)
@@ -65,7 +69,7 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
         return result
 
     with _timed(timings, "read"):
-        files, versions = tasks.check_inputs(config)
+        files, versions, skipped = tasks.check_inputs(config)
     with _timed(timings, "embed"):
         dim = tasks.check_model_and_codec(config)
         # The output is part of the key: reused files are copied within one output, never across outputs.
@@ -123,10 +127,12 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
             for kind in ("embeddings", "codes", "index", "idmap")
         },
         "rejects_file": "rejects.arrow",
+        "skipped_files": skipped,
         "reused": reused,
     }
     text = tasks.write_report(layout, manifest, per_query)
     lease.check()  # a run that lost its lock publishes nothing
+    logger.info("stage publish: started (run %s)", layout.run_id)
     manifest = tasks.publish_run(layout, manifest, written)
     create_markdown_artifact(
         markdown=text, key="vecpress-report", description=f"vecpress run {layout.run_id}"

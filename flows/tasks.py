@@ -58,11 +58,17 @@ def _beam_options(config: ReindexConfig):
 
 
 @task(retries=2, **RETRY)
-def check_inputs(config: ReindexConfig) -> tuple[list[reading.InputFile], list[dict[str, Any]]]:
-    """Expand the input and check every file's schema before any work starts; also each file's version."""
-    files = reading.check_inputs(config.input, config.columns())
+def check_inputs(
+    config: ReindexConfig,
+) -> tuple[list[reading.InputFile], list[dict[str, Any]], list[dict[str, str]]]:
+    """Expand the input and check every file's schema before any work starts; also each file's version, and
+    the files left out as unreadable (with --on-bad-file skip)."""
+    skipped: list[dict[str, str]] = []
+    files = reading.check_inputs(
+        config.input, config.columns(), skipped if config.on_bad_file == "skip" else None
+    )
     logger.info("%d input files, %d rows", len(files), sum(f.rows for f in files))
-    return files, [fingerprint.file_version(f.url) for f in files]
+    return files, [fingerprint.file_version(f.url) for f in files], skipped
 
 
 @task

@@ -14,6 +14,7 @@ it publishes (``Lease.check``) and stops.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
 import os
@@ -179,7 +180,9 @@ def _create(url: str, payload: dict[str, Any]) -> bool:
             handle.write(json.dumps(payload).encode())
     except FileExistsError:
         return False
-    except PermissionError as err:
+    except OSError as err:
+        if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
         raise StorageError(f"{url.rsplit('/', 1)[0]}: cannot write to this output ({err.strerror})") from err
     return True
 

@@ -94,12 +94,27 @@ def check_file(url: str, columns: Columns) -> InputFile:
     return InputFile(url, rows)
 
 
-def check_inputs(pattern: str, columns: Columns) -> list[InputFile]:
-    """Expand the input URL/glob and check every file's schema before anything else runs."""
+def check_inputs(
+    pattern: str, columns: Columns, skipped: list[dict[str, str]] | None = None
+) -> list[InputFile]:
+    """Expand the input URL/glob and check every file's schema before anything else runs. A file that
+    cannot be read as the corpus (not Parquet, an unreadable footer, a missing or mistyped column) is an
+    InputError, or when a ``skipped`` list is given, it is left out and listed there with the reason."""
     files = io.expand(pattern)
     if not files:
         raise InputError(f"{pattern}: no Parquet files match this input URL")
-    return [check_file(url, columns) for url in files]
+    checked = []
+    for url in files:
+        try:
+            checked.append(check_file(url, columns))
+        except InputError as err:
+            if skipped is None:
+                raise
+            logger.warning("skipping %s", err)
+            skipped.append({"file": url, "reason": str(err)})
+    if not checked:
+        raise InputError(f"{pattern}: every one of its {len(files)} files was skipped as unreadable")
+    return checked
 
 
 def _canonical(value: object) -> str | None:

@@ -24,6 +24,10 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
             f"{counts['read']} read, {counts['embedded']} embedded, {counts['rejected']} rejected, "
             f"{counts['indexed']} indexed",
         ),
+        *[
+            ("skipped file", f"{f['file']}: {f['reason']}")  # --on-bad-file skip; its rows are not counted
+            for f in manifest.get("skipped_files") or []
+        ],
         ("model", f"{codec['model']} ({codec['dim']}-d)"),
         (
             "codec",

@@ -1,0 +1,102 @@
+"""Damaged files: search, inspect and verify refuse them by name; stages never read or reuse them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import make_corpus, write_parquet
+from tests.faults.conftest import error_line, flip_bytes, vecpress
+from transforms import codec, encoding, integrity, io, publish
+
+
+def _shard(output, kind: str, i: int = 0):
+    layout, manifest = publish.current(str(output))
+    return output / "runs" / layout.run_id / kind / manifest["shards"][kind][i]
+
+
+def test_search_refuses_a_damaged_index_shard_and_inspect_and_verify_name_it(damageable, cli_env):
+    shard = _shard(damageable, "index", 1)
+    flip_bytes(shard, shard.stat().st_size * 3 // 5)  # inside the codes and ids, size unchanged
+
+    res = vecpress("search", "--index", str(damageable), "nasa orbit shuttle", env=cli_env)
+    assert res.returncode == 2
+    line = error_line(res)
+    assert str(shard) in line and "content differs from what was written" in line
+    assert "rank" not in res.stdout  # no hits at all, rather than wrong ones
+
+    verify = vecpress("verify", str(damageable), env=cli_env)
+    assert verify.returncode == 2
+    assert f"  {shard}: content differs" in verify.stderr
+    assert "1 of " in error_line(verify)
+
+    inspect = vecpress("inspect", str(damageable), env=cli_env)
+    assert inspect.returncode == 2 and "DAMAGED" in inspect.stdout
+    assert str(shard) in inspect.stderr
+
+
+def test_a_missing_or_truncated_shard_is_named(damageable, cli_env):
+    idmap = _shard(damageable, "idmap", 0)
+    idmap.write_bytes(idmap.read_bytes()[:-100])
+    res = vecpress("search", "--index", str(damageable), "nasa orbit", env=cli_env)
+    assert res.returncode == 2 and f"{idmap}: " in error_line(res) and "bytes where" in error_line(res)
+
+    index = _shard(damageable, "index", 0)
+    index.unlink()
+    verify = vecpress("verify", str(damageable), env=cli_env)
+    assert verify.returncode == 2 and f"{index}: missing" in verify.stderr and f"{idmap}: " in verify.stderr
+
+
+def test_an_intact_run_verifies_and_searches(published, cli_env):
+    verify = vecpress("verify", str(published), env=cli_env)
+    assert verify.returncode == 0, verify.stderr
+    assert "ok:" in verify.stdout and "match the manifest's sizes and sha256" in verify.stdout
+    res = vecpress(
+        "search", "--index", str(published), "-k", "3", "--json", "nasa orbit shuttle", env=cli_env
+    )
+    assert res.returncode == 0, res.stderr
+    assert len(json.loads(res.stdout)[0]["hits"]) == 3
+
+
+def test_a_stage_refuses_an_input_that_changed_after_it_was_written(published, tmp_path):
+    """The encode stage checks each embedding shard against the embed stage's record before reading it."""
+    layout, _ = publish.current(str(published))
+    trained, info = codec.load(layout.codec)
+    src = tmp_path / "embeddings.arrow"
+    src.write_bytes(io.read_bytes(layout.shard("embeddings", 0, 2)))
+    record = integrity.of_file(str(src))
+    flip_bytes(src, src.stat().st_size // 2)
+    with pytest.raises(
+        integrity.IntegrityError, match="embeddings.arrow: content differs from what was written"
+    ):
+        encoding.encode_shard(trained, info, str(src), str(tmp_path / "codes.arrow"), record.to_json())
+    assert not (tmp_path / "codes.arrow").exists()
+
+
+def test_damaged_files_of_an_earlier_run_are_never_reused(prefect_server, tmp_path):
+    from flows.config import ReindexConfig
+    from flows.reindex import reindex
+
+    write_parquet(make_corpus(500), str(tmp_path / "in" / "a.parquet"))
+    config = ReindexConfig(
+        input=str(tmp_path / "in"),
+        output=str(tmp_path / "index"),
+        id_column="doc_id",
+        text_column="body",
+        model="fake:16",
+        codec="IVF4,SQ8",
+        shards=2,
+        eval_queries=50,
+    )
+    first = reindex(config.model_copy(update={"run_id": "first"}))
+    codes = tmp_path / "index" / "runs" / "first" / "codes" / "part-00001-of-00002.arrow"
+    flip_bytes(codes, codes.stat().st_size // 2)
+
+    again = reindex(config.model_copy(update={"run_id": "again"}))
+    # the damaged codes are not reused: encode ran again (the other stages' files were intact)
+    assert "encode" not in again["reused"] and {"embed", "fit"} <= set(again["reused"])
+    hashes = {f["path"]: f["sha256"] for f in again["files"]}
+    assert hashes["codes/part-00001-of-00002.arrow"] == next(
+        f["sha256"] for f in first["files"] if f["path"] == "codes/part-00001-of-00002.arrow"
+    )
