@@ -2,7 +2,8 @@
 
 Prefect logs every failed task and flow run with its traceback, and Beam logs the failing step's, (about 70
 lines for one bad input file) before the CLI gets to print the error. For a VecpressError those tracebacks
-say nothing the one-line error does not, so those records are dropped; any other exception keeps them.
+say nothing the one-line error does not, so those records are dropped, as are those of storage trouble
+(an OSError: disk full, no access), which the CLI also prints on one line; any other exception keeps them.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ PREFECT_LOGGERS = ("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect
 class DropExpectedTracebacks(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, VecpressError):
-            return False  # the CLI prints it on one line
-        return True
+        # the CLI prints these on one line: expected errors, and storage trouble (disk full, no access)
+        return not isinstance(exc, VecpressError | OSError)
 
 
 def quiet_expected_errors() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
-from flows import signals, tasks
+from flows import tasks
 from flows.cache import result_storage, run_cached
 from flows.config import ReindexConfig
 from transforms import io, lock
@@ -158,15 +158,5 @@ def reindex(
             raise ValueError("reindex needs a config or a config_file")
         config = ReindexConfig.from_yaml(config_file, **(overrides or {}))
     layout = RunLayout(config.output, config.run_id or new_run_id())
-    with (
-        signals.watch_termination(),
-        lock.output_lock(config.output, layout.run_id, config.lock_lease_s) as lease,
-    ):
-        try:
-            return _stages(config, layout, lease)
-        except Exception as err:
-            if signals.received() is not None:  # stopped, not failed: let Prefect see it as such
-                from prefect.exceptions import TerminationSignal
-
-                raise TerminationSignal(signals.received()) from err
-            raise
+    with lock.output_lock(config.output, layout.run_id, config.lock_lease_s) as lease:
+        return _stages(config, layout, lease)

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 from prefect import task
 
-from flows import signals
 from flows.cache import STAGE_FILES, by_key
 from flows.config import ReindexConfig
 from transforms import (
@@ -33,18 +32,29 @@ from transforms.layout import RunLayout
 logger = logging.getLogger(__name__)
 
 
+def _stopped(err: BaseException) -> bool:
+    """Whether ``err`` comes from the process being stopped (a SIGTERM that Prefect turned into an
+    exception, Ctrl-C) that some library caught and re-raised as an ordinary error."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if not isinstance(cause, Exception):  # TerminationSignal, KeyboardInterrupt, SystemExit
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def _transient(_task: Any, _task_run: Any, state: Any) -> bool:
     """Prefect retry condition: retry storage or network trouble; never an expected error (bad input, an
     untrainable codec, a damaged file: the same again cannot succeed), nor work stopped by a termination
-    signal (a cancelled flow run)."""
-    if signals.received() is not None:
-        return False
+    signal (a cancelled flow run: retrying would start the stage again from the beginning)."""
     try:
         state.result()
     except VecpressError:
         return False
-    except Exception:
-        return True
+    except Exception as err:
+        return not _stopped(err)
     return True
 
 

@@ -35,13 +35,32 @@ def resolve_runner(options: PipelineOptions):
     return None
 
 
+def original_error(err: BaseException) -> BaseException:
+    """The error a DoFn raised, behind Beam's re-raise.
+
+    Beam re-raises a step's error with the step's name appended to its message; where it cannot rebuild the
+    error's type that way (an OSError's first argument is its errno), it raises a RuntimeError instead, and
+    the original (disk full, a vecpress error) is only in the exception chain.
+    """
+    while isinstance(err, RuntimeError) and getattr(err, "_tagged_with_step", False) and err.__context__:
+        err = err.__context__
+    return err
+
+
 def run(build: Callable[[beam.Pipeline], None], options: PipelineOptions, name: str) -> None:
-    """Build the graph with ``build`` and run it, failing loudly unless it finishes DONE."""
+    """Build the graph with ``build`` and run it, failing loudly unless it finishes DONE; a step's error is
+    raised as itself (see original_error)."""
     pipeline = beam.Pipeline(runner=resolve_runner(options), options=options)
     build(pipeline)
-    result = pipeline.run()
+    result = None
     try:
+        result = pipeline.run()  # in-process runners run the graph here, others in wait_until_finish
         state = result.wait_until_finish()
+    except Exception as err:
+        cause = original_error(err)
+        if cause is err:
+            raise
+        raise cause from err
     finally:
         # Beam's DaskRunner opens a dask Client per pipeline and never closes it.
         client = getattr(result, "client", None)

@@ -135,10 +135,50 @@ def test_deployment_run_through_a_real_server_and_worker(tmp_path):
         deployment = httpx.get(f"{api}/deployments/name/reindex/nightly").json()
         assert deployment["schedules"][0]["schedule"]["cron"] == "0 2 * * *"
         print(f"deployment test: {time.monotonic() - started:.1f}s from server start to a published index")
+
+        _cancel_during_embed(cli, api, params, output, tmp_path, layout.run_id)
     finally:
         if worker is not None:
             _stop(worker)
         _stop(server)
+
+
+def _cancel_during_embed(cli, api: str, params: dict, output: Path, tmp_path: Path, published: str) -> None:
+    """`prefect flow-run cancel` while the embed stage runs: the run is cancelled, not retried, releases the
+    output lock, and the published run stays current and intact."""
+    from tests.conftest import make_corpus, write_parquet
+    from transforms import publish, verify
+
+    big = tmp_path / "big"
+    write_parquet(make_corpus(150_000, seed=9), str(big / "a.parquet"))  # minutes of embedding
+    overrides = {**params["overrides"], "input": str(big), "model": "fake:64"}
+    out = cli(
+        "deployment", "run", "reindex/nightly", "--params", json.dumps({**params, "overrides": overrides})
+    )
+    run_id = re.search(r"UUID:\s*([0-9a-f-]{36})", out).group(1)
+
+    def embed_tasks() -> list[dict]:
+        found = httpx.post(
+            f"{api}/task_runs/filter", json={"flow_runs": {"id": {"any_": [run_id]}}, "limit": 50}
+        ).json()
+        return [t for t in found if t["task_key"].startswith("embed")]
+
+    _wait_for(lambda: any(t["state_type"] == "RUNNING" for t in embed_tasks()), 300, "the embed stage")
+    time.sleep(3)  # well inside the embedding
+    cli("flow-run", "cancel", run_id)
+
+    def finished():
+        state = httpx.get(f"{api}/flow_runs/{run_id}").json()["state"]
+        return state if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
+
+    state = _wait_for(finished, 180, "the cancelled flow run", interval=1)
+    assert state["type"] == "CANCELLED", state
+    (embed,) = embed_tasks()
+    assert embed["run_count"] == 1, embed  # a termination is never retried
+    assert embed["state_type"] != "COMPLETED"
+    _wait_for(lambda: not (output / "LOCK").exists(), 30, "the lock to be released")
+    assert publish.current(str(output))[0].run_id == published
+    assert verify.verify(str(output)).ok
 
 
 def _healthy(api: str) -> bool:
