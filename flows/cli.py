@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ def _run(args: argparse.Namespace) -> int:
     from flows.config import ReindexConfig
     from flows.reindex import reindex
     from transforms import report
+    from transforms.errors import StorageError
 
     overrides = {
         "input": args.input,
@@ -64,9 +66,17 @@ def _run(args: argparse.Namespace) -> int:
     else:
         config = ReindexConfig.build(**{k: v for k, v in overrides.items() if v is not None})
     _refuse_ephemeral("--output", config.output)
+    _check_storage(config.input, config.output)  # before seconds of starting Prefect
     _warm_model(config)  # while the Prefect server starts
     with _prefect_api():
-        manifest = reindex(config)
+        try:
+            manifest = reindex(config)
+        except OSError as err:
+            if err.errno != errno.ENOSPC:
+                raise
+            raise StorageError(
+                f"{config.output}: no space left on device; nothing was published, the current run is intact"
+            ) from err
     table = Table(title=f"vecpress run {manifest['run_id']}", show_header=False)
     for key, value in report.summary_rows(manifest):
         table.add_row(key, value)
@@ -131,6 +141,14 @@ def _refuse_ephemeral(flag: str, url: str) -> None:
             f"{flag} {url}: a memory:// location lives only as long as this process, so nothing would be "
             "left once it exits; give a local path or an object-store URL (s3://, gs://)"
         )
+
+
+def _check_storage(input_url: str, output: str) -> None:
+    """Both URLs have a driver, and a local output can be written to."""
+    from transforms import io
+
+    io.filesystem(input_url)
+    io.ensure_writable(output)
 
 
 def _prefect_api():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from typing import Any
@@ -32,6 +33,9 @@ from transforms.layout import RunLayout
 logger = logging.getLogger(__name__)
 
 
+NEEDS_A_PERSON = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 def _stopped(err: BaseException) -> bool:
     """Whether ``err`` comes from the process being stopped (a SIGTERM that Prefect turned into an
     exception, Ctrl-C) that some library caught and re-raised as an ordinary error."""
@@ -53,6 +57,8 @@ def _transient(_task: Any, _task_run: Any, state: Any) -> bool:
         state.result()
     except VecpressError:
         return False
+    except OSError as err:  # a full disk or a read-only place waits for a person, not for 10 seconds
+        return err.errno not in NEEDS_A_PERSON and not _stopped(err)
     except Exception as err:
         return not _stopped(err)
     return True

@@ -41,6 +41,23 @@ def is_local(fs: fsspec.AbstractFileSystem) -> bool:
     return isinstance(fs, LocalFileSystem)
 
 
+def ensure_writable(url: str) -> None:
+    """Create a local output folder and check it can be written to (a StorageError if not); object stores
+    are checked by the first write, the output lock."""
+    import errno
+    import os
+
+    fs, path = filesystem(url)
+    if not is_local(fs):
+        return
+    try:
+        fs.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise StorageError(f"{url}: cannot write to this output ({err.strerror})") from err
+    if not os.access(path, os.W_OK):
+        raise StorageError(f"{url}: cannot write to this output ({os.strerror(errno.EACCES)})")
+
+
 def is_ephemeral(url: str) -> bool:
     """Whether ``url`` lives only inside this process (``memory://``): gone when the process exits."""
     return url.startswith("memory:")

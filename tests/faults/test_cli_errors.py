@@ -65,7 +65,7 @@ def test_verbose_shows_the_traceback(tmp_path, cli_env):
 
 def _mount_tmpfs(path, *options: str) -> bool:
     path.mkdir(parents=True, exist_ok=True)
-    opts = ",".join(("size=4m", *options))
+    opts = ",".join(("size=4m", *options))  # a later size= wins
     return (
         subprocess.run(
             ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True
@@ -106,17 +106,18 @@ def test_a_read_only_output_is_one_line(tmp_path, cli_env, tmpfs):
 
 def test_disk_full_fails_cleanly_and_keeps_the_published_run(tmp_path, cli_env, tmpfs):
     output = tmp_path / "full"
-    if not tmpfs(output):
+    if not tmpfs(output, "size=2m"):
         pytest.skip("cannot mount a small tmpfs here")
     write_parquet(make_corpus(300), str(tmp_path / "small" / "a.parquet"))
-    write_parquet(make_corpus(20_000), str(tmp_path / "big" / "a.parquet"))
-    common = ["--output", str(output), *FAKE, "--codec", "IVF4,SQ8", "--shards", "1", "--eval-queries", "50"]
+    write_parquet(make_corpus(6000), str(tmp_path / "big" / "a.parquet"))  # 3 MB of 128-d embeddings
+    common = ["--output", str(output), *FAKE, "--model", "fake:128", "--codec", "IVF4,SQ8", "--shards", "1"]
     first = vecpress("run", "--input", str(tmp_path / "small"), *common, env=cli_env)
     assert first.returncode == 0, first.stderr[-3000:]
     layout, _ = publish.current(str(output))
 
     res = vecpress("run", "--input", str(tmp_path / "big"), *common, env=cli_env)
-    assert res.returncode == 1
-    assert "No space left on device" in error_line(res)
+    assert res.returncode == 2
+    assert f"{output}: no space left on device; nothing was published" in error_line(res)
+    assert "Retry" not in res.stderr  # a full disk waits for a person
     assert publish.current(str(output))[0].run_id == layout.run_id  # the earlier run is still current
     assert verify.verify(str(output)).ok and not (output / "LOCK").exists()
