@@ -46,7 +46,7 @@ def sweep(dim: int, n: int, quick: bool) -> list[tuple[str, tuple[int, ...]]]:
         ("SQ4", ()),
         *[(f"PCA{d},Flat", ()) for d in (dim // 3, dim // 6, dim // 12)],
         *[(f, ()) for f in pq_rows + opq_rows],
-        (codec.auto_factory(n, n, dim)[0], (1, 4, 16, 64)),  # vecpress's own default codec
+        (codec.auto_choice(n, n, dim).factory, ()),  # the memory tier of vecpress's default codec
         ("LSH", ()),
     ]
 

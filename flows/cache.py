@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 STAGE_FILES = {
     "embed": ("embeddings", "rejects.arrow"),
     "fit": ("codec",),
-    "encode": ("codes",),
+    "encode": ("codes", "refine"),  # refine/: two-tier codecs only
     "build": ("index", "idmap"),
 }
 
@@ -59,15 +59,14 @@ def run_cached(task: Task, stage: str, key: str, storage: Any, **kwargs: Any) ->
     source = result["root"]
     if source == layout.root:
         return result, None
-    sources = [io.join(source, name) for name in STAGE_FILES[stage]]
-    if not all(io.exists(url) for url in sources):
-        logger.warning("cache hit for %s but %s is gone: recomputing", stage, source)
+    written = result.get("files")
+    if not written:  # recorded by an older vecpress: its files cannot be checked
         return task.with_options(result_storage=storage, refresh_cache=True)(key=key, **kwargs), None
-    for url, name in zip(sources, STAGE_FILES[stage], strict=True):
-        io.copy_tree(url, layout.dir(name))
-    written = result.get("files") or integrity.describe(layout.root, STAGE_FILES[stage])
+    for name in STAGE_FILES[stage]:
+        if io.exists(io.join(source, name)):  # e.g. refine/ only for two-tier codecs
+            io.copy_tree(io.join(source, name), layout.dir(name))
     damaged = integrity.problems(layout.root, written)
-    if damaged:  # the earlier run's files changed since they were written: never reuse them
+    if damaged:  # gone, or changed since they were written: never use them
         logger.warning("cache hit for %s, but %s: recomputing", stage, "; ".join(damaged))
         for name in STAGE_FILES[stage]:
             io.remove(layout.dir(name))

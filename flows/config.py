@@ -8,6 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from transforms.choice import CodecSettings
 from transforms.embedder import DEFAULT_MODEL, EmbedderSpec
 from transforms.errors import VecpressError
 from transforms.planner import Goal
@@ -58,6 +59,14 @@ class ReindexConfig(BaseModel):
     max_loss_points: float | None = Field(None, ge=0, description="auto: cheapest within this kNN loss")
     max_latency_ms: float | None = Field(None, gt=0, description="planner: search latency limit per query")
     plan_time_budget_s: float = Field(600, gt=0, description="planner: measuring time budget")
+    refine: str | None = Field(
+        None,
+        description="a stored tier for an explicit codec: SQ8, SQ6, SQ4, SQfp16 or SQbf16 codes kept on disk "
+        "that re-rank the in-memory codes' candidates (--codec auto picks its own)",
+    )
+    rerank: int = Field(
+        10, ge=1, description="two tiers: candidates per result re-ranked from the stored tier"
+    )
     unit_decode: bool = Field(
         False, description="search a flat codec by unit-length reconstructions (normalized embeddings)"
     )
@@ -108,6 +117,8 @@ class ReindexConfig(BaseModel):
             raise ValueError(
                 "--budget-bytes/--target-recall/--max-loss-points choose the codec: use --codec auto"
             )
+        if self.refine is not None and self.codec == "auto":
+            raise ValueError("--refine adds a stored tier to an explicit codec; --codec auto chooses its own")
         if self.unit_decode and (self.codec == "auto" or not self.normalize):
             raise ValueError(
                 "--unit-decode needs normalized embeddings and an explicit flat codec (e.g. --codec RQ24x8); "
@@ -121,6 +132,18 @@ class ReindexConfig(BaseModel):
         if (goal.budget_bytes, goal.target_recall, goal.max_loss_points) == (None, None, None):
             return None
         return goal
+
+    def codec_settings(self) -> CodecSettings:
+        return CodecSettings(
+            codec=self.codec,
+            refine=self.refine,
+            rerank=self.rerank,
+            unit_decode=self.unit_decode,
+            nprobe=self.nprobe,
+            goal=self.plan_goal(),
+            plan_time_budget_s=self.plan_time_budget_s,
+            seed=self.seed,
+        )
 
     def columns(self) -> Columns:
         return Columns(id=self.id_column, text=self.text_column, label=self.label_column)

@@ -14,7 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 from flows import tasks
 from flows.cache import result_storage, run_cached
 from flows.config import ReindexConfig
-from transforms import io, lock
+from transforms import lock, sizes
 from transforms.fingerprint import stage_key
 from transforms.layout import RunLayout, new_run_id
 
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 # earlier one is.
 STAGE_CODE = {
     "embed": ("pipelines.embed",),
-    "fit": ("transforms.codec", "transforms.sampling", "transforms.planner", "transforms.plan_report"),
+    "fit": ("transforms.choice", "transforms.sampling", "transforms.plan_report"),
     "encode": ("pipelines.encode",),
     "build": ("pipelines.build",),
 }
@@ -37,21 +37,6 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     start = time.perf_counter()
     yield
     timings[stage] = round(time.perf_counter() - start, 2)
-
-
-def _sizes(layout: RunLayout, shards: int, code_size: int, dim: int, indexed: int) -> dict[str, float]:
-    """Bytes per vector: the code, the index files, and the index files less each shard's codec copy."""
-    index_bytes = sum(io.size(u) for u in layout.shards("index", shards))
-    codec_bytes = io.size(io.join(layout.codec, "codec.faiss"))
-    n = max(1, indexed)
-    return {
-        "float32_bytes_per_vector": 4 * dim,
-        "code_bytes_per_vector": code_size,
-        "index_bytes": index_bytes,
-        "codec_bytes": codec_bytes,
-        "index_bytes_per_vector": index_bytes / n,
-        "list_bytes_per_vector": (index_bytes - shards * codec_bytes) / n,
-    }
 
 
 def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict[str, Any]:
@@ -97,6 +82,7 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
     with _timed(timings, "fit"):
         goal = config.plan_goal()
         fit_params = (config.codec, config.unit_decode, config.sample_size, config.seed, config.nprobe, goal)
+        fit_params += (config.refine, config.rerank)
         if goal is not None:
             fit_params += (config.label_column, config.plan_time_budget_s)
         fit_key = stage_key("fit", STAGE_CODE["fit"], embed_key, *fit_params)
@@ -110,9 +96,7 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
         build_key = stage_key("build", STAGE_CODE["build"], encode_key)
         counts["indexed"] = cached(tasks.build, "build", build_key, config=config, layout=layout)["rows"]
     with _timed(timings, "evaluate"):
-        quality, per_query = tasks.evaluate(
-            config, layout, counts["embedded"], info.nprobe, written, info.unit_decode
-        )
+        quality, per_query = tasks.evaluate(config, layout, counts["embedded"], info, written)
     manifest = {
         "run_id": layout.run_id,
         "output": config.output,
@@ -120,11 +104,11 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
         "counts": {**counts, "encoded": encoded},
         "codec": info.to_json(),
         "evaluation": quality,
-        "sizes": _sizes(layout, config.shards, info.code_size, info.dim, counts["indexed"]),
+        "sizes": sizes.run_sizes(layout, config.shards, info, counts["indexed"]),
         "timings_s": timings,
         "shards": {
             kind: [u.rsplit("/", 1)[1] for u in layout.shards(kind, config.shards)]
-            for kind in ("embeddings", "codes", "index", "idmap")
+            for kind in ("embeddings", "codes", "index", "idmap", *(["refine"] if info.refine else []))
         },
         "rejects_file": "rejects.arrow",
         "skipped_files": skipped,

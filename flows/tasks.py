@@ -14,13 +14,13 @@ from flows.cache import STAGE_FILES, by_key
 from flows.config import ReindexConfig
 from transforms import (
     arrow_files,
+    choice,
     codec,
     evaluation,
     fingerprint,
     integrity,
     io,
     plan_report,
-    planner,
     publish,
     reading,
     report,
@@ -94,7 +94,7 @@ def check_model_and_codec(config: ReindexConfig) -> int:
 
     dim = int(load_embedder(config.embedder()).dim)
     if config.codec != "auto":
-        codec.validate(config.codec, dim, unit_decode=config.unit_decode)
+        codec.validate(config.codec, dim, unit_decode=config.unit_decode, refine=config.refine)
     return dim
 
 
@@ -169,52 +169,38 @@ def fit_codec(
     the codec."""
     shards = _checked(layout, "embeddings", config.shards, written)
     sample = sampling.bottom_k(shards, config.sample_size, config.seed)
-    params: dict[str, int] = {}
-    nprobe, plan_summary, unit_decode = config.nprobe, None, config.unit_decode
-    goal = config.plan_goal()
-    if goal is not None:
-        plan = planner.plan(
-            sample.vectors,
-            sample.labels if config.label_column else None,
-            goal,
-            time_budget_s=config.plan_time_budget_s,
-            seed=config.seed,
-            trained_share=len(sample.row_ids) / n_total,
-            corpus_rows=n_total,
-        )
-        plan_report.write(plan, io.join(layout.codec, "plan"))  # copied with the codec on a cache hit
-        chosen = plan["pick"]
-        factory, reductions, params = chosen["factory"], [], chosen["params"]
-        nprobe = chosen["nprobe"] or config.nprobe
-        unit_decode = bool(chosen.get("unit_decode"))
-        plan_summary = {k: plan[k] for k in ("goal", "objective", "sample", "frontier", "elapsed_s")}
-        plan_summary["pick"] = chosen
-        logger.info("plan: %s (%s)", chosen["codec"], chosen["why"])
-    elif config.codec == "auto":
-        factory, reductions = codec.auto_factory(len(sample.row_ids), n_total, dim)
-    else:
-        factory, reductions = config.codec, []
-    for reason in reductions:
-        logger.warning("codec: %s", reason)
-    index = codec.train(sample.vectors, factory, params)
+    labels = sample.labels if config.label_column else None
+    chosen = choice.choose(sample.vectors, labels, n_total, config.codec_settings())
+    plan_summary = None
+    if chosen.plan is not None:
+        plan_report.write(chosen.plan, io.join(layout.codec, "plan"))  # copied with the codec on a cache hit
+        plan_summary = {k: chosen.plan[k] for k in ("goal", "objective", "sample", "frontier", "elapsed_s")}
+        plan_summary["pick"] = chosen.plan["pick"]
+    for reason in chosen.reasons:
+        logger.info("codec: %s", reason)
+    index, quantizer = choice.train(sample.vectors, chosen)
     info = codec.CodecInfo(
         model=config.model,
         dim=dim,
         normalize=config.normalize,
         max_seq_length=config.max_seq_length,
-        factory=factory,
+        factory=chosen.factory,
         metric="L2",
         sample_size=len(sample.row_ids),
         seed=config.seed,
-        nprobe=nprobe,
+        nprobe=chosen.nprobe,
         code_size=int(index.sa_code_size()),
         fingerprint=codec.fingerprint(index),
-        reductions=reductions,
-        params=params,
+        reductions=chosen.reasons,
+        params=chosen.params,
         plan=plan_summary,
-        unit_decode=unit_decode,
+        unit_decode=chosen.unit_decode,
+        refine=chosen.refine,
+        rerank=chosen.rerank,
+        refine_code_size=0 if quantizer is None else int(quantizer.sa_code_size()),
+        refine_fingerprint="" if quantizer is None else codec.fingerprint(quantizer),
     )
-    codec.save(layout.codec, index, info)
+    codec.save(layout.codec, index, info, quantizer)
     written = integrity.describe(layout.root, STAGE_FILES["fit"])
     return {"info": info, "root": layout.root, "files": written}
 
@@ -230,6 +216,7 @@ def encode(config: ReindexConfig, layout: RunLayout, written: Records, key: str)
         (
             layout.shard("embeddings", i, n),
             layout.shard("codes", i, n),
+            layout.shard("refine", i, n),  # written only for a two-tier codec
             written.get(layout.shard_path("embeddings", i, n)),
         )
         for i in range(n)
@@ -238,7 +225,7 @@ def encode(config: ReindexConfig, layout: RunLayout, written: Records, key: str)
     runner.run(
         lambda p: encode_pipeline.build(p, layout.codec, jobs, codec_records), _beam_options(config), "encode"
     )
-    rows = sum(arrow_files.num_rows(dst) for _, dst, _ in jobs)
+    rows = sum(arrow_files.num_rows(dst) for _, dst, _, _ in jobs)
     return {
         "rows": rows,
         "root": layout.root,
@@ -272,23 +259,25 @@ def build(config: ReindexConfig, layout: RunLayout, written: Records, key: str) 
 
 @task
 def evaluate(
-    config: ReindexConfig,
-    layout: RunLayout,
-    n_total: int,
-    nprobe: int,
-    written: Records,
-    unit_decode: bool = False,
+    config: ReindexConfig, layout: RunLayout, n_total: int, info: codec.CodecInfo, written: Records
 ) -> tuple[dict[str, Any], list[float]]:
-    """Recall@k against exact float search and kNN label accuracy, on queries drawn from the corpus; the
-    embeddings and index shards are checked against their records before they are used."""
+    """Recall@k against exact float search and kNN label accuracy, on queries drawn from the corpus, searching
+    the shards as search will (two tiers re-ranked); every file is checked against its record first."""
     shards = _checked(layout, "embeddings", config.shards, written)
     queries = sampling.bottom_k(shards, min(config.eval_queries, n_total), config.seed + 1)
     k, qids = config.k, queries.row_ids
     exact = evaluation.exact_search(shards, queries.vectors, k + 1)
     n = config.shards
+    quantizer = codec.load_refine(layout.codec, info, _codec_records(written))
     indexes = [
-        search.load_index(
-            layout.shard("index", i, n), nprobe, unit_decode, written.get(layout.shard_path("index", i, n))
+        search.open_shard(
+            layout.shard("index", i, n),
+            info.nprobe,
+            info,
+            written.get(layout.shard_path("index", i, n)),
+            quantizer,
+            layout.shard("refine", i, n),
+            written.get(layout.shard_path("refine", i, n)),
         )
         for i in range(n)
     ]

@@ -21,10 +21,11 @@ class EncodeShard(beam.DoFn):
 
     def setup(self) -> None:
         self.index, self.info = codec.load(self.codec_url, self.codec_records)
+        self.quantizer = codec.load_refine(self.codec_url, self.info, self.codec_records)
 
-    def process(self, job: tuple[str, str, dict[str, Any] | None]) -> Iterator[tuple[str, int]]:
-        src, dst, record = job
-        rows = encoding.encode_shard(self.index, self.info, src, dst, record)
+    def process(self, job: tuple[str, str, str, dict[str, Any] | None]) -> Iterator[tuple[str, int]]:
+        src, dst, fine, record = job
+        rows = encoding.encode_shard(self.index, self.info, src, dst, record, self.quantizer, fine)
         self.encoded.inc(rows)
         yield dst, rows
 
@@ -32,11 +33,12 @@ class EncodeShard(beam.DoFn):
 def build(
     pipeline: beam.Pipeline,
     codec_url: str,
-    jobs: list[tuple[str, str, dict[str, Any] | None]],
+    jobs: list[tuple[str, str, str, dict[str, Any] | None]],
     codec_records: dict[str, Any] | None = None,
 ) -> None:
-    """Encode each (embeddings url, codes url, record of the embeddings) job; the records (size and sha256,
-    of the embeddings and of the codec's files) are checked before anything is read."""
+    """Encode each (embeddings url, codes url, refine url, record of the embeddings) job; the records (size
+    and sha256, of the embeddings and of the codec's files) are checked before anything is read. The refine
+    shard is written only for a two-tier codec."""
     (
         pipeline
         | "Shards" >> beam.Create(jobs)

@@ -90,6 +90,17 @@ def code_array(codes: np.ndarray) -> pa.FixedSizeBinaryArray:
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, pa.py_buffer(codes.tobytes())])
 
 
+def code_view(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A fixed-size binary column as an (n, code_size) uint8 matrix over the column's own buffer (no copy
+    when the column is one chunk, e.g. of a memory-mapped file)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    width = column.type.byte_width
+    data = np.frombuffer(column.buffers()[1], dtype=np.uint8)
+    start = column.offset * width
+    return data[start : start + len(column) * width].reshape(len(column), width)
+
+
 def code_matrix(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A fixed-size binary column back to an (n, code_size) uint8 matrix."""
     if isinstance(column, pa.ChunkedArray):

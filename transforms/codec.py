@@ -55,6 +55,12 @@ class CodecInfo:
     plan: dict[str, Any] | None = None  # when the planner chose the codec: what it measured and why
     # search ranks by cosine to each code's reconstruction scaled to unit length (see unit_decodable)
     unit_decode: bool = False
+    # two tiers (transforms.refine): the stored tier's scalar code, and how many candidates per result the
+    # in-memory codes hand it to re-rank; None for one tier
+    refine: str | None = None
+    rerank: int = 1
+    refine_code_size: int = 0
+    refine_fingerprint: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,37 +70,53 @@ def _pow2_floor(x: float) -> int:
     return 1 << max(0, int(math.floor(math.log2(max(1.0, x)))))
 
 
-def auto_factory(n_train: int, n_total: int, dim: int) -> tuple[str, list[str]]:
-    """A PCA + IVF + PQ factory string sized to the corpus, and why each size was chosen.
+class AutoChoice(NamedTuple):
+    factory: str
+    refine: str | None
+    rerank: int
+    nprobe: int | None
+    reasons: list[str]
 
-    32-byte PQ codes on a 128-d PCA rotation (48x smaller than float32 for 384-d inputs); nlist about
-    4*sqrt(N); every k-means kept at >= 39 training points per centroid, reducing nlist or PQ bits (and
-    saying so) when the sample is too small. Measured on 10k MiniLM embeddings of 20 Newsgroups, PCAR128
-    matched OPQ32_128 in recall and kNN accuracy at a third of the training time, and ``np`` (no polysemous
-    training, which plain IVF-PQ search never uses) cut the training time five-fold again.
-    """
-    reasons: list[str] = []
-    m = 32 if dim >= 128 else max(1, dim // 4)
-    d_out = min(dim, 4 * m)
-    if n_train < max(2 * MIN_POINTS_PER_CENTROID, d_out):  # no PCA + k-means: per-dimension 8-bit scalars
-        reasons.append(f"{n_train} training vectors are too few for PCA{d_out} + PQ: 8-bit scalars (SQ8)")
-        return "SQ8", reasons
-    nlist_wanted = _pow2_floor(4 * math.sqrt(max(n_total, 1)))
+
+# The default codec: two tiers whose quality does not depend on how much the codec could learn. In memory,
+# 1-bit RaBitQ codes (d/8 bytes plus 8 bytes of per-vector factors), which need no codebook: trained on the
+# mean alone, they encode unseen vectors as well as seen ones, on 100 documents or 100 million. On disk, SQ8
+# codes re-rank 10 candidates per result. Above FLAT_MAX_ROWS, an IVF coarse quantizer keeps search
+# sub-linear.
+DEFAULT_REFINE = "SQ8"
+DEFAULT_RERANK = 10
+FLAT_MAX_ROWS = 2_000_000
+RABITQ_CODE_BITS = 256
+
+
+def auto_choice(n_train: int, n_total: int, dim: int) -> AutoChoice:
+    """The default codec for a corpus of ``n_total`` vectors and a training sample of ``n_train``, and why."""
+    reasons = [
+        f"two tiers: RaBitQ codes in memory, {DEFAULT_REFINE} codes on disk re-rank {DEFAULT_RERANK}x "
+        "candidates (RaBitQ needs no codebook, so unseen documents encode as well as seen ones)"
+    ]
+    bits = rabitq_bits(dim)
+    memory = "RaBitQ" if bits == 1 else f"RaBitQ{bits}"
+    if bits > 1:
+        reasons.append(f"{bits} bits per dimension in memory: {dim} dimensions need {bits} to reach 256 bits")
+    if n_total <= FLAT_MAX_ROWS:
+        return AutoChoice(memory, DEFAULT_REFINE, DEFAULT_RERANK, None, reasons)
+    nlist_wanted = _pow2_floor(4 * math.sqrt(n_total))
     nlist = min(nlist_wanted, _pow2_floor(n_train / MIN_POINTS_PER_CENTROID))
     if nlist < nlist_wanted:
         reasons.append(
             f"nlist reduced from {nlist_wanted} (4*sqrt(N) for N={n_total}) to {nlist}: "
             f"{n_train} training vectors allow at most {n_train // MIN_POINTS_PER_CENTROID} centroids"
         )
-    nbits = 8
-    if n_train < MIN_POINTS_PER_CENTROID * 256:
-        nbits = max(1, min(8, int(math.floor(math.log2(max(2, n_train) / MIN_POINTS_PER_CENTROID)))))
-        reasons.append(
-            f"PQ bits reduced from 8 to {nbits}: 8-bit codebooks need {MIN_POINTS_PER_CENTROID * 256} "
-            f"training vectors, the sample has {n_train}"
-        )
-    suffix = "" if nbits == 8 else f"x{nbits}"
-    return f"PCAR{d_out},IVF{nlist},PQ{m}{suffix}np", reasons
+    nprobe = max(1, nlist // 8)
+    reasons.append(f"IVF{nlist} above {FLAT_MAX_ROWS:,} vectors, searching {nprobe} lists (1/8 of them)")
+    return AutoChoice(f"IVF{nlist},{memory}", DEFAULT_REFINE, DEFAULT_RERANK, nprobe, reasons)
+
+
+def rabitq_bits(dim: int) -> int:
+    """Bits per dimension for the default's RaBitQ codes: RaBitQ's distance estimate errs less the more bits
+    a code has in all; 1 bit per dimension from 256 dimensions up, more below (at most 8)."""
+    return max(1, min(8, math.ceil(RABITQ_CODE_BITS / max(1, dim))))
 
 
 def requirements(index: Any, params: dict[str, int] | None = None) -> list[Requirement]:
@@ -239,9 +261,18 @@ def _require_buildable(index: Any, factory: str) -> None:
         )
 
 
-def validate(factory: str, dim: int, unit_decode: bool = False) -> None:
+def validate(factory: str, dim: int, unit_decode: bool = False, refine: str | None = None) -> None:
     """Fail fast, before any embedding, on a factory string that cannot become vecpress index shards (or,
-    with ``unit_decode``, be searched by unit-length reconstructions)."""
+    with ``unit_decode``, be searched by unit-length reconstructions; or, with ``refine``, have a stored
+    tier of that scalar code)."""
+    if refine is not None:
+        from transforms import refine as stored
+
+        stored.check_factory(refine)
+        if unit_decode:
+            raise CodecError(
+                "a stored tier re-ranks by exact distances: it does not combine with --unit-decode"
+            )
     index = _build(factory, dim)
     _require_buildable(index, factory)
     if unit_decode and not unit_decodable(index):
@@ -311,10 +342,15 @@ def set_nprobe(index: Any, nprobe: int) -> None:
         pass
 
 
-def save(codec_url: str, index: Any, info: CodecInfo) -> None:
+def save(codec_url: str, index: Any, info: CodecInfo, refine_index: Any = None) -> None:
+    """Write the trained codec (and the stored tier's quantizer, for two tiers) and its description."""
     import faiss
 
+    from transforms import refine
+
     io.write_bytes(io.join(codec_url, CODEC_INDEX), faiss.serialize_index(index).tobytes())
+    if refine_index is not None:
+        io.write_bytes(io.join(codec_url, refine.REFINE_INDEX), faiss.serialize_index(refine_index).tobytes())
     io.write_json(io.join(codec_url, CODEC_JSON), info.to_json())
 
 
@@ -335,3 +371,21 @@ def load(codec_url: str, expect: dict[str, Any] | None = None) -> tuple[Any, Cod
         raise CodecError(f"{codec_url}: {CODEC_INDEX} does not match the fingerprint in {CODEC_JSON}")
     apply_params(index, info.params)
     return index, info
+
+
+def load_refine(codec_url: str, info: CodecInfo, expect: dict[str, Any] | None = None) -> Any:
+    """The stored tier's trained quantizer of a two-tier codec (None for one tier), checked against its
+    fingerprint and, with ``expect``, its record."""
+    import faiss
+
+    from transforms import integrity, refine
+
+    if info.refine is None:
+        return None
+    url = io.join(codec_url, refine.REFINE_INDEX)
+    quantizer = faiss.deserialize_index(
+        np.frombuffer(integrity.read_verified(url, (expect or {}).get(refine.REFINE_INDEX)), np.uint8)
+    )
+    if fingerprint(quantizer) != info.refine_fingerprint:
+        raise CodecError(f"{url} does not match the fingerprint in {CODEC_JSON}")
+    return quantizer

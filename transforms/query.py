@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from transforms import publish, search, verify
+from transforms import codec, publish, search, verify
 from transforms.embedder import EmbedderSpec, load_embedder
 
 
@@ -22,21 +22,25 @@ class PublishedIndex:
 
     def __init__(self, output: str, nprobe: int | None = None, device: str = "auto"):
         self.layout, self.manifest = publish.current(output)
-        info = self.manifest["codec"]
-        self.nprobe = nprobe or info["nprobe"]
-        unit = info.get("unit_decode", False)
-        # every shard is checked against the manifest's size and sha256 before it is used
+        info = codec.CodecInfo(**self.manifest["codec"])
+        self.nprobe = nprobe or info.nprobe
+        # every file is checked against the manifest's size and sha256 before it is used
+        records = verify.records(self.manifest)
+        quantizer = codec.load_refine(
+            self.layout.codec, info, {k.removeprefix("codec/"): v for k, v in records.items()}
+        )
+        fine = verify.shard_records(self.layout, self.manifest, "refine") if info.refine else None
         self.indexes = [
-            search.load_index(url, self.nprobe, unit, record)
-            for url, record in verify.shard_records(self.layout, self.manifest, "index")
+            search.open_shard(url, self.nprobe, info, record, quantizer, *(fine[i] if fine else (None, None)))
+            for i, (url, record) in enumerate(verify.shard_records(self.layout, self.manifest, "index"))
         ]
         urls, records = zip(*verify.shard_records(self.layout, self.manifest, "idmap"), strict=True)
         self.idmap = search.IdMap(list(urls), list(records))
         self.spec = EmbedderSpec(
-            model=info["model"],
+            model=info.model,
             device=device,
-            normalize=info["normalize"],
-            max_seq_length=info["max_seq_length"],
+            normalize=info.normalize,
+            max_seq_length=info.max_seq_length,
         )
         self._embedder: Any = None
 

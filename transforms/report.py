@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from transforms import io
+from transforms.plan_report import size_text
 
 
 def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
@@ -38,11 +39,16 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         (
             "bytes per vector",
-            f"{codec['code_size']} code bytes (float32: {float_bytes}); in the index files "
-            f"{sizes['list_bytes_per_vector']:.1f} (codes + ids) plus a {sizes['codec_bytes'] / 1e6:.2f} MB "
-            f"codec copy per shard ({sizes['index_bytes_per_vector']:.1f} all told)",
+            f"{sizes['index_bytes_per_vector']:.1f} in the index files all told (float32: {float_bytes}): "
+            f"{sizes['list_bytes_per_vector']:.1f} of codes, ids and lists plus a "
+            f"{size_text(sizes['codec_bytes'])} codec copy per shard; the code alone is {codec['code_size']}",
         ),
-        ("compression ratio", f"{float_bytes / codec['code_size']:.1f}x"),
+        (
+            "compression ratio",
+            f"{_all_told(sizes, float_bytes):.1f}x all told (index files); "
+            f"{float_bytes / codec['code_size']:.1f}x counting the code alone",
+        ),
+        *_stored_tier(codec, sizes),
         (
             f"recall@{quality['k']} vs exact",
             f"{quality['recall_at_k']:.4f} over {quality['queries']} queries"
@@ -63,6 +69,23 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     rows.append(("wall time", ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())))
     rows.append(("outputs", f"{manifest['output']}/runs/{manifest['run_id']}"))
     return rows
+
+
+def _all_told(sizes: dict[str, Any], float_bytes: int) -> float:
+    return float_bytes / max(sizes["index_bytes_per_vector"], 1e-9)
+
+
+def _stored_tier(codec: dict[str, Any], sizes: dict[str, Any]) -> list[tuple[str, str]]:
+    """The row describing a two-tier codec's stored tier (none for one tier)."""
+    if not codec.get("refine"):
+        return []
+    return [
+        (
+            "stored tier",
+            f"{codec['refine']} codes on disk, {sizes['stored_bytes_per_vector']:.1f} bytes per vector "
+            f"({size_text(sizes['stored_bytes'])}), read only to re-rank {codec['rerank']}x candidates",
+        )
+    ]
 
 
 def markdown(manifest: dict[str, Any]) -> str:

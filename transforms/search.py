@@ -104,6 +104,26 @@ def load_index(
     return UnitDecoded(index) if unit_decode else index
 
 
+def open_shard(
+    url: str,
+    nprobe: int,
+    info: Any,
+    expect: Mapping[str, Any] | None = None,
+    quantizer: Any = None,
+    refine_url: str | None = None,
+    refine_expect: Mapping[str, Any] | None = None,
+) -> Any:
+    """One index shard as the codec says to search it (``info``: its CodecInfo): by unit-length
+    reconstructions, re-ranked from its stored tier (two tiers: ``quantizer`` and the refine shard at
+    ``refine_url``), or plainly. Every file is checked against its record first."""
+    from transforms import refine
+
+    index = load_index(url, nprobe, info.unit_decode, expect)
+    if info.refine is None:
+        return index
+    return refine.Reranked(index, refine.Store(refine_url, refine_expect), quantizer, info.rerank)
+
+
 class IdMap:
     """Row id -> document id over all shards' id maps, kept as arrays sorted by row id."""
 

@@ -1,0 +1,131 @@
+"""The stored tier of a two-tier index: finer codes kept on disk beside the index shards, read only to
+re-rank the candidates that the in-memory codes found.
+
+A two-tier codec pairs a compact in-memory code (what the index shards hold and search) with a finer scalar
+code (SQ8, SQ4, SQ6, fp16, bf16) of every vector, written by the encode stage to ``refine/`` shards: Arrow IPC
+files of (row_id, code), sorted by row id. A search asks the index shard for ``rerank`` times more candidates
+than wanted, reads just those candidates' fine codes (memory-mapped on a local disk), decodes them and keeps
+the best by exact distance to the query, as faiss's IndexRefine does, but with the fine codes left on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from transforms import arrow_files, integrity, io
+from transforms.errors import VecpressError
+
+REFINE_INDEX = "refine.faiss"
+# the scalar codes a stored tier can use: cheap to train (per-dimension ranges), exact to decode
+FACTORIES = ("SQ8", "SQ6", "SQ4", "SQfp16", "SQbf16")
+
+
+class RefineError(VecpressError, ValueError):
+    """A stored tier that cannot be used as asked."""
+
+
+def check_factory(refine: str) -> None:
+    if refine not in FACTORIES:
+        raise RefineError(f"stored tier {refine!r} is not one of {', '.join(FACTORIES)}")
+
+
+def train(sample: np.ndarray, refine: str) -> Any:
+    """The trained, empty scalar quantizer of the stored tier."""
+    import faiss
+
+    check_factory(refine)
+    index = faiss.index_factory(sample.shape[1], refine, faiss.METRIC_L2)
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    return index
+
+
+def schema(code_size: int, fingerprint: str, refine: str) -> pa.Schema:
+    """A refine shard: one fine code per vector, sorted by row id."""
+    return pa.schema(
+        [
+            pa.field("row_id", pa.int64(), nullable=False),
+            pa.field("code", pa.binary(code_size), nullable=False),
+        ],
+        metadata={
+            "vecpress.kind": "refine",
+            "vecpress.refine_fingerprint": fingerprint,
+            "vecpress.refine_factory": refine,
+        },
+    )
+
+
+class Store:
+    """The fine codes of one index shard, by row id. On a local disk the file is memory-mapped and nothing
+    is copied: a lookup reads the pages of a binary search over the row ids and of the codes it gathers.
+    From an object store the file is read whole."""
+
+    def __init__(self, url: str, expect: Mapping[str, Any] | None = None):
+        integrity.verify_file(url, expect)
+        fs, path = io.filesystem(url)
+        source = pa.memory_map(path) if io.is_local(fs) else pa.BufferReader(io.read_bytes(url))
+        reader = ipc.open_file(source)
+        batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
+        self.ids = [b.column("row_id").to_numpy() for b in batches if b.num_rows]  # views, per batch
+        self.codes = [arrow_files.code_view(b.column("code")) for b in batches if b.num_rows]
+        self.firsts = np.array([ids[0] for ids in self.ids], np.int64)
+        flat_ok = all((np.diff(ids) > 0).all() for ids in self.ids)
+        if not flat_ok or (len(self.firsts) > 1 and not (np.diff(self.firsts) > 0).all()):
+            raise RefineError(f"{url}: row ids are not sorted; the refine shard was not written by vecpress")
+        self.rows = sum(len(ids) for ids in self.ids)
+        self.url = url
+
+    def gather(self, ids: np.ndarray) -> np.ndarray:
+        """The fine codes of the given row ids, in order (each must be in this shard)."""
+        width = self.codes[0].shape[1] if self.codes else 0
+        out = np.empty((len(ids), width), np.uint8)
+        batch = np.maximum(np.searchsorted(self.firsts, ids, side="right") - 1, 0)
+        for b in np.unique(batch):
+            which = np.nonzero(batch == b)[0]
+            pos = np.minimum(np.searchsorted(self.ids[b], ids[which]), len(self.ids[b]) - 1)
+            if not (self.ids[b][pos] == ids[which]).all():
+                raise RefineError(f"{self.url}: a candidate has no fine code here; the shards do not match")
+            out[which] = self.codes[b][pos]
+        return out
+
+
+def rerank(
+    cand: np.ndarray,
+    queries: np.ndarray,
+    codes_of: Callable[[np.ndarray], np.ndarray],
+    quantizer: Any,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best k of each query's candidates (ids, -1 for none) by exact squared L2 to their decoded fine
+    codes; ``codes_of`` gives the fine codes of a flat array of candidate ids. Returns (distances, ids)."""
+    valid = cand >= 0
+    full = np.full(cand.shape, np.inf, np.float32)
+    if valid.any():
+        decoded = quantizer.sa_decode(codes_of(cand[valid]))
+        full[valid] = ((decoded - queries[np.nonzero(valid)[0]]) ** 2).sum(axis=1)
+    order = np.argsort(full, axis=1, kind="stable")[:, :k]
+    dist = np.take_along_axis(full, order, 1)
+    ids = np.where(np.isfinite(dist), np.take_along_axis(cand, order, 1), -1)
+    short = k - order.shape[1]
+    if short > 0:
+        dist = np.hstack([dist, np.full((len(cand), short), np.inf, np.float32)])
+        ids = np.hstack([ids, np.full((len(cand), short), -1, np.int64)])
+    return dist, ids
+
+
+class Reranked:
+    """An index shard searched in two tiers: ``rerank`` x k candidates from the in-memory codes, then the
+    best k of them by exact distance to their decoded fine codes."""
+
+    def __init__(self, index: Any, store: Store, quantizer: Any, factor: int):
+        self.index, self.store, self.quantizer, self.factor = index, store, quantizer, factor
+        self.ntotal = int(getattr(index, "ntotal", store.rows))
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        _, cand = self.index.search(queries, k * self.factor)
+        return rerank(cand, queries, self.store.gather, self.quantizer, k)

@@ -1,0 +1,32 @@
+"""What an index really costs per vector: every byte of its files, not just the codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transforms import codec, io
+from transforms.layout import RunLayout
+
+
+def run_sizes(layout: RunLayout, shards: int, info: codec.CodecInfo, indexed: int) -> dict[str, Any]:
+    """Bytes per vector of a run: the code alone; the index shards all told (codes, ids, lists, and the codec
+    copy every shard holds), which is what search holds in memory; the same less the codec copies; and for
+    two tiers, the stored tier's refine shards on disk (fine codes and row ids). Ratios are float32 bytes
+    over each."""
+    index_bytes = sum(io.size(u) for u in layout.shards("index", shards))
+    codec_bytes = io.size(io.join(layout.codec, codec.CODEC_INDEX))
+    stored = sum(io.size(u) for u in layout.shards("refine", shards)) if info.refine else 0
+    n = max(1, indexed)
+    float_bytes = 4 * info.dim
+    return {
+        "float32_bytes_per_vector": float_bytes,
+        "code_bytes_per_vector": info.code_size,
+        "index_bytes": index_bytes,
+        "codec_bytes": codec_bytes,
+        "index_bytes_per_vector": index_bytes / n,
+        "list_bytes_per_vector": (index_bytes - shards * codec_bytes) / n,
+        "stored_bytes": stored,
+        "stored_bytes_per_vector": stored / n,
+        "compression_all_told": round(float_bytes * n / max(1, index_bytes), 2),
+        "compression_code_only": round(float_bytes / max(1, info.code_size), 2),
+    }
