@@ -145,19 +145,23 @@ def float_row(db: Vectors, queries: Vectors, truth: Truth) -> dict[str, Any]:
 def published_row(
     output: str, db: Vectors, queries: Vectors, truth: Truth, nprobe: int | None = None, label: str = ""
 ) -> dict:
-    """vecpress's own published index shards (what `vecpress search` serves), searched with the queries."""
-    layout, manifest = publish.current(output)
+    """vecpress's own published index shards (what `vecpress search` serves: verified, two tiers re-ranked),
+    searched with the queries."""
+    from transforms.query import PublishedIndex
+
+    published = PublishedIndex(output, nprobe=nprobe)
+    manifest = published.manifest
     info = manifest["codec"]
-    nprobe = nprobe or info["nprobe"]
+    nprobe = published.nprobe
     unit = info.get("unit_decode", False)
-    shards = [search.load_index(layout.dir(f"index/{n}"), nprobe, unit) for n in manifest["shards"]["index"]]
     start = time.perf_counter()
-    hits = search.search_shards(shards, queries.vectors, K)
+    hits = search.search_shards(published.indexes, queries.vectors, K)
     latency_ms = 1000 * (time.perf_counter() - start) / len(queries.vectors)
     position = {int(r): i for i, r in enumerate(db.row_ids)}
     ids = np.vectorize(lambda r: position.get(int(r), -1))(hits.ids)
     params = "".join(f" {k}={v}" for k, v in (info.get("params") or {}).items())
     probe = planner.variant_suffix(nprobe if "IVF" in info["factory"] else None, unit)
+    probe += f" + {info['refine']} x{info['rerank']}" if info.get("refine") else ""
     return row(
         f"vecpress{label} {info['factory']}{params}{probe}",
         info["code_size"],

@@ -24,12 +24,14 @@ from transforms.layout import RunLayout
 
 
 def encode_and_build(
-    trained: Any, info: codec.CodecInfo, embedding_urls: list[str], layout: RunLayout
+    trained: Any, info: codec.CodecInfo, embedding_urls: list[str], layout: RunLayout, quantizer: Any = None
 ) -> None:
-    """vecpress's encode stage then its build stage over every shard, as the pipelines run them."""
+    """vecpress's encode stage (with the stored tier's codes for two tiers) then its build stage over every
+    shard, as the pipelines run them."""
     n = len(embedding_urls)
     for i, url in enumerate(embedding_urls):
-        encoding.encode_shard(trained, info, url, layout.shard("codes", i, n))
+        refine_url = layout.shard("refine", i, n)
+        encoding.encode_shard(trained, info, url, layout.shard("codes", i, n), None, quantizer, refine_url)
     for i in range(n):
         building.build_shard(
             trained,
@@ -45,18 +47,23 @@ def encode_build_ratio(codec_url: str, embedding_urls: list[str]) -> dict[str, f
     import faiss
 
     trained, info = codec.load(codec_url)
+    quantizer = codec.load_refine(codec_url, info)
     tables = [arrow_files.read_table(u, ["row_id", "embedding"]) for u in embedding_urls]
     x = np.concatenate([arrow_files.vectors(t.column("embedding")) for t in tables])
     ids = np.concatenate([t.column("row_id").to_numpy() for t in tables])
     start = time.perf_counter()
     trained.sa_encode(x)
+    if quantizer is not None:
+        quantizer.sa_encode(x)
     raw_index = faiss.clone_index(trained)
+    if codec.searchable_kind(trained) != "ivf":  # flat codes keep global ids under an id map
+        raw_index = faiss.IndexIDMap(raw_index)
     raw_index.add_with_ids(x, ids)
     raw_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         layout = RunLayout(tmp, "bench")
         start = time.perf_counter()
-        encode_and_build(trained, info, embedding_urls, layout)
+        encode_and_build(trained, info, embedding_urls, layout, quantizer)
         vecpress_s = time.perf_counter() - start
     return {
         "vectors": len(x),
