@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from transforms.plan_report import size_text
+from transforms.planner.report import size_text
 
 # The reference point: 768-d BERT sentence embeddings squeezed 45x (to 548 bits) for -1.05 kNN points on IMDB.
 REFERENCE_RATIO, REFERENCE_LOSS = 45.0, -1.05

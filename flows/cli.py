@@ -55,6 +55,9 @@ def _run(args: argparse.Namespace) -> int:
         "max_loss_points": args.max_loss_points,
         "max_latency_ms": args.max_latency_ms,
         "plan_time_budget_s": args.time_budget,
+        "stored_budget_bytes": args.stored_budget_bytes,
+        "refine": args.refine,
+        "rerank": args.rerank,
         "unit_decode": args.unit_decode or None,
         "on_bad_file": args.on_bad_file,
         "lock_lease_s": args.lock_lease,
@@ -85,18 +88,27 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from transforms import plan_report, plan_sample, planner
+    from transforms import planner
     from transforms.embedder import EmbedderSpec
+    from transforms.planner import report as plan_report
+    from transforms.planner import sample as plan_sample
     from transforms.reading import Columns
 
     _refuse_ephemeral("--out", args.out)
-    goal = planner.Goal(args.budget_bytes, args.target_recall, args.max_loss_points, args.max_latency_ms)
+    goal = planner.Goal(
+        args.budget_bytes,
+        args.target_recall,
+        args.max_loss_points,
+        args.max_latency_ms,
+        args.stored_budget_bytes,
+    )
     goal.check(has_labels=True)  # the goal's shape; labels are checked once the sample is read
     if bool(args.input) == bool(args.embeddings):
         raise planner.PlanError(
             "give --input (Parquet to embed a sample of) or --embeddings (a vecpress output)"
         )
-    for flag, value in (("--run-sample-size", args.run_sample_size), ("--train-size", args.train_size)):
+    sizes = (("--run-sample-size", args.run_sample_size), ("--train-size", args.train_size))
+    for flag, value in (*sizes, ("--corpus-rows", args.corpus_rows or 1)):
         if value < 1:  # before any embedding
             raise planner.PlanError(f"{flag} must be at least 1, got {value}")
     if args.embeddings:
@@ -114,8 +126,8 @@ def _plan(args: argparse.Namespace) -> int:
         train_size=args.train_size,
         time_budget_s=args.time_budget or 600.0,
         seed=args.seed,
-        trained_share=min(1.0, args.run_sample_size / sample.corpus_rows),
-        corpus_rows=sample.corpus_rows,
+        corpus_rows=args.corpus_rows or sample.corpus_rows,
+        run_sample=args.run_sample_size,
     )
     plan["source"] = sample.source
     plan_report.write(plan, args.out)
@@ -351,6 +363,12 @@ def parser() -> argparse.ArgumentParser:
         "'unit-decoded' rows measured); --codec auto with a goal decides this itself",
     )
     _goal_arguments(run)
+    run.add_argument(
+        "--refine",
+        help="add a stored tier to an explicit codec: SQ8, SQ6, SQ4, SQfp16 or SQbf16 codes on disk that "
+        "re-rank its candidates (--codec auto picks its own)",
+    )
+    run.add_argument("--rerank", type=int, help="two tiers: candidates per result to re-rank (default 10)")
     run.add_argument("--shards", type=int)
     run.add_argument("--model", help="sentence-transformers model name or path")
     run.add_argument("--device", help="auto, cpu, cuda, cuda:N")
@@ -411,7 +429,13 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_RUN_SAMPLE_SIZE,
         help="the training sample of the run the plan is for (run's --sample-size): when the corpus is "
-        "bigger, the plan measures codecs on vectors they were not trained on in the same proportion",
+        "bigger, the plan measures codecs on vectors they were not trained on (out of sample)",
+    )
+    plan.add_argument(
+        "--corpus-rows",
+        type=int,
+        help="the documents the index will hold, over which the codec's own bytes are spread in each "
+        "candidate's bytes per vector (default: the input's rows)",
     )
     plan.add_argument("--seed", type=int, default=0)
     plan.add_argument("--out", default="plan", help="folder for plan.json, plan.md, plan.png")
@@ -465,6 +489,12 @@ def _goal_arguments(sub: argparse.ArgumentParser) -> None:
     goal.add_argument("--target-recall", type=float, help="fewest bytes reaching this recall@10")
     goal.add_argument("--max-loss-points", type=float, help="fewest bytes within this kNN-10 loss (labels)")
     goal.add_argument("--max-latency-ms", type=float, help="only codecs searching within this per query")
+    goal.add_argument(
+        "--stored-budget-bytes",
+        type=float,
+        help="also consider two tiers: finer codes of up to this many bytes per vector stored on disk, read "
+        "only to re-rank the in-memory codes' candidates (without it, plans are one tier)",
+    )
     goal.add_argument("--time-budget", type=float, help="seconds of measuring (default 600)")
 
 

@@ -59,6 +59,9 @@ class ReindexConfig(BaseModel):
     max_loss_points: float | None = Field(None, ge=0, description="auto: cheapest within this kNN loss")
     max_latency_ms: float | None = Field(None, gt=0, description="planner: search latency limit per query")
     plan_time_budget_s: float = Field(600, gt=0, description="planner: measuring time budget")
+    stored_budget_bytes: float | None = Field(
+        None, gt=0, description="auto with a goal: also consider a stored tier of this many bytes/vector"
+    )
     refine: str | None = Field(
         None,
         description="a stored tier for an explicit codec: SQ8, SQ6, SQ4, SQfp16 or SQbf16 codes kept on disk "
@@ -128,7 +131,10 @@ class ReindexConfig(BaseModel):
 
     def plan_goal(self) -> Goal | None:
         """The planner's goal when the codec is to be planned, else None (auto sizing without measuring)."""
-        goal = Goal(self.budget_bytes, self.target_recall, self.max_loss_points, self.max_latency_ms)
+        goal = Goal(
+            self.budget_bytes, self.target_recall, self.max_loss_points, self.max_latency_ms,
+            self.stored_budget_bytes,
+        )  # fmt: skip
         if (goal.budget_bytes, goal.target_recall, goal.max_loss_points) == (None, None, None):
             return None
         return goal

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 # earlier one is.
 STAGE_CODE = {
     "embed": ("pipelines.embed",),
-    "fit": ("transforms.choice", "transforms.sampling", "transforms.plan_report"),
+    "fit": ("transforms.choice", "transforms.sampling", "transforms.planner.report"),
     "encode": ("pipelines.encode",),
     "build": ("pipelines.build",),
 }
@@ -84,7 +84,7 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
         fit_params = (config.codec, config.unit_decode, config.sample_size, config.seed, config.nprobe, goal)
         fit_params += (config.refine, config.rerank)
         if goal is not None:
-            fit_params += (config.label_column, config.plan_time_budget_s)
+            fit_params += (config.label_column, config.plan_time_budget_s, config.stored_budget_bytes)
         fit_key = stage_key("fit", STAGE_CODE["fit"], embed_key, *fit_params)
         info = cached(
             tasks.fit_codec, "fit", fit_key, config=config, layout=layout, n_total=counts["embedded"], dim=dim

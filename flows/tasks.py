@@ -20,7 +20,6 @@ from transforms import (
     fingerprint,
     integrity,
     io,
-    plan_report,
     publish,
     reading,
     report,
@@ -29,6 +28,7 @@ from transforms import (
 )
 from transforms.errors import VecpressError
 from transforms.layout import RunLayout
+from transforms.planner import report as planner_report
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,9 @@ def fit_codec(
     chosen = choice.choose(sample.vectors, labels, n_total, config.codec_settings())
     plan_summary = None
     if chosen.plan is not None:
-        plan_report.write(chosen.plan, io.join(layout.codec, "plan"))  # copied with the codec on a cache hit
+        planner_report.write(
+            chosen.plan, io.join(layout.codec, "plan")
+        )  # copied with the codec on a cache hit
         plan_summary = {k: chosen.plan[k] for k in ("goal", "objective", "sample", "frontier", "elapsed_s")}
         plan_summary["pick"] = chosen.plan["pick"]
     for reason in chosen.reasons:

@@ -54,8 +54,8 @@ def choose(
             settings.goal,
             time_budget_s=settings.plan_time_budget_s,
             seed=settings.seed,
-            trained_share=len(vectors) / n_total,
             corpus_rows=n_total,
+            run_sample=len(vectors),
         )
         pick = plan["pick"]
         logger.info("plan: %s (%s)", pick["codec"], pick["why"])

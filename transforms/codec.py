@@ -19,9 +19,6 @@ logger = logging.getLogger(__name__)
 # faiss's k-means warns below this many training points per centroid; vecpress treats that as an error.
 MIN_POINTS_PER_CENTROID = 39
 EIGHT_BIT_POINTS = 256 * MIN_POINTS_PER_CENTROID  # what a codebook of 256 centroids trains on
-# A codec parameter that lowers that floor for the codebooks of a residual quantizer. Only the planner sets
-# it, for candidates whose quality it measures the way the run will use them (see candidates.wide_rq).
-SPARSE_PARAM = "min_points_per_centroid"
 CODEC_INDEX = "codec.faiss"
 CODEC_JSON = "codec.json"
 
@@ -119,9 +116,8 @@ def rabitq_bits(dim: int) -> int:
     return max(1, min(8, math.ceil(RABITQ_CODE_BITS / max(1, dim))))
 
 
-def requirements(index: Any, params: dict[str, int] | None = None) -> list[Requirement]:
-    """Minimum training points for each trained component of a (not yet trained) faiss index; ``params``
-    may lower the points per centroid of residual-quantizer codebooks (SPARSE_PARAM)."""
+def requirements(index: Any) -> list[Requirement]:
+    """Minimum training points for each trained component of a (not yet trained) faiss index."""
     import faiss
 
     reqs: list[Requirement] = []
@@ -151,8 +147,11 @@ def requirements(index: Any, params: dict[str, int] | None = None) -> list[Requi
     if aq is not None:
         biggest = max(int(aq.nbits.at(i)) for i in range(aq.nbits.size()))
         name = type(aq).__name__.replace("Quantizer", "")
-        per = (params or {}).get(SPARSE_PARAM, MIN_POINTS_PER_CENTROID)
-        reqs.append(Requirement(f"{name} {aq.M} codebooks (largest {biggest} bits)", per << biggest))
+        reqs.append(
+            Requirement(
+                f"{name} {aq.M} codebooks (largest {biggest} bits)", MIN_POINTS_PER_CENTROID << biggest
+            )
+        )
     return reqs
 
 
@@ -183,8 +182,7 @@ def _inner(index: Any) -> Any:
 
 def apply_params(index: Any, params: dict[str, int]) -> None:
     """Settings kept beside the factory string: ``max_beam_size`` (residual quantizers, also inside a
-    product or IVF), ``encode_ils_iters`` (LSQ), ``min_points_per_centroid`` (the k-means of residual
-    quantizers; see SPARSE_PARAM). Applied before training and again after loading."""
+    product or IVF), ``encode_ils_iters`` (LSQ). Applied before training and again after loading."""
     import faiss
 
     aq = _additive_quantizer(_inner(index))
@@ -195,12 +193,7 @@ def apply_params(index: Any, params: dict[str, int]) -> None:
         else:
             quantizers = [aq]
     for key, value in params.items():
-        if key == SPARSE_PARAM:
-            if int(value) < 1:
-                raise CodecError(f"codec parameter {key}={value} must be at least 1")
-            targets = [q.cp for q in quantizers if hasattr(q, "cp")]  # their k-means settings
-        else:
-            targets = [q for q in quantizers if hasattr(q, key)]
+        targets = [q for q in quantizers if hasattr(q, key)]
         if not targets:
             raise CodecError(f"codec parameter {key}={value} does not apply to this codec")
         for q in targets:
@@ -282,31 +275,28 @@ def validate(factory: str, dim: int, unit_decode: bool = False, refine: str | No
         )
 
 
-def _check(index: Any, factory: str, n_train: int, params: dict[str, int] | None = None) -> None:
+def _check(index: Any, factory: str, n_train: int) -> None:
     _require_buildable(index, factory)
-    short = [r for r in requirements(index, params) if n_train < r.min_points]
+    short = [r for r in requirements(index) if n_train < r.min_points]
     if short:
         detail = "; ".join(f"{r.component} needs >= {r.min_points}" for r in short)
-        per = (params or {}).get(SPARSE_PARAM)
-        default = f"faiss needs {MIN_POINTS_PER_CENTROID} points per centroid"
-        floor = f"{SPARSE_PARAM}={per}" if per else default
         raise CodecError(
             f"codec {factory!r} cannot be trained on {n_train} vectors: {detail} "
-            f"({floor}). Use a smaller codec, "
+            f"(faiss needs {MIN_POINTS_PER_CENTROID} points per centroid). Use a smaller codec, "
             f"'--codec auto', a larger --sample-size, or more documents."
         )
 
 
-def check_trainable(factory: str, dim: int, n_train: int, params: dict[str, int] | None = None) -> None:
+def check_trainable(factory: str, dim: int, n_train: int) -> None:
     """Raise a CodecError for an invalid factory string or for every component the sample is too small for."""
-    _check(_build(factory, dim), factory, n_train, params)
+    _check(_build(factory, dim), factory, n_train)
 
 
 def train(sample: np.ndarray, factory: str, params: dict[str, int] | None = None) -> Any:
     """Train an empty index from ``factory`` (and ``params``, see ``apply_params``) on the sample, after
     checking it has enough points."""
     index = _build(factory, sample.shape[1])
-    _check(index, factory, len(sample), params)
+    _check(index, factory, len(sample))
     apply_params(index, params or {})
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
     return index

@@ -93,6 +93,9 @@ class Store:
         return out
 
 
+BLOCK = 65536  # candidates decoded at once: 100 MB of float32 at 384 dimensions
+
+
 def rerank(
     cand: np.ndarray,
     queries: np.ndarray,
@@ -102,18 +105,23 @@ def rerank(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The best k of each query's candidates (ids, -1 for none) by exact squared L2 to their decoded fine
     codes; ``codes_of`` gives the fine codes of a flat array of candidate ids. Returns (distances, ids)."""
-    valid = cand >= 0
-    full = np.full(cand.shape, np.inf, np.float32)
-    if valid.any():
-        decoded = quantizer.sa_decode(codes_of(cand[valid]))
-        full[valid] = ((decoded - queries[np.nonzero(valid)[0]]) ** 2).sum(axis=1)
-    order = np.argsort(full, axis=1, kind="stable")[:, :k]
-    dist = np.take_along_axis(full, order, 1)
-    ids = np.where(np.isfinite(dist), np.take_along_axis(cand, order, 1), -1)
-    short = k - order.shape[1]
-    if short > 0:
-        dist = np.hstack([dist, np.full((len(cand), short), np.inf, np.float32)])
-        ids = np.hstack([ids, np.full((len(cand), short), -1, np.int64)])
+    nq, width = cand.shape
+    dist = np.full((nq, k), np.inf, np.float32)
+    ids = np.full((nq, k), -1, np.int64)
+    step = max(1, BLOCK // max(1, width))
+    for lo in range(0, nq, step):
+        block, q = cand[lo : lo + step], queries[lo : lo + step]
+        valid = block >= 0
+        full = np.full(block.shape, np.inf, np.float32)
+        if valid.any():
+            decoded = quantizer.sa_decode(codes_of(block[valid]))
+            full[valid] = ((decoded - q[np.nonzero(valid)[0]]) ** 2).sum(axis=1)
+        order = np.argsort(full, axis=1, kind="stable")[:, :k]
+        best = np.take_along_axis(full, order, 1)
+        dist[lo : lo + step, : order.shape[1]] = best
+        ids[lo : lo + step, : order.shape[1]] = np.where(
+            np.isfinite(best), np.take_along_axis(block, order, 1), -1
+        )
     return dist, ids
 
 

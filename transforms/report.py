@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from transforms import io
-from transforms.plan_report import size_text
+from transforms.planner.report import size_text
 
 
 def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:

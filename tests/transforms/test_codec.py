@@ -1,3 +1,4 @@
+import faiss
 import numpy as np
 import pytest
 
@@ -56,28 +57,36 @@ def test_additive_quantizer_requirements_and_params_survive_save_and_load(tmp_pa
     assert loaded.rq.max_beam_size == 7 and loaded_info.params == {"max_beam_size": 7}
 
 
-def test_a_sparse_residual_codebook_trains_only_with_its_own_points_per_centroid(tmp_path):
+def test_a_residual_codebook_needs_39_points_per_centroid_of_its_widest_codebook():
     wide = codec._build("RQ1x10_1x6", 16)
     assert [r.min_points for r in codec.requirements(wide)] == [39 << 10]
-    assert [r.min_points for r in codec.requirements(wide, {codec.SPARSE_PARAM: 2})] == [2 << 10]
     x = np.random.default_rng(0).standard_normal((1100, 16)).astype("float32")
     with pytest.raises(codec.CodecError, match="needs >= 19968 .*faiss needs 39 points per centroid"):
         codec.train(x, "RQ1x9_1x7")
-    with pytest.raises(codec.CodecError, match="needs >= 2048 .*min_points_per_centroid=2"):
-        codec.check_trainable("RQ1x10_1x6", 16, 1100, {codec.SPARSE_PARAM: 2})
-    with pytest.raises(codec.CodecError, match="must be at least 1"):
-        codec.apply_params(codec._build("RQ2x8", 16), {codec.SPARSE_PARAM: 0})
-    params = {codec.SPARSE_PARAM: 2}
-    trained = codec.train(x, "RQ1x9_1x7", params)
-    assert trained.rq.cp.min_points_per_centroid == 2 and trained.sa_code_size() == 2
+
+
+def test_a_two_tier_codec_saves_and_checks_its_stored_tier(tmp_path):
+    from transforms import refine
+
+    x = np.random.default_rng(0).standard_normal((500, 16)).astype("float32")
+    trained, quantizer = codec.train(x, "RaBitQ"), refine.train(x, "SQ8")
     info = codec.CodecInfo(
-        model="m", dim=16, normalize=True, max_seq_length=None, factory="RQ1x9_1x7", metric="L2",
-        sample_size=len(x), seed=0, nprobe=1, code_size=2, fingerprint=codec.fingerprint(trained),
-        params=params,
+        model="m", dim=16, normalize=True, max_seq_length=None, factory="RaBitQ", metric="L2",
+        sample_size=len(x), seed=0, nprobe=1, code_size=int(trained.sa_code_size()),
+        fingerprint=codec.fingerprint(trained), refine="SQ8", rerank=10, refine_code_size=16,
+        refine_fingerprint=codec.fingerprint(quantizer),
     )  # fmt: skip
-    codec.save(str(tmp_path / "codec"), trained, info)
-    loaded, _ = codec.load(str(tmp_path / "codec"))
-    assert loaded.rq.cp.min_points_per_centroid == 2
+    codec.save(str(tmp_path / "codec"), trained, info, quantizer)
+    loaded = codec.load_refine(str(tmp_path / "codec"), info)
+    assert np.array_equal(loaded.sa_encode(x), quantizer.sa_encode(x))
+    other = faiss.serialize_index(refine.train(x * 2, "SQ8")).tobytes()  # another sample's ranges
+    (tmp_path / "codec" / refine.REFINE_INDEX).write_bytes(other)
+    with pytest.raises(codec.CodecError, match="refine.faiss does not match the fingerprint"):
+        codec.load_refine(str(tmp_path / "codec"), info)
+    with pytest.raises(refine.RefineError, match="stored tier 'PQ8' is not one of"):
+        codec.validate("RaBitQ", 16, refine="PQ8")
+    with pytest.raises(codec.CodecError, match="does not combine with --unit-decode"):
+        codec.validate("PQ4", 16, unit_decode=True, refine="SQ8")
 
 
 def test_train_save_load_roundtrip_checks_fingerprint(tmp_path):

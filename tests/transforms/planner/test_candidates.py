@@ -2,13 +2,15 @@
 
 import faiss
 
-from transforms import candidates, codec
+from transforms import codec
+from transforms.planner import candidates
 
 
 def test_budget_candidates_fit_the_budget_and_the_sample():
     cands = candidates.generate(384, 12_000, budget_bytes=24)
     names = [c.name for c in cands]
     assert {"PQ48x4fs", "RQ24x8", "PRQ2x12x8", "OPQ24,PQ24", "ITQ192,LSH", "LSQ24x8"} <= set(names)
+    assert "PCAR128,RaBitQ" in names and not any("RaBitQ2" in n or "RaBitQ4" in n for n in names)
     assert "RQ24x8 max_beam_size=16" in names
     for c in cands:
         index = faiss.index_factory(384, c.factory)
@@ -22,23 +24,10 @@ def test_budget_candidates_fit_the_budget_and_the_sample():
     assert all(c.after in names for c in cands if c.after)
 
 
-def test_a_wide_first_codebook_is_as_wide_as_two_vectors_per_centroid_allow_and_only_when_asked():
-    wide = candidates.wide_rq(24, 10_293)
-    assert wide.factory == "RQ1x12_22x8_1x4" and wide.family == "rq-wide" and wide.after == "RQ24x8"
-    assert dict(wide.params) == {codec.SPARSE_PARAM: 2}
-    assert candidates.wide_rq(2, 1_000_000).factory == "RQ1x16"  # at most 16 bits, and never past the size
-    assert candidates.wide_rq(4, 600) is None
-    for size, n in ((24, 10_293), (16, 20_000), (2, 1_000_000), (5, 3_000)):
-        c = candidates.wide_rq(size, n)
-        assert faiss.index_factory(384, c.factory).sa_code_size() == size, c.factory
-    plain = candidates.generate(384, 12_000, budget_bytes=24)
-    widened = candidates.generate(384, 12_000, budget_bytes=24, wide=True)
-    assert not any(c.family == "rq-wide" for c in plain)
-    (extra,) = set(widened) - set(plain)
-    assert extra.name == "RQ1x12_22x8_1x4 min_points_per_centroid=2"
-    assert widened.index(extra) > widened.index(candidates.Candidate("RQ24x8", "rq"))
-    variants = [c.cost for c in widened if c.after]
-    assert variants == sorted(variants)  # the cheapest variants first
+def test_variants_come_after_every_plain_codec_the_cheapest_first():
+    cands = candidates.generate(384, 12_000, budget_bytes=24)
+    variants = [c.cost for c in cands if c.after]
+    assert variants == sorted(variants) and variants
 
 
 def test_small_samples_get_no_8_bit_codebooks():

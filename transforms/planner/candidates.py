@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import functools
 from dataclasses import dataclass, field
 
 from transforms import codec
@@ -10,10 +10,8 @@ from transforms import codec
 # Bytes per vector tried when no budget is given (a quality target instead).
 LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 NPROBES = (1, 2, 4, 8, 16, 32, 64, 128)
-# A wide first codebook keeps each centroid the mean of at least this many training vectors: below 2, k-means
-# stops summarising the sample and copies it.
-WIDE_POINTS_PER_CENTROID = 2
-WIDE_MAX_BITS = 16
+RABITQ_BITS = (1, 2, 4)
+RABITQ_MIN_DIMS = 32
 
 
 @dataclass(frozen=True)
@@ -40,11 +38,42 @@ def _divides(dim: int, m: int) -> bool:
     return m > 0 and dim % m == 0
 
 
-def for_size(dim: int, size: int, n_train: int, wide: bool = False) -> list[Candidate]:
-    """Every family at ``size`` code bytes per vector (where the family can make that size); with ``wide``,
-    also residual quantization with a wide first codebook (see wide_rq)."""
-    eight_bit = n_train >= codec.EIGHT_BIT_POINTS
+@functools.cache
+def _rabitq_code_size(dim: int, bits: int) -> int:
+    import faiss
+
+    return int(faiss.index_factory(dim, "RaBitQ" if bits == 1 else f"RaBitQ{bits}").sa_code_size())
+
+
+def rabitq(dim: int, size: int, n_train: int) -> list[Candidate]:
+    """RaBitQ at ``size`` code bytes: for 1, 2 and 4 bits per dimension, on as many PCA dimensions (a
+    multiple of 8) as fit, the whole dimension when it does (then also behind a random rotation, and under an
+    IVF coarse quantizer when the sample trains one). RaBitQ keeps a few bytes of per-vector factors besides
+    its bits, and needs no codebook: it trains on the mean alone."""
     out: list[Candidate] = []
+    for bits in RABITQ_BITS:
+        name = "RaBitQ" if bits == 1 else f"RaBitQ{bits}"
+        fit = [d for d in range(dim, 7, -8) if _rabitq_code_size(d, bits) <= size]
+        if not fit:
+            continue
+        d = fit[0]
+        if d == dim:
+            out.append(Candidate(name, "rabitq"))
+            if bits == 1:
+                out.append(Candidate(f"RR{dim},{name}", "rabitq"))
+        elif d >= min(dim, RABITQ_MIN_DIMS):  # fewer dimensions leave little but the factors
+            out.append(Candidate(f"PCAR{d},{name}", "pca+rabitq"))
+    nlist = _ivf_nlist(n_train)
+    full = _rabitq_code_size(dim, 1)
+    if nlist >= 4 and full + (1 if nlist <= 256 else 2) <= size:
+        out.append(Candidate(f"IVF{nlist},RaBitQ", "ivf-rabitq", nprobes=NPROBES))
+    return out
+
+
+def for_size(dim: int, size: int, n_train: int) -> list[Candidate]:
+    """Every family at ``size`` code bytes per vector (where the family can make that size)."""
+    eight_bit = n_train >= codec.EIGHT_BIT_POINTS
+    out: list[Candidate] = rabitq(dim, size, n_train)
     if size >= 8 and size < dim:
         out.append(Candidate(f"PCAR{size},SQ8", "pca+sq"))
     if 2 * size >= 8 and 2 * size < dim:
@@ -78,32 +107,7 @@ def for_size(dim: int, size: int, n_train: int, wide: bool = False) -> list[Cand
         # residual codebooks would otherwise spend bits on.
         if dim // 2 >= size:
             out.append(Candidate(f"PCAR{dim // 2},RQ{size}x8", "pca+rq", after=rq))
-        widened = wide_rq(size, n_train) if wide else None
-        if widened is not None:
-            out.append(widened)
     return out
-
-
-def wide_rq(size: int, n_train: int) -> Candidate | None:
-    """Residual quantization at ``size`` bytes whose first codebook is as wide as the sample allows at
-    WIDE_POINTS_PER_CENTROID (over 8 bits), then 8-bit codebooks and one narrower last codebook for the bits
-    left: ``RQ1x12_22x8_1x4`` for 24 bytes and a 10k sample.
-
-    Below faiss's 39 points per centroid, the first codebook partly memorises the sample: the codec encodes
-    the vectors it was trained on better and others worse (24 bytes, trained on 9,000 20 Newsgroups posts:
-    recall@10 0.90 against RQ24x8's 0.86 searching those posts, 0.68 against 0.73 searching others). The
-    planner measures it the way the run will use it, so it is only offered when the plan's sample is the whole
-    corpus and the run trains on all of it: how much a codebook memorises depends on how many vectors it is
-    trained on, and a plan on a smaller sample would overrate it.
-    """
-    bits = min(int(math.log2(max(n_train, 1) / WIDE_POINTS_PER_CENTROID)), WIDE_MAX_BITS, 8 * size)
-    if bits <= 8:
-        return None
-    full, rest = divmod(8 * size - bits, 8)
-    factory = f"RQ1x{bits}" + (f"_{full}x8" if full else "") + (f"_1x{rest}" if rest else "")
-    params = ((codec.SPARSE_PARAM, WIDE_POINTS_PER_CENTROID),)
-    # an over-estimate on purpose: on 20 Newsgroups (24 B, 10k vectors) it trained in 81 s, RQ24x8 in 78 s
-    return Candidate(factory, "rq-wide", params=params, after=f"RQ{size}x8", cost=1.5)
 
 
 def _ivf_nlist(n_train: int) -> int:
@@ -116,32 +120,32 @@ def _ivf_nlist(n_train: int) -> int:
     return nlist
 
 
-def generate(dim: int, n_train: int, budget_bytes: int | None = None, wide: bool = False) -> list[Candidate]:
-    """Candidates at the budget (and the scalar codecs that fit under it), or at every ladder size; ``wide``
-    adds wide-first-codebook residual quantizers (see wide_rq).
+def generate(dim: int, n_train: int, budget_bytes: int | None = None) -> list[Candidate]:
+    """Candidates at the budget (and the scalar codecs that fit under it), or at every ladder size.
 
-    Only codecs the sample can train (39 points per centroid, or their own min_points_per_centroid) are
-    returned; cheap families come first, then the costlier variants, cheapest first.
+    Only codecs the sample can train (39 points per centroid) are returned; cheap families come first, then
+    the costlier variants, cheapest first.
     """
     sizes = [budget_bytes] if budget_bytes else [s for s in LADDER if s < 4 * dim]
     scalar = [("SQfp16", 2 * dim), ("SQ8", dim), ("SQ4", dim // 2), ("LSH", dim // 8)]
     fits = [f for f, b in scalar if budget_bytes is None or b <= budget_bytes]
     out = [Candidate(f, "sq" if f.startswith("SQ") else "binary") for f in fits]
     for size in sizes:
-        out += for_size(dim, size, n_train, wide)
+        out += for_size(dim, size, n_train)
     unique: dict[Candidate, None] = {}
     for c in out:
         try:
-            codec.check_trainable(c.factory, dim, n_train, dict(c.params))
+            codec.check_trainable(c.factory, dim, n_train)
         except codec.CodecError:
             continue
         unique.setdefault(c, None)
-    order = list(FAMILY_ORDER)
-    # variants after every plain codec, the cheapest first: a time budget spent on one 3x-costly beam
-    # search would leave no room for two cheaper variants
-    return sorted(
-        unique, key=lambda c: (c.after is not None, c.cost if c.after else 0.0, order.index(c.family))
-    )
+    return sorted(unique, key=order_key)
+
+
+def order_key(c: Candidate) -> tuple[bool, float, int]:
+    """Plain codecs by family, then the variants, the cheapest first: a time budget spent on one 3x-costly
+    beam search would leave no room for two cheaper variants."""
+    return (c.after is not None, c.cost if c.after else 0.0, FAMILY_ORDER.index(c.family))
 
 
 # Cheap families first, then the ones that usually win per byte (residual and product-residual
@@ -149,11 +153,13 @@ def generate(dim: int, n_train: int, budget_bytes: int | None = None, wide: bool
 FAMILY_ORDER = (
     "sq",
     "binary",
+    "rabitq",
+    "pca+rabitq",
     "pca+sq",
     "pq4-fastscan",
+    "ivf-rabitq",
     "ivf-pq",
     "rq",
-    "rq-wide",
     "prq",
     "opq",
     "pq",

@@ -1,0 +1,227 @@
+"""The planner on synthetic clustered vectors: frontier, picks for each kind of goal, clear refusals."""
+
+import numpy as np
+import pytest
+
+from transforms import codec, planner
+from transforms.planner import candidates
+from transforms.planner import report as plan_report
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((8, 32)).astype("float32") * 2
+    labels = rng.integers(0, 8, 3000)
+    x = centres[labels] + rng.standard_normal((3000, 32)).astype("float32")
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype("float32"), [f"c{v}" for v in labels]
+
+
+@pytest.fixture(scope="module")
+def budget_plan(corpus):
+    x, labels = corpus
+    return planner.plan(x, labels, planner.Goal(budget_bytes=8), n_queries=200, time_budget_s=60)
+
+
+def test_budget_pick_is_the_best_measured_codec_within_the_budget(budget_plan):
+    plan = budget_plan
+    pick, rows = plan["pick"], plan["candidates"]
+    assert pick["bytes_per_vector"] <= 8
+    assert pick["recall_at_10"] == max(r["recall_at_10"] for r in rows if r["bytes_per_vector"] <= 8)
+    for key in ("codec", "bytes_per_vector", "recall_at_10", "knn_accuracy", "float_knn_accuracy"):
+        assert pick[key] is not None
+    assert pick["knn_loss_points"] == pytest.approx(100 * (plan["float_knn_accuracy"] - pick["knn_accuracy"]))
+    assert set(rows[0]) <= set(pick)
+    assert not any(r["refine"] for r in rows)  # no stored budget: one tier only
+    # the run trains on its whole 3,000-document corpus and this is it: in sample
+    assert plan["sample"] == {
+        "vectors": 3000,
+        "learn": 2800,
+        "base": 2800,
+        "queries": 200,
+        "out_of_sample": False,
+        "eight_bit_codebooks": False,
+        "corpus_rows": 3000,
+        "sampled_from": 3000,
+        "dim": 32,
+        "seed": 0,
+    }
+
+
+def test_bytes_per_vector_are_real_the_codec_is_spread_over_the_corpus(budget_plan, corpus):
+    rows = {r["codec"]: r for r in budget_plan["candidates"]}
+    split = planner.Split.make(*corpus, n_queries=200, seed=0, out_of_sample=False)
+    pca_sq = codec.train(split.learn, "PCAR8,SQ8")  # as the planner trained it (deterministic)
+    row = rows["PCAR8,SQ8"]
+    assert row["codec_bytes"] == codec.serialized_size(pca_sq) > 8 * 32 * 4
+    assert row["code_bytes"] == 8 and row["bytes_per_vector"] == round(8 + row["codec_bytes"] / 3000, 2)
+    assert row["compression"] == round(128 / row["bytes_per_vector"], 2)
+    assert row["bytes_per_vector"] > 8  # so it does not fit the 8-byte budget
+    assert budget_plan["pick"]["code_bytes"] < 8
+    # planned for a far larger corpus, the same codec is nearly free
+    x, labels = corpus
+    big = planner.plan(
+        x, labels, planner.Goal(budget_bytes=8), n_queries=200, time_budget_s=60, corpus_rows=10**7
+    )
+    assert big["pick"]["code_bytes"] == 8 and big["sample"]["out_of_sample"]
+
+
+def test_frontier_rows_are_not_beaten_on_both_bytes_and_quality(budget_plan):
+    rows = budget_plan["candidates"]
+    front = [r for r in rows if r["codec"] in budget_plan["frontier"]]
+    for f in front:
+        assert not any(
+            r["bytes_per_vector"] <= f["bytes_per_vector"] and r["recall_at_10"] > f["recall_at_10"]
+            for r in rows
+        )
+
+
+def test_target_and_loss_goals_pick_the_fewest_bytes(corpus):
+    x, labels = corpus
+    plan = planner.plan(x, labels, planner.Goal(target_recall=0.6), n_queries=200, time_budget_s=60)
+    ok = [r for r in plan["candidates"] if r["recall_at_10"] >= 0.6]
+    assert plan["pick"]["recall_at_10"] >= 0.6
+    assert plan["pick"]["bytes_per_vector"] == min(r["bytes_per_vector"] for r in ok)
+    loss = planner.plan(x, labels, planner.Goal(max_loss_points=1.0), n_queries=200, time_budget_s=60)
+    assert loss["objective"] == "knn_accuracy" and loss["pick"]["knn_loss_points"] <= 1.0
+
+
+def test_a_stored_budget_adds_two_tier_pairs_within_it(corpus):
+    x, labels = corpus
+    goal = planner.Goal(budget_bytes=8, stored_budget_bytes=32)
+    plan = planner.plan(x, labels, goal, n_queries=200, time_budget_s=60)
+    two = [r for r in plan["candidates"] if r["refine"]]
+    assert two and all(r["stored_bytes_per_vector"] <= 32 for r in two)
+    assert {r["refine"] for r in two} == {"SQ4", "SQ6"}  # SQ8 of 32 dims + an 8-byte row id is 40 bytes
+    assert {r["rerank"] for r in two} == {2, 4, 8, 16, 32}
+    pick = plan["pick"]
+    assert pick["refine"] and pick["recall_at_10"] > 0.9  # the stored tier re-ranks what 8 bytes found
+    one_tier = max(
+        r["recall_at_10"] for r in plan["candidates"] if not r["refine"] and r["bytes_per_vector"] <= 8
+    )
+    assert pick["recall_at_10"] > one_tier + 0.3
+    assert f"a stored tier of {pick['refine']} codes" in plan_report.markdown(plan)
+
+
+def test_a_spent_time_budget_skips_the_rest_and_says_so(corpus):
+    x, labels = corpus
+    plan = planner.plan(x, None, planner.Goal(budget_bytes=20), n_queries=200, time_budget_s=0.0)
+    assert len({r["factory"] for r in plan["candidates"]}) == 1  # the first is always measured
+    assert plan["skipped"] and all("time budget" in s["reason"] for s in plan["skipped"])
+    assert plan["pick"]["knn_accuracy"] is None and plan["float_knn_accuracy"] is None
+
+
+def test_goals_that_cannot_be_met_or_asked_are_refused(corpus, budget_plan):
+    x, labels = corpus
+    fields = planner.Measurement.__dataclass_fields__
+    rows = [planner.Measurement(**{k: r[k] for k in fields}) for r in budget_plan["candidates"]]
+    with pytest.raises(planner.PlanError, match="no candidate reached recall@10 >= 0.9999; the best was"):
+        planner.pick(rows, planner.Goal(target_recall=0.9999), "recall_at_10")
+    with pytest.raises(planner.PlanError, match="exactly one"):
+        planner.plan(x, labels, planner.Goal(budget_bytes=8, target_recall=0.5))
+    with pytest.raises(planner.PlanError, match="needs labels"):
+        planner.plan(x, None, planner.Goal(max_loss_points=1.0))
+    with pytest.raises(planner.PlanError, match="no candidate searched within 1e-09 ms"):
+        planner.pick(rows, planner.Goal(budget_bytes=8, max_latency_ms=1e-9), "recall_at_10")
+    with pytest.raises(
+        planner.PlanError, match=r"no candidate fits in 0.5 bytes per vector .*the smallest was"
+    ):
+        planner.pick(rows, planner.Goal(budget_bytes=0.5), "recall_at_10")
+
+
+def test_flat_codes_of_unit_vectors_are_also_measured_unit_decoded(budget_plan, corpus):
+    rows = budget_plan["candidates"]
+    unit = [r for r in rows if r["unit_decode"]]
+    assert unit and all(r["codec"].endswith(" unit-decoded") and r["nprobe"] is None for r in unit)
+    for r in unit:  # beside the same candidate's plain search: same codes, same bytes
+        plain = next(p for p in rows if p["candidate"] == r["candidate"] and not p["unit_decode"])
+        assert plain["bytes_per_vector"] == r["bytes_per_vector"] and plain["train_s"] == r["train_s"]
+    x, _ = corpus
+    scaled = x * np.linspace(0.5, 2.0, len(x), dtype="float32")[:, None]
+    plan = planner.plan(scaled, None, planner.Goal(budget_bytes=4), n_queries=200, time_budget_s=5)
+    assert not any(r["unit_decode"] for r in plan["candidates"])
+
+
+def test_rabitq_is_measured_at_the_budget(corpus):
+    # a code is its bits plus 8 bytes of factors (20 for several bits): as many PCA dimensions as fit
+    assert [c.name for c in candidates.rabitq(384, 48, 20_000)] == [
+        "PCAR320,RaBitQ", "PCAR112,RaBitQ2", "PCAR56,RaBitQ4"
+    ]  # fmt: skip
+    assert [c.name for c in candidates.rabitq(384, 24, 20_000)] == ["PCAR128,RaBitQ"]  # 2 bits: 16 dims
+    assert [c.name for c in candidates.rabitq(384, 56, 20_000)][:2] == ["RaBitQ", "RR384,RaBitQ"]
+    assert candidates.rabitq(32, 8, 3000) == []  # 1 bit on 8 dimensions is already 9 bytes
+    x, labels = corpus
+    plan = planner.plan(x, labels, planner.Goal(budget_bytes=16), n_queries=200, time_budget_s=60)
+    names = {r["candidate"] for r in plan["candidates"]}
+    assert {"RaBitQ", "RR32,RaBitQ", "IVF64,RaBitQ"} <= names
+
+
+def test_a_costly_variant_that_would_overrun_the_budget_is_skipped(corpus, monkeypatch):
+    base = candidates.Candidate("RQ2x5", "rq")
+    costly = candidates.Candidate("RQ2x5", "rq", params=(("max_beam_size", 4),), after="RQ2x5", cost=1e9)
+    monkeypatch.setattr(candidates, "generate", lambda *a, **k: [base, costly])
+    x, _ = corpus
+    plan = planner.plan(
+        x, None, planner.Goal(budget_bytes=2), n_queries=200, time_budget_s=60, corpus_rows=10**7
+    )
+    assert {r["candidate"] for r in plan["candidates"]} == {"RQ2x5"}
+    (skip,) = plan["skipped"]
+    assert skip["codec"] == "RQ2x5 max_beam_size=4"
+    assert "1e+09x RQ2x5), past the time budget" in skip["reason"]
+
+
+def _rows(a: np.ndarray) -> set[bytes]:
+    return {r.tobytes() for r in a}
+
+
+def test_out_of_sample_learn_base_and_queries_are_disjoint(corpus):
+    x, labels = corpus
+    split = planner.Split.make(x, labels, 200, 0, out_of_sample=True)
+    learn, base, queries = _rows(split.learn), _rows(split.base), _rows(split.queries)
+    assert not (learn & base) and not (learn & queries) and not (base & queries)
+    assert len(learn) == 1680 and len(base) == 1120 and len(queries) == 200  # 60% of the rest learns
+    assert split.truth.max() < len(base) and len(split.base_labels) == len(base)
+    capped = planner.Split.make(x, labels, 200, 0, out_of_sample=True, train_size=500)
+    assert len(capped.learn) == 500 and _rows(capped.base) == base  # fewer to learn, the same base
+    with pytest.raises(planner.PlanError, match="at least 1 vector, got 0"):
+        planner.Split.make(x, labels, 200, 0, train_size=0)
+
+
+def test_in_sample_only_when_the_run_trains_on_its_whole_corpus_and_the_sample_is_it():
+    assert not planner.out_of_sample(corpus_rows=3000, run_sample=100_000, sample=3000)
+    assert planner.out_of_sample(corpus_rows=3000, run_sample=2000, sample=3000)  # the run trains on part
+    assert planner.out_of_sample(corpus_rows=50_000, run_sample=100_000, sample=20_000)  # a sample of it
+
+
+def test_codecs_train_on_learn_and_encode_the_base(corpus, monkeypatch):
+    from transforms import encoding
+
+    x, labels = corpus
+    split = planner.Split.make(x, labels, 200, 0, out_of_sample=True)
+    trained_on, encoded = [], []
+    real_train, real_encode = codec.train, encoding.encode_vectors
+    monkeypatch.setattr(codec, "train", lambda v, *a: trained_on.append(v) or real_train(v, *a))
+    monkeypatch.setattr(encoding, "encode_vectors", lambda idx, v: encoded.append(v) or real_encode(idx, v))
+    planner.measure(candidates.Candidate("PQ8x4", "pq"), split, corpus_rows=3000)
+    assert _rows(trained_on[0]) == _rows(split.learn) and _rows(encoded[0]) == _rows(split.base)
+
+
+def test_the_report_says_how_the_sample_was_cut(corpus):
+    x, labels = corpus
+    plan = planner.plan(
+        x, labels, planner.Goal(budget_bytes=4), n_queries=200, time_budget_s=30, run_sample=1000
+    )
+    text = plan_report.markdown(plan)
+    assert (
+        "Out of sample: 1,680 vectors to train on, 1,120 others to index, 200 queries, all disjoint" in text
+    )
+
+
+def test_bytes_per_vector_read_as_whole_bytes_from_100_up():
+    assert [plan_report.per_vector_text(x) for x in (1326.4, 100.0, 25.46, 0.83721)] == [
+        "1,326",
+        "100",
+        "25.5",
+        "0.837",
+    ]

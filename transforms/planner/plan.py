@@ -1,0 +1,119 @@
+"""Make a plan: split the sample, measure the candidates within the time budget, keep the frontier, pick."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from transforms.planner import candidates
+from transforms.planner.frontier import frontier, pick
+from transforms.planner.goal import Goal, PlanError, quality_key
+from transforms.planner.measure import Measurement, measure
+from transforms.planner.split import Split
+
+logger = logging.getLogger(__name__)
+
+MAX_VECTORS = 20_000  # measuring scales with the sample: larger ones are sub-sampled, seeded
+
+
+def out_of_sample(corpus_rows: int, run_sample: int, sample: int) -> bool:
+    """In sample only when the run trains on its whole corpus and the plan's sample is that corpus."""
+    return corpus_rows > min(run_sample, sample)
+
+
+def plan(
+    vectors: np.ndarray,
+    labels: Sequence[str | None] | None,
+    goal: Goal,
+    *,
+    objective: str = "recall",
+    n_queries: int = 1000,
+    train_size: int = 20_000,
+    time_budget_s: float = 600.0,
+    seed: int = 0,
+    corpus_rows: int | None = None,
+    run_sample: int | None = None,
+) -> dict[str, Any]:
+    """Measure the candidates for ``goal`` on a sample of embeddings and pick one; returns the plan (JSON).
+
+    ``corpus_rows``: the documents the index will hold (the sample's size if not given), over which the
+    codec's own bytes are spread; ``run_sample``: how many of them the run trains its codec on (all if not
+    given). Stays within ``time_budget_s`` by measuring cheap families first and skipping what is left once
+    it is spent; costlier variants (beam search, LSQ, learned rotations) only where their plain base is on
+    the frontier.
+    """
+    corpus_rows = int(corpus_rows or len(vectors))
+    whole = len(vectors)
+    if len(vectors) > MAX_VECTORS:
+        keep = np.sort(np.random.default_rng(seed).permutation(len(vectors))[:MAX_VECTORS])
+        vectors, labels = vectors[keep], None if labels is None else [labels[i] for i in keep]
+    oos = out_of_sample(corpus_rows, run_sample or corpus_rows, len(vectors))
+    split = Split.make(vectors, labels, n_queries, seed, oos, train_size)
+    goal.check(split.base_labels is not None)
+    if objective == "knn" and split.base_labels is None:
+        raise PlanError("--objective knn needs labels (--label-column)")
+    key = quality_key(goal, objective)
+    dim = vectors.shape[1]
+    budget = None if goal.budget_bytes is None else int(goal.budget_bytes)
+    cands = candidates.generate(dim, len(split.learn), budget)
+    if budget is not None and budget >= 2:  # the codec's own bytes may push the budget's size over it
+        half = candidates.generate(dim, len(split.learn), budget // 2)
+        cands += [c for c in half if c not in cands]
+    cands.sort(key=candidates.order_key)
+    rows: list[Measurement] = []
+    skipped: list[dict[str, str]] = []
+    start = time.perf_counter()
+    for cand in cands:
+        elapsed = time.perf_counter() - start
+        reason = _skip(cand, rows, key, elapsed, time_budget_s)
+        if reason:
+            skipped.append({"codec": cand.name, "reason": reason})
+            continue
+        logger.info("plan: measuring %s (%.0f s spent)", cand.name, elapsed)
+        rows += measure(cand, split, corpus_rows, goal.stored_budget_bytes)
+    if not rows:
+        raise PlanError("no candidate codec could be measured on this sample")
+    best, why = pick(rows, goal, key)
+    chosen = {**best.to_json(), "float_knn_accuracy": split.float_knn, "why": why}
+    return {
+        "goal": asdict(goal),
+        "objective": key,
+        "sample": {
+            "vectors": len(vectors),
+            **split.describe(),
+            "corpus_rows": corpus_rows,
+            "sampled_from": whole,
+            "dim": int(dim),
+            "seed": seed,
+        },
+        "float_knn_accuracy": split.float_knn,
+        "pick": chosen,
+        "frontier": [r.codec for r in frontier(rows, key)],
+        "candidates": [{**r.to_json(), "float_knn_accuracy": split.float_knn} for r in rows],
+        "skipped": skipped,
+        "elapsed_s": round(time.perf_counter() - start, 1),
+    }
+
+
+def _skip(
+    cand: candidates.Candidate, rows: list[Measurement], key: str, elapsed: float, budget_s: float
+) -> str | None:
+    """Why ``cand`` is not measured, or None when it is."""
+    if rows and elapsed > budget_s:  # something is always measured
+        return f"time budget of {budget_s:.0f} s spent"
+    if cand.after is None:
+        return None
+    if cand.after not in {r.candidate for r in frontier(rows, key)}:
+        return f"{cand.after} is not on the {key} frontier"
+    base_s = max(r.train_s for r in rows if r.candidate == cand.after)
+    if elapsed + cand.cost * base_s > budget_s:
+        return (
+            f"training would take about {cand.cost * base_s:.0f} s ({cand.cost:g}x {cand.after}), past the "
+            f"time budget of {budget_s:.0f} s"
+        )
+    return None

@@ -1,0 +1,102 @@
+"""The plan's sample cut the way ANN benchmarks cut one: learn / base / queries, disjoint.
+
+A run trains its codec on a sample of the corpus and indexes all of it, and codecs encode the vectors they
+were trained on far better than others. So whenever the corpus is bigger than what the run trains on, the
+plan measures what most of the index will hold: vectors the codec never saw. Codecs train on the learn part,
+encode the base part, and the queries (never trained on nor indexed) are answered from the base. Only when the
+run trains on its whole corpus and the sample is that corpus does the plan train on the base itself
+(in-sample), since then that is what the index holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from transforms import codec, evaluation
+from transforms.planner.goal import PlanError
+
+K = 10
+LEARN_SHARE = 0.6  # of the non-query sample, out of sample: about 20 Newsgroups' train/test proportion
+
+
+@dataclass(frozen=True)
+class Split:
+    learn: np.ndarray  # what codecs train on
+    base: np.ndarray  # what they encode and the queries search
+    queries: np.ndarray
+    base_labels: list[str | None] | None
+    query_labels: list[str | None] | None
+    truth: np.ndarray  # exact top-K of each query in the base
+    float_knn: float | None
+    unit_norm: bool
+    out_of_sample: bool
+
+    @classmethod
+    def make(
+        cls,
+        vectors: np.ndarray,
+        labels: list[str | None] | None,
+        n_queries: int,
+        seed: int,
+        out_of_sample: bool = True,
+        train_size: int | None = None,
+    ) -> Split:
+        """Seeded queries first; out of sample, ``LEARN_SHARE`` of the rest to learn (at most
+        ``train_size``) and the rest of it to the base; in sample, the rest is the base and codecs train on it
+        (on a seeded sub-sample of ``train_size`` when smaller)."""
+        import faiss
+
+        if train_size is not None and train_size < 1:
+            raise PlanError(f"the training sub-sample must hold at least 1 vector, got {train_size}")
+        if len(vectors) < 2 * n_queries:
+            n_queries = max(1, len(vectors) // 10)
+        order = np.random.default_rng(seed).permutation(len(vectors))
+        q_idx, rest = np.sort(order[:n_queries]), order[n_queries:]
+        if out_of_sample:
+            n_learn = max(1, int(round(LEARN_SHARE * len(rest))))
+            learn_idx, b_idx = np.sort(rest[:n_learn][: train_size or None]), np.sort(rest[n_learn:])
+        else:
+            b_idx = np.sort(rest)
+            learn_idx = np.sort(rest[: train_size or None])
+        if not len(b_idx):
+            raise PlanError(f"a sample of {len(vectors)} vectors is too small to plan on")
+        base = np.ascontiguousarray(vectors[b_idx], dtype=np.float32)
+        queries = np.ascontiguousarray(vectors[q_idx], dtype=np.float32)
+        flat = faiss.IndexFlatL2(base.shape[1])
+        flat.add(base)
+        _, truth = flat.search(queries, K)
+        has = labels is not None and any(v is not None for v in labels)
+        base_labels = [labels[i] for i in b_idx] if has else None
+        query_labels = [labels[i] for i in q_idx] if has else None
+        float_knn = (
+            evaluation.knn_accuracy(truth, query_labels, dict(enumerate(base_labels))) if has else None
+        )
+        return cls(
+            np.ascontiguousarray(vectors[learn_idx], dtype=np.float32), base, queries, base_labels,
+            query_labels, truth, float_knn, is_unit_norm(vectors), out_of_sample,
+        )  # fmt: skip
+
+    def recall(self, ids: np.ndarray) -> float:
+        return float(evaluation.recall_at_k(ids, self.truth, K).mean())
+
+    def knn(self, ids: np.ndarray) -> float | None:
+        if self.base_labels is None:
+            return None
+        return evaluation.knn_accuracy(ids, self.query_labels, dict(enumerate(self.base_labels)))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "learn": len(self.learn),
+            "base": len(self.base),
+            "queries": len(self.queries),
+            "out_of_sample": self.out_of_sample,
+            "eight_bit_codebooks": len(self.learn) >= codec.EIGHT_BIT_POINTS,
+        }
+
+
+def is_unit_norm(vectors: np.ndarray) -> bool:
+    """Every vector has length 1: reconstructions may be scaled back to the sphere."""
+    return bool(np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3))
