@@ -55,7 +55,12 @@ def test_run_search_inspect_with_the_real_model_on_real_posts(tmp_path, env):
     assert manifest["codec"]["model"] == "all-MiniLM-L6-v2" and manifest["codec"]["dim"] == 384
     # the default: 1-bit RaBitQ codes in memory, SQ8 codes on disk re-ranking 10x candidates
     codec, sizes = manifest["codec"], manifest["sizes"]
-    assert (codec["factory"], codec["refine"], codec["rerank"], codec["code_size"]) == ("RaBitQ", "SQ8", 10, 56)
+    assert (codec["factory"], codec["refine"], codec["rerank"], codec["code_size"]) == (
+        "RaBitQ",
+        "SQ8",
+        10,
+        56,
+    )
     assert sizes["stored_bytes_per_vector"] == pytest.approx(384 + 8, abs=2)  # fine code + row id
     assert sizes["compression_all_told"] == pytest.approx(1536 / sizes["index_bytes_per_vector"], rel=1e-3)
     # Real MiniLM neighbours carry the newsgroup topic far above chance (1/20), before and after compression.
