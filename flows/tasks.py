@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import time
 from typing import Any
 
 import numpy as np
@@ -189,6 +188,7 @@ def fit_codec(
         factory=chosen.factory,
         metric="L2",
         sample_size=len(sample.row_ids),
+        sample_cutoff=sampling.cutoff(sample, config.seed),
         seed=config.seed,
         nprobe=chosen.nprobe,
         code_size=int(index.sa_code_size()),
@@ -267,8 +267,6 @@ def evaluate(
     the shards as search will (two tiers re-ranked); every file is checked against its record first."""
     shards = _checked(layout, "embeddings", config.shards, written)
     queries = sampling.bottom_k(shards, min(config.eval_queries, n_total), config.seed + 1)
-    k, qids = config.k, queries.row_ids
-    exact = evaluation.exact_search(shards, queries.vectors, k + 1)
     n = config.shards
     quantizer = codec.load_refine(layout.codec, info, _codec_records(written))
     indexes = [
@@ -283,23 +281,14 @@ def evaluate(
         )
         for i in range(n)
     ]
-    start = time.perf_counter()
-    approx = search.search_shards(indexes, queries.vectors, k + 1)
-    latency_ms = 1000 * (time.perf_counter() - start) / len(qids)
-    exact_nn, approx_nn = evaluation.drop_self(exact.ids, qids, k), evaluation.drop_self(approx.ids, qids, k)
-    per_query = evaluation.recall_at_k(approx_nn, exact_nn, k)
-    out: dict[str, Any] = {
-        "k": k,
-        "queries": len(qids),
-        "recall_at_k": float(per_query.mean()),
-        "search_ms_per_query": round(latency_ms, 4),
-        "knn_accuracy_float": None,
-        "knn_accuracy_index": None,
-    }
-    if config.label_column:
-        label_of = evaluation.lookup_labels(shards, np.concatenate([exact_nn.ravel(), approx_nn.ravel()]))
-        out["knn_accuracy_float"] = evaluation.knn_accuracy(exact_nn, queries.labels, label_of)
-        out["knn_accuracy_index"] = evaluation.knn_accuracy(approx_nn, queries.labels, label_of)
+    out, per_query = evaluation.evaluate_index(shards, indexes, queries, config.k, bool(config.label_column))
+    if info.sample_size < n_total and info.sample_cutoff is not None:  # some documents were never trained on
+        keep = sampling.unseen(info.seed, info.sample_cutoff)
+        unseen = sampling.bottom_k(
+            shards, min(config.eval_queries, n_total - info.sample_size), config.seed + 1, keep
+        )
+        share = 1 - info.sample_size / n_total
+        out["unseen"] = evaluation.unseen_recall(shards, indexes, unseen, config.k, keep, share)
     return out, per_query.tolist()
 
 

@@ -58,6 +58,8 @@ class CodecInfo:
     rerank: int = 1
     refine_code_size: int = 0
     refine_fingerprint: str = ""
+    # the training sample's largest priority (sampling.cutoff): tells which documents it never trained on
+    sample_cutoff: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -2,29 +2,97 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from transforms import arrow_files
-from transforms.search import Hits, merge_topk
+from transforms.sampling import RowFilter, Sample
+from transforms.search import Hits, merge_topk, search_shards
+
+MAX_DEPTH = 1000  # results searched per query when the trained-on documents are left out
 
 
-def exact_search(embedding_urls: Sequence[str], queries: np.ndarray, k: int) -> Hits:
-    """Exact top-k by squared L2 over every embedding shard, one record batch in memory at a time."""
+def exact_search(
+    embedding_urls: Sequence[str], queries: np.ndarray, k: int, keep: RowFilter | None = None
+) -> Hits:
+    """Exact top-k by squared L2 over every embedding shard (only the rows ``keep`` passes, when given), one
+    record batch in memory at a time."""
     import faiss
 
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     best = Hits(np.full((len(queries), k), np.inf, np.float32), np.full((len(queries), k), -1, np.int64))
     for url in embedding_urls:
         for batch in arrow_files.iter_batches(url, ["row_id", "embedding"]):
+            row_ids = batch.column("row_id").to_numpy()
+            vectors = arrow_files.vectors(batch.column("embedding"))
+            if keep is not None:
+                mask = keep(row_ids)
+                row_ids, vectors = row_ids[mask], vectors[mask]
+            if not len(row_ids):
+                continue
             flat = faiss.IndexFlatL2(queries.shape[1])
-            flat.add(arrow_files.vectors(batch.column("embedding")))
+            flat.add(vectors)
             dist, pos = flat.search(queries, min(k, flat.ntotal))
-            ids = np.where(pos >= 0, batch.column("row_id").to_numpy()[np.maximum(pos, 0)], -1)
+            ids = np.where(pos >= 0, row_ids[np.maximum(pos, 0)], -1)
             best = merge_topk([best, Hits(dist, ids)], k)
     return best
+
+
+def evaluate_index(
+    embedding_urls: Sequence[str], indexes: Sequence[Any], queries: Sample, k: int, labels: bool
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Recall@k of the searchable shards against exact float search over every embedding, for queries drawn
+    from the corpus (without the query document itself), the search latency, and with ``labels`` kNN-k
+    accuracy before and after compression. Returns the figures and the per-query recall."""
+    exact = exact_search(embedding_urls, queries.vectors, k + 1)
+    start = time.perf_counter()
+    approx = search_shards(indexes, queries.vectors, k + 1)
+    latency_ms = 1000 * (time.perf_counter() - start) / len(queries.row_ids)
+    qids = queries.row_ids
+    exact_nn, approx_nn = drop_self(exact.ids, qids, k), drop_self(approx.ids, qids, k)
+    per_query = recall_at_k(approx_nn, exact_nn, k)
+    out: dict[str, Any] = {
+        "k": k,
+        "queries": len(qids),
+        "recall_at_k": float(per_query.mean()),
+        "search_ms_per_query": round(latency_ms, 4),
+        "knn_accuracy_float": None,
+        "knn_accuracy_index": None,
+    }
+    if labels:
+        label_of = lookup_labels(embedding_urls, np.concatenate([exact_nn.ravel(), approx_nn.ravel()]))
+        out["knn_accuracy_float"] = knn_accuracy(exact_nn, queries.labels, label_of)
+        out["knn_accuracy_index"] = knn_accuracy(approx_nn, queries.labels, label_of)
+    return out, per_query
+
+
+def unseen_recall(
+    embedding_urls: Sequence[str],
+    indexes: Sequence[Any],
+    queries: Sample,
+    k: int,
+    keep: RowFilter,
+    unseen_share: float,
+) -> dict[str, Any]:
+    """Recall@k restricted to the documents the codec did not train on: queries among them, their exact
+    neighbours among them, and the index's answers with the trained-on documents left out (searched deeper
+    by the share of those, so that k others remain)."""
+    exact = exact_search(embedding_urls, queries.vectors, k + 1, keep)
+    depth = min(MAX_DEPTH, int(np.ceil(2 * (k + 1) / max(unseen_share, 1e-3))))
+    found = search_shards(indexes, queries.vectors, depth).ids
+    valid = found >= 0
+    valid[valid] = keep(found[valid])
+    approx = np.full((len(found), k + 1), -1, np.int64)
+    for i, (row, ok) in enumerate(zip(found, valid, strict=True)):
+        kept = row[ok][: k + 1]
+        approx[i, : len(kept)] = kept
+    qids = queries.row_ids
+    per_query = recall_at_k(drop_self(approx, qids, k), drop_self(exact.ids, qids, k), k)
+    return {"queries": len(qids), "recall_at_k": float(per_query.mean()), "share": round(unseen_share, 4)}
 
 
 def recall_at_k(approx: np.ndarray, exact: np.ndarray, k: int) -> np.ndarray:

@@ -53,7 +53,9 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
             f"recall@{quality['k']} vs exact",
             f"{quality['recall_at_k']:.4f} over {quality['queries']} queries"
             + (f", nprobe {codec['nprobe']}" if "IVF" in codec["factory"] else " (flat code index)")
-            + (", ranked by unit-length reconstructions" if codec.get("unit_decode") else ""),
+            + (", ranked by unit-length reconstructions" if codec.get("unit_decode") else "")
+            + (", re-ranked from the stored tier" if codec.get("refine") else "")
+            + _unseen(quality),
         ),
     ]
     if quality.get("knn_accuracy_float") is not None:
@@ -69,6 +71,17 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     rows.append(("wall time", ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())))
     rows.append(("outputs", f"{manifest['output']}/runs/{manifest['run_id']}"))
     return rows
+
+
+def _unseen(quality: dict[str, Any]) -> str:
+    """Recall on the documents the codec was not trained on, when there are any."""
+    unseen = quality.get("unseen")
+    if not unseen:
+        return "; on the documents the codec never saw: none (it trained on all of them)"
+    return (
+        f"; on the {100 * unseen['share']:.1f}% of documents the codec never saw: "
+        f"{unseen['recall_at_k']:.4f} ({unseen['queries']} queries among them)"
+    )
 
 
 def _all_told(sizes: dict[str, Any], float_bytes: int) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -16,8 +17,12 @@ class Sample(NamedTuple):
     labels: list[str | None]
 
 
-def bottom_k(shard_urls: list[str], size: int, seed: int, exclude: np.ndarray | None = None) -> Sample:
-    """The ``size`` rows with the smallest seeded hash of their row id, streamed shard by shard.
+RowFilter = Callable[[np.ndarray], np.ndarray]  # row ids -> a mask of the rows to keep
+
+
+def bottom_k(shard_urls: list[str], size: int, seed: int, keep: RowFilter | None = None) -> Sample:
+    """The ``size`` rows with the smallest seeded hash of their row id, streamed shard by shard (only rows
+    ``keep`` passes, when given).
 
     The result depends only on the set of rows and the seed, not on sharding or read order, and memory stays
     bounded by ``size`` plus one record batch.
@@ -31,8 +36,8 @@ def bottom_k(shard_urls: list[str], size: int, seed: int, exclude: np.ndarray | 
             ids = batch.column("row_id").to_numpy()
             vec = arrow_files.vectors(batch.column("embedding"))
             lab = np.array(batch.column("label").to_pylist(), dtype=object)
-            if exclude is not None and len(exclude):
-                mask = ~np.isin(ids, exclude)
+            if keep is not None:
+                mask = keep(ids)
                 ids, vec, lab = ids[mask], vec[mask], lab[mask]
             keep_ids = np.concatenate([keep_ids, ids])
             keep_pri = np.concatenate([keep_pri, mix64(ids, seed)])
@@ -50,3 +55,14 @@ def bottom_k(shard_urls: list[str], size: int, seed: int, exclude: np.ndarray | 
         raise ValueError("no embeddings to sample from: every shard is empty")
     order = np.argsort(keep_ids, kind="stable")
     return Sample(keep_ids[order], np.ascontiguousarray(keep_vec[order]), list(keep_lab[order]))
+
+
+def cutoff(sample: Sample, seed: int) -> int:
+    """The largest priority in a bottom-k sample: a row is in it exactly when its priority is at most this,
+    so the sample's membership can be told from a row id alone (see ``unseen``)."""
+    return int(mix64(sample.row_ids, seed).max()) if len(sample.row_ids) else -1
+
+
+def unseen(seed: int, limit: int) -> RowFilter:
+    """The rows a bottom-k sample with this seed and cutoff did not draw."""
+    return lambda ids: mix64(ids, seed) > np.uint64(max(limit, 0))

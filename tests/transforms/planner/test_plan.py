@@ -225,3 +225,12 @@ def test_bytes_per_vector_read_as_whole_bytes_from_100_up():
         "25.5",
         "0.837",
     ]
+
+
+def test_a_small_sample_out_of_sample_keeps_enough_to_learn_8_bit_codebooks():
+    x = np.random.default_rng(0).standard_normal((11_293, 8)).astype("float32")  # 20 Newsgroups' train
+    split = planner.Split.make(x, None, 1000, 0, out_of_sample=True)
+    assert split.describe()["learn"] == codec.EIGHT_BIT_POINTS and split.describe()["eight_bit_codebooks"]
+    assert len(split.base) == 1000 and len(split.queries) == 309
+    small = planner.Split.make(x[:10_500], None, 1000, 0, out_of_sample=True)  # cannot: 60/40 as usual
+    assert (len(small.learn), len(small.base), len(small.queries)) == (5700, 3800, 1000)
