@@ -48,45 +48,115 @@ def _pipeline_speed(p: dict[str, Any]) -> str:
     )
 
 
-def planner_table(results: dict[str, Any]) -> str:
-    """At each budget: the best plain faiss preset measured here (by recall@10), the best preset searched
-    unit-decoded, and the planner's pick, all measured alike on the database / query splits (the pick from
-    its published index shards)."""
-    plan = results["planner"]
-    measured = [r for r in results.get("rows", []) + plan["presets"] if not r.get("from_pipeline")]
-    plain = [r for r in measured if not r["codec"].endswith(" unit-decoded")]
-    unit = [r for r in measured if r["codec"].endswith(" unit-decoded")]
+def oos_table(rows: list[dict[str, Any]]) -> str:
+    """Out-of-sample rows in real memory bytes (codec spread over the corpus), stored bytes for two tiers."""
     lines = [
-        f"\nPlanner (`vecpress run --codec auto --budget-bytes B`, {plan['time_budget_s']:.0f} s of "
-        "measuring per plan on the database split; pick measured from its published index):\n",
-        "| bytes/vec | ratio | best plain faiss | kNN-10 Δ | recall@10 | best preset, unit-decoded | "
-        "kNN-10 Δ | recall@10 | vecpress plan pick | kNN-10 Δ | recall@10 | run s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| codec | memory B/vec | ratio | code B | codec size | stored B/vec | recall@10 | kNN-10 Δ pt "
+        "| search ms/q |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-
-    def best_cells(rows: list[dict[str, Any]], budget: int) -> str:
-        same = [r for r in rows if r["bytes_per_vector"] == budget]
-        if not same:
-            return "| – | | "
-        best = max(same, key=lambda r: r["recall_at_10"])
-        return f"| {best['codec']} | {best['knn_delta_points']:+.2f} | {best['recall_at_10']:.3f} "
-
-    for pick in plan["picks"]:
-        budget = pick["budget_bytes"]
-        base = best_cells(plain, budget) + best_cells(unit, budget)
-        name = pick["codec"].split(":", 1)[1].strip()
+    for r in sorted(rows, key=lambda r: (r["bytes_per_vector"], -r["recall_at_10"])):
+        stored = f"{r['stored_bytes_per_vector']:.0f}" if r.get("refine") else ""
+        loss = None if r["knn_loss_points"] is None else -r["knn_loss_points"]
         lines.append(
-            f"| {budget} | {pick['compression'] * pick['bytes_per_vector'] / budget:.0f}x {base}| **{name}** "
-            f"({pick['bytes_per_vector']:.0f} B) | {pick['knn_delta_points']:+.2f} | "
-            f"{pick['recall_at_10']:.3f} | {pick['run_s']:.0f} |"
-        )
-    sizes = [f"{p['codec'].split(':', 1)[1].strip()} {size_text(p['codec_bytes'])}" for p in plan["picks"]
-             if p.get("codec_bytes")]  # fmt: skip
-    if sizes:
-        lines.append(
-            "\nThe picks' codecs (every index shard holds one beside its codes): " + ", ".join(sizes) + "."
+            f"| {r['codec']} | {r['bytes_per_vector']:.2f} | {r['compression']:.1f}x | {r['code_bytes']} | "
+            f"{size_text(r['codec_bytes'])} | {stored} | {r['recall_at_10']:.3f} | {_fmt(loss, '+.2f')} | "
+            f"{r['search_ms_per_query']:.3f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _goal_text(goal: dict[str, Any]) -> str:
+    if "max_loss_points" in goal:
+        return f"fewest bytes within {goal['max_loss_points']} pt kNN-10 loss"
+    two = (
+        f" memory + {goal['stored_budget_bytes']:g} B stored"
+        if "stored_budget_bytes" in goal
+        else " (one tier)"
+    )
+    return f"≤ {goal['budget_bytes']:g} B{two}"
+
+
+def oos_section(oos: dict[str, Any]) -> str:
+    """The headline: per corpus, the goals with vecpress's picks, then every measured row."""
+    parts = []
+    for corpus, r in oos["corpora"].items():
+        proto = r["protocol"]
+        parts.append(
+            f"\n### {corpus}, out of sample\n\nCodecs learn on the {proto['learn']:,} train documents; "
+            f"the test split less {proto['queries']:,} seeded queries ({proto['base']:,} documents) is what "
+            f"they encode and search. float32 kNN-10 accuracy {proto['float_knn']:.4f}. Memory bytes are "
+            f"real for a corpus of {proto['corpus_rows']:,} documents: code bytes plus the codec's bytes "
+            "spread over it. vecpress's picks are planned on the train split alone (`vecpress plan`), then "
+            "trained on it and measured here.\n\n"
+            "| goal | vecpress pick | memory B | stored B | recall@10 | kNN-10 Δ pt | plain faiss at that "
+            "size (code bytes) | recall@10 | kNN-10 Δ pt |\n|---|---|---|---|---|---|---|---|---|\n"
+        )
+        for g in r["goals"]:
+            stored = f"{g['stored_bytes']:.0f}" if g["stored_bytes"] else ""
+            loss = None if g["knn_loss_points"] is None else -g["knn_loss_points"]
+            base_loss = None if g["baseline_knn_loss_points"] is None else -g["baseline_knn_loss_points"]
+            parts.append(
+                f"| {_goal_text(g['goal'])} | {g['pick']} | {g['memory_bytes']:.2f} | {stored} | "
+                f"{g['recall_at_10']:.3f} | {_fmt(loss, '+.2f')} | {g['baseline'] or '–'} | "
+                f"{_fmt(g['baseline_recall_at_10'], '.3f')} | {_fmt(base_loss, '+.2f')} |\n"
+            )
+        for p in r["picks"]:
+            if "error" in p:
+                parts.append(f"\nNo pick for {_goal_text(p['goal'])}: {p['error']}\n")
+        if r.get("at_scale"):
+            s = r["at_scale"]
+            parts.append(
+                f"\nAt scale: {s['pick']} built the run's way over {s['vectors']:,} vectors fitted to these "
+                f"embeddings ({s['shards']} shards): {s['index_bytes_per_vector']:.2f} bytes per vector in "
+                f"the index files, {s['stored_bytes_per_vector']:.2f} stored; "
+                f"**{s['compression_all_told']:.1f}x all told**.\n"
+            )
+        parts.append(
+            "\nEvery measurement:\n\n" + oos_table(r["rows"] + [p for p in r["picks"] if "error" not in p])
+        )
+    return "".join(parts)
+
+
+def plot_oos(corpus: str, r: dict[str, Any], path: Path) -> None:
+    """Recall@10 against real memory bytes per vector (log): presets, two tiers hollow, picks starred."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 6))
+    for row in r["rows"]:
+        two = bool(row.get("refine"))
+        ax.scatter(
+            row["bytes_per_vector"], row["recall_at_10"], s=26, zorder=3,
+            facecolors="none" if two else "#1f77b4", edgecolors="#2ca02c" if two else "#1f77b4",
+        )  # fmt: skip
+    for p in r["picks"]:
+        if "error" in p:
+            continue
+        two = bool(p.get("refine"))
+        ax.scatter(p["bytes_per_vector"], p["recall_at_10"], marker="*", s=220, zorder=4,
+                   color="#2ca02c" if two else "#d62728")  # fmt: skip
+        ax.annotate(p["codec"], (p["bytes_per_vector"], p["recall_at_10"]), fontsize=7, xytext=(4, -10),
+                    textcoords="offset points")  # fmt: skip
+    ax.scatter([], [], color="#1f77b4", s=26, label="one tier (faiss presets, RaBitQ)")
+    ax.scatter(
+        [], [], facecolors="none", edgecolors="#2ca02c", s=26, label="two tiers: memory + stored re-rank"
+    )
+    ax.scatter([], [], marker="*", color="#d62728", s=120, label="vecpress pick, one tier")
+    ax.scatter([], [], marker="*", color="#2ca02c", s=120, label="vecpress pick, two tiers")
+    ax.set(
+        xscale="log",
+        xlabel="memory bytes per vector, codec included (log)",
+        ylabel="recall@10 vs exact float",
+    )
+    ax.set_title(f"{corpus}, out of sample: quality per byte of memory")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -99,7 +169,15 @@ def markdown(results: dict[str, Any]) -> str:
             f"float32 kNN-10 accuracy {results['float_knn']:.4f}.\n\n"
         )
     )
-    parts = [head, table(results["rows"])] if "rows" in results else []
+    parts = []
+    if results.get("out_of_sample"):
+        parts.append("## Out of sample (the headline)\n" + oos_section(results["out_of_sample"]))
+    if "rows" in results:
+        parts += [
+            "\n## In sample (codecs trained on the database they index)\n\n",
+            head,
+            table(results["rows"]),
+        ]
     subset = results.get("subset", {})
     for e in subset.get("experiments", []):
         parts.append(
@@ -108,8 +186,6 @@ def markdown(results: dict[str, Any]) -> str:
             f"({e['dim']}-d), float32 kNN-10 accuracy {e['float_knn']:.4f}.\n\n"
         )
         parts.append(table(e["rows"]))
-    if results.get("planner"):
-        parts.append(planner_table(results))
     if "ratios" in results:
         parts.append("\nRatios (same run):\n")
         parts.append("".join(f"- `{k}`: {v}\n" for k, v in results["ratios"].items()))
@@ -177,11 +253,11 @@ def write(results: dict[str, Any], folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (folder / "results.md").write_text(markdown(results))
+    for corpus, r in (results.get("out_of_sample") or {}).get("corpora", {}).items():
+        plot_oos(corpus, r, folder / f"quality_per_byte_oos_{corpus}.png")
     if "rows" not in results:  # a partial run (--parts) into a fresh folder: the JSON and Markdown only
         return
-    plan = results.get("planner") or {"picks": [], "presets": []}
-    everything = {**results, "rows": results["rows"] + plan["presets"] + plan["picks"]}
-    plot(everything, f"{results['corpus']} / {results['model']}", folder / "quality_per_byte.png")
+    plot(results, f"{results['corpus']} / {results['model']} (in sample)", folder / "quality_per_byte.png")
     subset = results.get("subset", {})
     for e in subset.get("experiments", []):
         name = e["model"].replace(":", "-").replace("/", "-")

