@@ -132,13 +132,31 @@ def knn_predict(neighbour_labels: Sequence[Sequence[str | None]]) -> list[str | 
     return preds
 
 
+def knn_correct(
+    neighbours: np.ndarray, truth: Sequence[str | None], label_of: dict[int, str | None]
+) -> np.ndarray:
+    """Per query with a label: whether the majority vote of its neighbours (row ids) predicts it."""
+    preds = knn_predict([[label_of.get(int(i)) for i in row if i >= 0] for row in neighbours])
+    return np.array([p == t for p, t in zip(preds, truth, strict=True) if t is not None], dtype=bool)
+
+
 def knn_accuracy(
     neighbours: np.ndarray, truth: Sequence[str | None], label_of: dict[int, str | None]
 ) -> float:
     """kNN label accuracy over queries with a label, neighbours given as row ids."""
-    preds = knn_predict([[label_of.get(int(i)) for i in row if i >= 0] for row in neighbours])
-    pairs = [(p, t) for p, t in zip(preds, truth, strict=True) if t is not None]
-    return float(np.mean([p == t for p, t in pairs])) if pairs else float("nan")
+    correct = knn_correct(neighbours, truth, label_of)
+    return float(correct.mean()) if len(correct) else float("nan")
+
+
+def loss_upper_bound(float_correct: np.ndarray, index_correct: np.ndarray, z: float = 1.645) -> float:
+    """A one-sided 95% upper bound, in points, of the kNN accuracy lost by compression: the mean of the
+    paired per-query differences plus z standard errors. With a few hundred queries the loss itself moves by
+    a point or more from one sample to the next; a loss target is met only when this bound is within it."""
+    diff = float_correct.astype(np.float64) - index_correct.astype(np.float64)
+    if not len(diff):
+        return float("nan")
+    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+    return float(100 * (diff.mean() + z * se))
 
 
 def lookup_labels(embedding_urls: Sequence[str], row_ids: np.ndarray) -> dict[int, str | None]:

@@ -35,9 +35,11 @@ def _setup(tmp_path, shards=3):
 def test_encode_then_build_pipelines(tmp_path, test_pipeline):
     layout, trained, x = _setup(tmp_path)
     # each job carries the record (size, sha256) of the shard it reads, checked before reading
-    pairs = [
-        (src, dst, integrity.of_file(src).to_json())
-        for src, dst in zip(layout.shards("embeddings", 3), layout.shards("codes", 3), strict=True)
+    pairs = [  # one tier: no refine shard is written
+        (src, dst, layout.shard("refine", i, 3), integrity.of_file(src).to_json())
+        for i, (src, dst) in enumerate(
+            zip(layout.shards("embeddings", 3), layout.shards("codes", 3), strict=True)
+        )
     ]
     with test_pipeline() as p:
         out = (

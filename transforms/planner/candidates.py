@@ -12,6 +12,9 @@ LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 NPROBES = (1, 2, 4, 8, 16, 32, 64, 128)
 RABITQ_BITS = (1, 2, 4)
 RABITQ_MIN_DIMS = 32
+# families whose trained codec is small (scalar ranges, a few rotations, 4-bit codebooks): worth measuring
+# below the budget's size when the codec's own bytes might not leave room at it
+SMALL_CODECS = ("sq", "binary", "rabitq", "pca+rabitq", "pca+sq", "pq4-fastscan", "ivf-rabitq", "ivf-pq")
 
 
 @dataclass(frozen=True)

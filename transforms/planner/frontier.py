@@ -60,9 +60,9 @@ def pick(rows: Sequence[Measurement], goal: Goal, key: str) -> tuple[Measurement
     if goal.target_recall is not None:
         ok = [r for r in fast if r.recall_at_10 >= goal.target_recall]
         what = f"recall@10 >= {goal.target_recall}"
-    else:
-        ok = [r for r in fast if r.knn_loss_points is not None and r.knn_loss_points <= goal.max_loss_points]
-        what = f"kNN-10 loss <= {goal.max_loss_points} points"
+    else:  # held to the loss's upper bound: a few hundred queries leave a point or more of noise
+        ok = [r for r in fast if r.knn_loss_bound is not None and r.knn_loss_bound <= goal.max_loss_points]
+        what = f"kNN-10 loss <= {goal.max_loss_points} points (95% upper bound)"
     if not ok:
         best = max(fast, key=lambda r: getattr(r, key))
         raise PlanError(

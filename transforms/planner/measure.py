@@ -33,6 +33,7 @@ class Measurement:
     recall_at_10: float
     knn_accuracy: float | None
     knn_loss_points: float | None
+    knn_loss_bound: float | None  # a one-sided 95% upper bound of the loss (what a loss goal is held to)
     train_s: float
     encode_vectors_per_s: float
     search_ms_per_query: float  # two tiers: the re-rank included
@@ -83,6 +84,7 @@ def measure(
             recall_at_10=round(split.recall(ids), 4),
             knn_accuracy=None if knn is None else round(knn, 4),
             knn_loss_points=None if knn is None else round(100 * (split.float_knn - knn), 2),
+            knn_loss_bound=None if knn is None else round(split.knn_loss_bound(ids), 2),
             train_s=round(train_s, 2),
             encode_vectors_per_s=round(encode_rate),
             search_ms_per_query=round(ms, 4),

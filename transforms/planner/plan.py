@@ -61,9 +61,10 @@ def plan(
     dim = vectors.shape[1]
     budget = None if goal.budget_bytes is None else int(goal.budget_bytes)
     cands = candidates.generate(dim, len(split.learn), budget)
-    if budget is not None and budget >= 2:  # the codec's own bytes may push the budget's size over it
+    if budget is not None and budget >= 2:  # the codec's own bytes may push the budget's size over it:
+        # also the families with small codecs at half the size (large codecs would not fit there either)
         half = candidates.generate(dim, len(split.learn), budget // 2)
-        cands += [c for c in half if c not in cands]
+        cands += [c for c in half if c not in cands and c.family in candidates.SMALL_CODECS]
     cands.sort(key=candidates.order_key)
     rows: list[Measurement] = []
     skipped: list[dict[str, str]] = []

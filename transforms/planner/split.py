@@ -100,6 +100,14 @@ class Split:
             return None
         return evaluation.knn_accuracy(ids, self.query_labels, dict(enumerate(self.base_labels)))
 
+    def knn_loss_bound(self, ids: np.ndarray) -> float | None:
+        """The kNN-10 loss's upper bound in points (evaluation.loss_upper_bound); None without labels."""
+        if self.base_labels is None:
+            return None
+        labels = dict(enumerate(self.base_labels))
+        exact = evaluation.knn_correct(self.truth, self.query_labels, labels)
+        return evaluation.loss_upper_bound(exact, evaluation.knn_correct(ids, self.query_labels, labels))
+
     def describe(self) -> dict[str, Any]:
         return {
             "learn": len(self.learn),

@@ -84,7 +84,21 @@ def test_target_and_loss_goals_pick_the_fewest_bytes(corpus):
     assert plan["pick"]["recall_at_10"] >= 0.6
     assert plan["pick"]["bytes_per_vector"] == min(r["bytes_per_vector"] for r in ok)
     loss = planner.plan(x, labels, planner.Goal(max_loss_points=1.0), n_queries=200, time_budget_s=60)
-    assert loss["objective"] == "knn_accuracy" and loss["pick"]["knn_loss_points"] <= 1.0
+    assert loss["objective"] == "knn_accuracy" and loss["pick"]["knn_loss_bound"] <= 1.0
+    assert loss["pick"]["knn_loss_points"] <= loss["pick"]["knn_loss_bound"]  # held to the upper bound
+    cheaper = [r for r in loss["candidates"] if r["bytes_per_vector"] < loss["pick"]["bytes_per_vector"]]
+    assert all(r["knn_loss_bound"] > 1.0 for r in cheaper)
+
+
+def test_a_loss_bound_counts_the_noise_of_few_queries():
+    from transforms import evaluation
+
+    float_ok = np.array([True] * 90 + [False] * 10)
+    index_ok = float_ok.copy()
+    index_ok[:2] = False  # 2 of 100 queries lost: 2 points, give or take
+    bound = evaluation.loss_upper_bound(float_ok, index_ok)
+    assert 2.0 < bound < 4.5
+    assert evaluation.loss_upper_bound(float_ok, float_ok) == 0.0
 
 
 def test_a_stored_budget_adds_two_tier_pairs_within_it(corpus):
