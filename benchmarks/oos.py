@@ -186,9 +186,9 @@ def size_at_scale(pick: dict[str, Any], learn: np.ndarray, n: int, shards: int =
         refine_fingerprint="" if quantizer is None else codec.fingerprint(quantizer),
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        urls = speed.write_synthetic(tmp, n, shards, learn.mean(axis=0), np.cov(learn, rowvar=False))
+        emb = speed.write_synthetic(tmp, n, learn.mean(axis=0), np.cov(learn, rowvar=False))
         layout = RunLayout(tmp, "synthetic")
-        speed.encode_and_build(trained, info, urls, layout, quantizer)
+        speed.encode_and_build(trained, info, emb, layout, shards, quantizer)
         index = sum(io.size(u) for u in layout.shards("index", shards))
         stored = sum(io.size(u) for u in layout.shards("refine", shards)) if quantizer is not None else 0
     float_bytes = 4 * learn.shape[1]

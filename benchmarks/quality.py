@@ -28,13 +28,14 @@ class Vectors:
 
 def load_vectors(output: str) -> Vectors:
     """All embeddings of an output's current run, ordered by row id."""
-    layout, manifest = publish.current(output)
+    from transforms.embeddings import Embeddings
+
+    layout, _ = publish.current(output)
     ids, vecs, labels = [], [], []
-    for name in manifest["shards"]["embeddings"]:
-        table = arrow_files.read_table(layout.dir(f"embeddings/{name}"))
-        ids.append(table.column("row_id").to_numpy())
-        vecs.append(arrow_files.vectors(table.column("embedding")))
-        labels += table.column("label").to_pylist()
+    for batch in Embeddings.load(layout).batches(["row_id", "embedding", "label"]):
+        ids.append(batch.column("row_id").to_numpy())
+        vecs.append(arrow_files.vectors(batch.column("embedding")))
+        labels += batch.column("label").to_pylist()
     row_ids = np.concatenate(ids)
     order = np.argsort(row_ids)
     return Vectors(row_ids[order], np.concatenate(vecs)[order], [labels[i] for i in order])

@@ -186,17 +186,27 @@ def markdown(results: dict[str, Any]) -> str:
             f"({e['dim']}-d), float32 kNN-10 accuracy {e['float_knn']:.4f}.\n\n"
         )
         parts.append(table(e["rows"]))
+    if results.get("scale"):
+        sc = results["scale"]
+        runs = [v for v in sc.values() if isinstance(v, dict)]
+        parts.append(
+            "\nScale: a whole `vecpress run` (fake:384, 12-word documents, 4 shards, the default codec) "
+            + "; ".join(
+                f"{r['documents']:,} documents: {r['wall_s']} s, peak RSS {r['peak_rss_mib']} MiB"
+                for r in runs
+            )
+            + f". Peak memory grows {sc['rss_growth']}x for 10x the documents; time per document "
+            f"{sc['time_per_doc_growth']}x.\n"
+        )
     if "ratios" in results:
         parts.append("\nRatios (same run):\n")
         parts.append("".join(f"- `{k}`: {v}\n" for k, v in results["ratios"].items()))
     speed = results.get("speed", {})
     if speed:
-        eb, rss = speed["encode_build"], speed["rss"]
+        eb = speed["encode_build"]
         parts.append(
             f"\nencode + build of {eb['vectors']} vectors: raw faiss {eb['raw_s']} s, vecpress stages "
-            f"{eb['vecpress_s']} s (reading and writing Arrow shards included). Peak RSS of encode + build: "
-            f"{rss['peak_rss_mib_small']} MiB at {rss['small']:,} vectors, "
-            f"{rss['peak_rss_mib_large']} MiB at {rss['large']:,}.\n"
+            f"{eb['vecpress_s']} s (reading and writing Arrow chunks and shards included).\n"
         )
         parts.append(_pipeline_speed(speed["pipeline"]))
     return "".join(parts)

@@ -17,14 +17,14 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from benchmarks import oos, pipeline_speed, quality, report, speed
+from benchmarks import oos, pipeline_speed, quality, report, scale, speed
 from transforms import codec, publish
 from transforms.models import MINILM, MPNET
 
 logger = logging.getLogger(__name__)
 
 SHORT_NAMES = {MINILM: "minilm", MPNET: "mpnet"}
-PARTS = ("oos", "quality", "subset", "speed")
+PARTS = ("oos", "quality", "subset", "speed", "scale")
 
 
 def sweep(dim: int, n: int, quick: bool) -> list[tuple[str, tuple[int, ...]]]:
@@ -221,12 +221,24 @@ def main(argv: list[str] | None = None) -> int:
     if "speed" in parts:
         results["speed"] = speed_part(args, corpus, main_run)
         figures = results["speed"]
-        results["ratios"] = {
-            "embed_vs_raw": figures["pipeline"]["embed_vs_raw"],
-            "encode_build_vs_raw": figures["encode_build"]["ratio"],
-            "run_vs_raw_sum": figures["pipeline"]["run_vs_raw_sum"],
-            "rss_growth_1m_vs_100k": figures["rss"]["growth"],
-        }
+        results.setdefault("ratios", {}).update(
+            {
+                "embed_vs_raw": figures["pipeline"]["embed_vs_raw"],
+                "encode_build_vs_raw": figures["encode_build"]["ratio"],
+                "run_vs_raw_sum": figures["pipeline"]["run_vs_raw_sum"],
+            }
+        )
+        results["ratios"].pop("rss_growth_1m_vs_100k", None)  # encode + build alone; now the whole run's
+
+    if "scale" in parts:
+        small, large = (2_000, 20_000) if args.quick else (100_000, 1_000_000)
+        results["scale"] = scale.measure(args.cache, small, large)
+        results.setdefault("ratios", {}).update(
+            {
+                "run_rss_growth_1m_vs_100k": results["scale"]["rss_growth"],
+                "run_time_per_doc_1m_vs_100k": results["scale"]["time_per_doc_growth"],
+            }
+        )
 
     if "oos" in parts:
         results["out_of_sample"] = oos_part(args)
@@ -238,14 +250,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def speed_part(args: argparse.Namespace, corpus: Path, main_run: dict[str, Any]) -> dict[str, Any]:
+    from transforms.embeddings import Embeddings
+
     layout, manifest = publish.current(main_run["output"])
-    embedding_urls = [layout.dir(f"embeddings/{n}") for n in manifest["shards"]["embeddings"]]
-    small, large = (2_000, 20_000) if args.quick else (100_000, 1_000_000)
-    logger.info("encode + build against raw faiss; peak RSS at %d and %d vectors", small, large)
-    figures = {
-        "encode_build": speed.encode_build_ratio(layout.codec, embedding_urls),
-        "rss": speed.rss_growth(layout.codec, main_run["vectors"][:20_000], small, large),
-    }
+    logger.info("encode + build against raw faiss")
+    emb = Embeddings.load(layout)
+    figures = {"encode_build": speed.encode_build_ratio(layout.codec, emb, len(manifest["shards"]["codes"]))}
     logger.info("`vecpress run` and its embed stage against the raw steps on %d documents", args.speed_docs)
     speed_corpus = pipeline_speed.write_subset(
         str(corpus / "train"), args.cache / "speed" / f"train-{args.speed_docs}.parquet", args.speed_docs, 1

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 # The files (relative to a run directory) that each cached stage produces.
 STAGE_FILES = {
-    "embed": ("embeddings", "rejects.arrow"),
+    "embed": ("embeddings", "rejects.arrow"),  # not cached: the chunk store is its cache
     "fit": ("codec",),
     "encode": ("codes", "refine"),  # refine/: two-tier codecs only
     "build": ("index", "idmap"),

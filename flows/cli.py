@@ -60,6 +60,7 @@ def _run(args: argparse.Namespace) -> int:
         "rerank": args.rerank,
         "unit_decode": args.unit_decode or None,
         "on_bad_file": args.on_bad_file,
+        "full": args.full or None,
         "lock_lease_s": args.lock_lease,
     }
     if args.pipeline_arg:
@@ -384,6 +385,12 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--pipeline-arg", action="append", help="extra Beam option, e.g. --pipeline-arg=--foo=1")
     run.add_argument("--run-id")
+    run.add_argument(
+        "--full",
+        action="store_true",
+        help="re-index from scratch: embed every document and train the codec again (a nightly run reuses "
+        "the embeddings of unchanged documents and keeps a codec that still fits)",
+    )
     run.add_argument(
         "--on-bad-file",
         choices=["fail", "skip"],

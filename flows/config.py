@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from transforms.choice import CodecSettings
 from transforms.embedder import DEFAULT_MODEL, EmbedderSpec
 from transforms.errors import VecpressError
+from transforms.fit_stage import FitSettings
 from transforms.planner import Goal
 from transforms.reading import Columns
 
@@ -88,6 +89,11 @@ class ReindexConfig(BaseModel):
     runner: str = Field("DirectRunner", description="Beam runner for the embed/encode/build pipelines")
     pipeline_args: list[str] = Field(default_factory=list, description="extra Beam pipeline options")
     run_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+    full: bool = Field(
+        False,
+        description="re-index from scratch: embed every document and train the codec again, reusing nothing "
+        "from earlier runs",
+    )
     lock_lease_s: float = Field(
         300, ge=5, description="the output lock frees itself this long after its holder's last heartbeat"
     )
@@ -149,6 +155,16 @@ class ReindexConfig(BaseModel):
             goal=self.plan_goal(),
             plan_time_budget_s=self.plan_time_budget_s,
             seed=self.seed,
+        )
+
+    def fit_settings(self) -> FitSettings:
+        return FitSettings(
+            codec=self.codec_settings(),
+            sample_size=self.sample_size,
+            model=self.model,
+            normalize=self.normalize,
+            max_seq_length=self.max_seq_length,
+            labels=self.label_column is not None,
         )
 
     def columns(self) -> Columns:

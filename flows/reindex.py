@@ -14,21 +14,10 @@ from prefect.artifacts import create_markdown_artifact
 from flows import tasks
 from flows.cache import result_storage, run_cached
 from flows.config import ReindexConfig
-from transforms import lock, sizes
-from transforms.fingerprint import stage_key
+from transforms import embeddings, lock, sizes, stage_keys
 from transforms.layout import RunLayout, new_run_id
 
 logger = logging.getLogger(__name__)
-
-# The modules whose code makes each stage's output (their repository imports are followed): a change
-# elsewhere, e.g. to the codec, leaves the embeddings cached. Keys chain, so a stage is redone when an
-# earlier one is.
-STAGE_CODE = {
-    "embed": ("pipelines.embed",),
-    "fit": ("transforms.choice", "transforms.sampling", "transforms.planner.report"),
-    "encode": ("pipelines.encode",),
-    "build": ("pipelines.build",),
-}
 
 
 @contextmanager
@@ -44,10 +33,10 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
     reused: dict[str, str] = {}
     storage = result_storage(config.output)
     written: dict[str, dict[str, Any]] = {}  # every file the stages wrote, with its size and sha256
+    previous = embeddings.published(config.output)  # what a re-index may reuse
 
     def cached(task, stage: str, key: str, **kwargs: Any) -> dict[str, Any]:
-        inputs = {} if stage == "embed" else {"written": dict(written)}  # what the stage reads is checked
-        result, source = run_cached(task, stage, key, storage, **inputs, **kwargs)
+        result, source = run_cached(task, stage, key, storage, written=dict(written), **kwargs)
         if source:
             reused[stage] = source
         written.update(result["files"])
@@ -55,61 +44,54 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
 
     with _timed(timings, "read"):
         files, versions, skipped = tasks.check_inputs(config)
+    keys = stage_keys.StageKeys.of(config, versions)
     with _timed(timings, "embed"):
         dim = tasks.check_model_and_codec(config)
-        # The output is part of the key: reused files are copied within one output, never across outputs.
-        embed_key = stage_key(
-            "embed",
-            STAGE_CODE["embed"],
-            config.output,
-            versions,
-            config.columns(),
-            config.embedder(),
-            config.shards,
-            config.on_bad_file,
-        )
-        embedded = cached(
-            tasks.embed,
-            "embed",
-            embed_key,
-            config=config,
-            layout=layout,
-            files=files,
-            versions=versions,
-            dim=dim,
-        )
+        embedded = tasks.embed(config, layout, files, versions, dim, previous)
+        written.update(embedded["files"])
         counts = {k: embedded[k] for k in ("read", "embedded", "rejected")}
     with _timed(timings, "fit"):
-        goal = config.plan_goal()
-        fit_params = (config.codec, config.unit_decode, config.sample_size, config.seed, config.nprobe, goal)
-        fit_params += (config.refine, config.rerank)
-        if goal is not None:
-            fit_params += (config.label_column, config.plan_time_budget_s, config.stored_budget_bytes)
-        fit_key = stage_key("fit", STAGE_CODE["fit"], embed_key, *fit_params)
-        info = cached(
-            tasks.fit_codec, "fit", fit_key, config=config, layout=layout, n_total=counts["embedded"], dim=dim
-        )["info"]
+        n_total = counts["embedded"]
+        fitted = cached(
+            tasks.fit_codec,
+            "fit",
+            keys.fit,
+            config=config,
+            layout=layout,
+            n_total=n_total,
+            dim=dim,
+            previous=previous,
+        )
+        info = fitted["info"]
     with _timed(timings, "encode"):
-        encode_key = stage_key("encode", STAGE_CODE["encode"], fit_key)
-        encoded = cached(tasks.encode, "encode", encode_key, config=config, layout=layout)["rows"]
+        encoded = cached(tasks.encode, "encode", keys.encode, config=config, layout=layout)
     with _timed(timings, "build"):
-        build_key = stage_key("build", STAGE_CODE["build"], encode_key)
-        counts["indexed"] = cached(tasks.build, "build", build_key, config=config, layout=layout)["rows"]
+        built = cached(tasks.build, "build", keys.build, config=config, layout=layout, previous=previous)
+        counts["indexed"] = built["rows"]
     with _timed(timings, "evaluate"):
         quality, per_query = tasks.evaluate(config, layout, counts["embedded"], info, written)
+    emb = embeddings.Embeddings.load(layout)
     manifest = {
         "run_id": layout.run_id,
         "output": config.output,
         "parameters": config.model_dump(mode="json"),
-        "counts": {**counts, "encoded": encoded},
+        "counts": {**counts, "encoded": encoded["rows"]},
+        "reuse": {
+            **embedded["reuse"],
+            "code_chunks_reused": encoded.get("chunks_reused", 0),
+            "index_shards_reused": built.get("shards_reused", 0),
+            "codec_kept": fitted.get("kept"),
+            "previous_run": None if previous is None else previous[1]["run_id"],
+        },
         "codec": info.to_json(),
         "evaluation": quality,
         "sizes": sizes.run_sizes(layout, config.shards, info, counts["indexed"]),
         "timings_s": timings,
         "shards": {
             kind: [u.rsplit("/", 1)[1] for u in layout.shards(kind, config.shards)]
-            for kind in ("embeddings", "codes", "index", "idmap", *(["refine"] if info.refine else []))
+            for kind in ("codes", "index", "idmap", *(["refine"] if info.refine else []))
         },
+        "chunks": list(emb.chunks),  # the embed chunks, from the output root, with their records
         "rejects_file": "rejects.arrow",
         "skipped_files": skipped,
         "reused": reused,

@@ -13,10 +13,14 @@ from flows.cache import STAGE_FILES, by_key
 from flows.config import ReindexConfig
 from transforms import (
     arrow_files,
-    choice,
+    building,
     codec,
+    embed_stage,
+    embeddings,
+    encode_stage,
     evaluation,
     fingerprint,
+    fit_stage,
     integrity,
     io,
     publish,
@@ -27,7 +31,6 @@ from transforms import (
 )
 from transforms.errors import VecpressError
 from transforms.layout import RunLayout
-from transforms.planner import report as planner_report
 
 logger = logging.getLogger(__name__)
 
@@ -98,62 +101,54 @@ def check_model_and_codec(config: ReindexConfig) -> int:
 
 
 CACHED = {"cache_key_fn": by_key, "persist_result": True}
+Records = dict[str, dict[str, Any]]  # a run's files by relative path: {"bytes", "sha256"} when written
+Previous = tuple[RunLayout, dict[str, Any], embeddings.Embeddings] | None  # the last published run
 
 
-@task(retries=1, **RETRY, **CACHED)
+@task(retries=1, **RETRY)
 def embed(
     config: ReindexConfig,
     layout: RunLayout,
     files: list[reading.InputFile],
     versions: list[dict[str, Any]],
     dim: int,
-    key: str,
+    previous: Previous,
 ) -> dict[str, Any]:
-    """Run the embed pipeline; return rows read (from Parquet footers), embedded and rejected, and the
-    records (size, sha256) of the files it wrote."""
+    """Embed every chunk not already done (the chunk store is this stage's cache: a killed run resumes at
+    the chunks in flight), then resolve duplicates and write the rejects. Returns the counts, what was
+    reused, and the records of the run's files."""
     from pipelines import embed as embed_pipeline
     from pipelines import runner
 
-    read = sum(f.rows for f in files)
-    job = embed_pipeline.EmbedJob(
-        tuple(files),
-        config.columns(),
+    earlier = None if previous is None else previous[2]
+    work = embed_stage.plan(
+        config.output,
+        files,
+        versions,
         config.embedder(),
-        layout,
-        config.shards,
-        dim,
-        read,
+        config.columns(),
         config.on_bad_file,
+        earlier,
+        config.full,
     )
-    runner.run(lambda p: embed_pipeline.build(p, job), _beam_options(config), "embed")
-    for before in versions:  # a file replaced mid-run would mix two versions of the corpus
-        after = fingerprint.file_version(before["url"])
-        if after != before:
-            raise reading.InputError(
-                f"{before['url']}: changed while the run was reading it (size {before['size']} -> "
-                f"{after['size']}); run again once it no longer changes"
-            )
-    embedded = sum(arrow_files.num_rows(u) for u in layout.shards("embeddings", config.shards))
-    rejected = arrow_files.num_rows(layout.rejects)
-    if embedded == 0:
-        raise reading.InputError(
-            f"no documents to index: all {read} rows were rejected (see {layout.rejects})"
-        )
+    if work.todo:
+        job = embed_pipeline.EmbedJob(
+            tuple(work.todo), config.columns(), config.embedder(), dim, config.output, work.embedder_key,
+            config.on_bad_file, tuple(work.previous),
+        )  # fmt: skip
+        runner.run(lambda p: embed_pipeline.build(p, job), _beam_options(config), "embed")
+    embed_stage.check_unchanged(versions)
+    _, counts = embed_stage.finish(work, layout, earlier)
     written = integrity.describe(layout.root, STAGE_FILES["embed"])
-    return {"read": read, "embedded": embedded, "rejected": rejected, "root": layout.root, "files": written}
+    return {**counts, "root": layout.root, "files": written}
 
 
-Records = dict[str, dict[str, Any]]  # a run's files by relative path: {"bytes", "sha256"} when written
-
-
-def _checked(layout: RunLayout, kind: str, shards: int, written: Records) -> list[str]:
-    """The shard URLs of ``kind``, each checked against the record of the stage that wrote it."""
-    urls = []
-    for i in range(shards):
-        rel = layout.shard_path(kind, i, shards)
-        integrity.verify_file(layout.dir(rel), written.get(rel))
-        urls.append(layout.dir(rel))
-    return urls
+def _embeddings(layout: RunLayout, written: Records) -> embeddings.Embeddings:
+    """The run's embeddings, their index and every chunk file checked against its record."""
+    integrity.verify_file(layout.dir(embeddings.INDEX), written.get(embeddings.INDEX))
+    emb = embeddings.Embeddings.load(layout)
+    emb.check()
+    return emb
 
 
 def _codec_records(written: Records) -> dict[str, Any]:
@@ -162,101 +157,81 @@ def _codec_records(written: Records) -> dict[str, Any]:
 
 @task(**CACHED)
 def fit_codec(
-    config: ReindexConfig, layout: RunLayout, n_total: int, dim: int, written: Records, key: str
+    config: ReindexConfig,
+    layout: RunLayout,
+    n_total: int,
+    dim: int,
+    written: Records,
+    previous: Previous,
+    key: str,
 ) -> dict[str, Any]:
-    """Draw the seeded training sample from the stored embeddings (checked against their records) and train
-    the codec."""
-    shards = _checked(layout, "embeddings", config.shards, written)
-    sample = sampling.bottom_k(shards, config.sample_size, config.seed)
-    labels = sample.labels if config.label_column else None
-    chosen = choice.choose(sample.vectors, labels, n_total, config.codec_settings())
-    plan_summary = None
-    if chosen.plan is not None:
-        planner_report.write(
-            chosen.plan, io.join(layout.codec, "plan")
-        )  # copied with the codec on a cache hit
-        plan_summary = {k: chosen.plan[k] for k in ("goal", "objective", "sample", "frontier", "elapsed_s")}
-        plan_summary["pick"] = chosen.plan["pick"]
-    for reason in chosen.reasons:
-        logger.info("codec: %s", reason)
-    index, quantizer = choice.train(sample.vectors, chosen)
-    info = codec.CodecInfo(
-        model=config.model,
-        dim=dim,
-        normalize=config.normalize,
-        max_seq_length=config.max_seq_length,
-        factory=chosen.factory,
-        metric="L2",
-        sample_size=len(sample.row_ids),
-        sample_cutoff=sampling.cutoff(sample, config.seed),
-        seed=config.seed,
-        nprobe=chosen.nprobe,
-        code_size=int(index.sa_code_size()),
-        fingerprint=codec.fingerprint(index),
-        reductions=chosen.reasons,
-        params=chosen.params,
-        plan=plan_summary,
-        unit_decode=chosen.unit_decode,
-        refine=chosen.refine,
-        rerank=chosen.rerank,
-        refine_code_size=0 if quantizer is None else int(quantizer.sa_code_size()),
-        refine_fingerprint="" if quantizer is None else codec.fingerprint(quantizer),
+    """Keep the last run's codec if it still fits, else choose and train one (transforms.fit_stage)."""
+    emb = _embeddings(layout, written)
+    index, quantizer, fitted = fit_stage.fit(
+        emb, n_total, config.fit_settings(), dim, None if config.full else previous
     )
-    codec.save(layout.codec, index, info, quantizer)
-    written = integrity.describe(layout.root, STAGE_FILES["fit"])
-    return {"info": info, "root": layout.root, "files": written}
+    fit_stage.save(layout, index, quantizer, fitted)
+    files = integrity.describe(layout.root, STAGE_FILES["fit"])
+    return {"info": fitted.info, "kept": fitted.kept, "root": layout.root, "files": files}
 
 
 @task(retries=1, **RETRY, **CACHED)
 def encode(config: ReindexConfig, layout: RunLayout, written: Records, key: str) -> dict[str, Any]:
-    """Encode every embedding shard; each worker checks its shard and the codec against their records."""
+    """Encode the chunks whose codes this codec has not made yet, then write every shard's codes."""
     from pipelines import encode as encode_pipeline
     from pipelines import runner
 
-    n = config.shards
-    jobs = [
-        (
-            layout.shard("embeddings", i, n),
-            layout.shard("codes", i, n),
-            layout.shard("refine", i, n),  # written only for a two-tier codec
-            written.get(layout.shard_path("embeddings", i, n)),
+    emb = embeddings.Embeddings.load(layout)
+    records = _codec_records(written)
+    _, info = codec.load(layout.codec, records)
+    work = encode_stage.plan(emb, info)
+    if work.todo:
+        job = encode_pipeline.EncodeJob(
+            layout.codec, records, config.output, work.embedder_key, tuple(work.todo)
         )
-        for i in range(n)
-    ]
-    codec_records = _codec_records(written)
-    runner.run(
-        lambda p: encode_pipeline.build(p, layout.codec, jobs, codec_records), _beam_options(config), "encode"
-    )
-    rows = sum(arrow_files.num_rows(dst) for _, dst, _, _ in jobs)
+        runner.run(lambda p: encode_pipeline.build_chunks(p, job), _beam_options(config), "encode")
+    code_chunks = encode_stage.code_chunks(work)
+    n = config.shards
+    shards = encode_pipeline.ShardJob(layout.codec, records, tuple(code_chunks), emb.dropped, n)
+    items = [(i, layout.shard("codes", i, n), layout.shard("refine", i, n)) for i in range(n)]
+    runner.run(lambda p: encode_pipeline.build_shards(p, shards, items), _beam_options(config), "shards")
+    rows = sum(arrow_files.num_rows(layout.shard("codes", i, n)) for i in range(n))
+    files = integrity.describe(layout.root, STAGE_FILES["encode"])
     return {
         "rows": rows,
+        "chunks_reused": len(work.chunks) - len(work.todo),
         "root": layout.root,
-        "files": integrity.describe(layout.root, STAGE_FILES["encode"]),
+        "files": files,
     }
 
 
 @task(retries=1, **RETRY, **CACHED)
-def build(config: ReindexConfig, layout: RunLayout, written: Records, key: str) -> dict[str, Any]:
-    """Build every index shard from its code shard; each worker checks the codes and the codec first."""
+def build(
+    config: ReindexConfig, layout: RunLayout, written: Records, previous: Previous, key: str
+) -> dict[str, Any]:
+    """Build every index shard from its code shard; a shard whose codes are byte for byte the last run's,
+    with the same codec, is copied from it instead."""
     from pipelines import build as build_pipeline
     from pipelines import runner
 
     n = config.shards
+    reused = building.reusable_shards(layout, written, n, previous)
     jobs = [
-        (
-            layout.shard("codes", i, n),
-            layout.shard("index", i, n),
-            layout.shard("idmap", i, n),
-            written.get(layout.shard_path("codes", i, n)),
-        )
+        (layout.shard("codes", i, n), layout.shard("index", i, n), layout.shard("idmap", i, n),
+         written.get(layout.shard_path("codes", i, n)))
         for i in range(n)
-    ]
-    codec_records = _codec_records(written)
-    runner.run(
-        lambda p: build_pipeline.build(p, layout.codec, jobs, codec_records), _beam_options(config), "build"
-    )
-    rows = sum(arrow_files.num_rows(idmap) for _, _, idmap, _ in jobs)
-    return {"rows": rows, "root": layout.root, "files": integrity.describe(layout.root, STAGE_FILES["build"])}
+        if i not in reused
+    ]  # fmt: skip
+    if jobs:
+        codec_records = _codec_records(written)
+        runner.run(
+            lambda p: build_pipeline.build(p, layout.codec, jobs, codec_records),
+            _beam_options(config),
+            "build",
+        )
+    rows = sum(arrow_files.num_rows(layout.shard("idmap", i, n)) for i in range(n))
+    files = integrity.describe(layout.root, STAGE_FILES["build"])
+    return {"rows": rows, "shards_reused": len(reused), "root": layout.root, "files": files}
 
 
 @task
@@ -265,8 +240,9 @@ def evaluate(
 ) -> tuple[dict[str, Any], list[float]]:
     """Recall@k against exact float search and kNN label accuracy, on queries drawn from the corpus, searching
     the shards as search will (two tiers re-ranked); every file is checked against its record first."""
-    shards = _checked(layout, "embeddings", config.shards, written)
-    queries = sampling.bottom_k(shards, min(config.eval_queries, n_total), config.seed + 1)
+    emb = _embeddings(layout, written)
+    columns = ["row_id", "embedding", "label"]
+    queries = sampling.bottom_k(emb.batches(columns), min(config.eval_queries, n_total), config.seed + 1)
     n = config.shards
     quantizer = codec.load_refine(layout.codec, info, _codec_records(written))
     indexes = [
@@ -281,14 +257,15 @@ def evaluate(
         )
         for i in range(n)
     ]
-    out, per_query = evaluation.evaluate_index(shards, indexes, queries, config.k, bool(config.label_column))
+    out, per_query = evaluation.evaluate_index(
+        emb.batches, indexes, queries, config.k, bool(config.label_column)
+    )
     if info.sample_size < n_total and info.sample_cutoff is not None:  # some documents were never trained on
         keep = sampling.unseen(info.seed, info.sample_cutoff)
-        unseen = sampling.bottom_k(
-            shards, min(config.eval_queries, n_total - info.sample_size), config.seed + 1, keep
-        )
+        count = min(config.eval_queries, n_total - info.sample_size)
+        unseen = sampling.bottom_k(emb.batches(columns), count, config.seed + 1, keep)
         share = 1 - info.sample_size / n_total
-        out["unseen"] = evaluation.unseen_recall(shards, indexes, unseen, config.k, keep, share)
+        out["unseen"] = evaluation.unseen_recall(emb.batches, indexes, unseen, config.k, keep, share)
     return out, per_query.tolist()
 
 

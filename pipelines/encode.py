@@ -1,47 +1,91 @@
-"""Encode pipeline: each embedding shard through the codec into the code shard of the same number."""
+"""Encode pipelines: embed chunks into code chunks (committed to the chunk store one by one), then each
+shard's code (and refine) file from the code chunks."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.metrics import Metrics
 
-from transforms import codec, encoding
+from transforms import chunks, codec, encoding
 
 
-class EncodeShard(beam.DoFn):
-    """Loads the codec once per worker, then encodes whole shards, streaming their record batches."""
+@dataclass(frozen=True)
+class EncodeJob:
+    codec_url: str
+    codec_records: dict[str, Any]
+    output: str
+    embedder_key: str
+    todo: tuple[tuple[str, str], ...]  # (chunk key, embed chunk URL) still to encode
 
-    def __init__(self, codec_url: str, codec_records: dict[str, Any] | None = None):
-        self.codec_url = codec_url
-        self.codec_records = codec_records
+
+class EncodeChunk(beam.DoFn):
+    """Loads the codec once per worker; encodes each embed chunk and commits its code chunk."""
+
+    def __init__(self, job: EncodeJob):
+        self.job = job
         self.encoded = Metrics.counter("vecpress", "vectors_encoded")
 
     def setup(self) -> None:
-        self.index, self.info = codec.load(self.codec_url, self.codec_records)
-        self.quantizer = codec.load_refine(self.codec_url, self.info, self.codec_records)
+        self.index, self.info = codec.load(self.job.codec_url, self.job.codec_records)
+        self.quantizer = codec.load_refine(self.job.codec_url, self.info, self.job.codec_records)
+        self.store = chunks.Store(self.job.output, self.job.embedder_key, self.info.fingerprint)
+        self.schema = encoding.code_chunk_schema(self.index, self.info)
 
-    def process(self, job: tuple[str, str, str, dict[str, Any] | None]) -> Iterator[tuple[str, int]]:
-        src, dst, fine, record = job
-        rows = encoding.encode_shard(self.index, self.info, src, dst, record, self.quantizer, fine)
-        self.encoded.inc(rows)
-        yield dst, rows
+    def process(self, item: tuple[str, str]) -> Iterator[dict[str, Any]]:
+        key, url = item
+        batches = encoding.encode_chunk(self.index, self.info, url, self.schema, self.quantizer)
+        record = self.store.commit(key, batches, self.schema)
+        self.encoded.inc(record["rows"])
+        yield record
 
 
-def build(
-    pipeline: beam.Pipeline,
-    codec_url: str,
-    jobs: list[tuple[str, str, str, dict[str, Any] | None]],
-    codec_records: dict[str, Any] | None = None,
-) -> None:
-    """Encode each (embeddings url, codes url, refine url, record of the embeddings) job; the records (size
-    and sha256, of the embeddings and of the codec's files) are checked before anything is read. The refine
-    shard is written only for a two-tier codec."""
+@dataclass(frozen=True)
+class ShardJob:
+    codec_url: str
+    codec_records: dict[str, Any]
+    code_chunks: tuple[str, ...]  # in input order
+    dropped: dict[int, np.ndarray]
+    shards: int
+
+
+class WriteShard(beam.DoFn):
+    """One shard's code file (and refine file) from every code chunk."""
+
+    def __init__(self, job: ShardJob):
+        self.job = job
+
+    def setup(self) -> None:
+        _, self.info = codec.load(self.job.codec_url, self.job.codec_records)
+
+    def process(self, item: tuple[int, str, str]) -> Iterator[tuple[int, int]]:
+        shard, codes_url, refine_url = item
+        j = self.job
+        yield (
+            shard,
+            encoding.write_shard(j.code_chunks, j.dropped, shard, j.shards, self.info, codes_url, refine_url),
+        )
+
+
+def build_chunks(pipeline: beam.Pipeline, job: EncodeJob) -> None:
     (
         pipeline
-        | "Shards" >> beam.Create(jobs)
+        | "Chunks" >> beam.Create(list(job.todo))
         | "Spread" >> beam.Reshuffle()
-        | "Encode" >> beam.ParDo(EncodeShard(codec_url, codec_records))
+        | "Encode" >> beam.ParDo(EncodeChunk(job))
+        | "Done" >> beam.combiners.Count.Globally()
+    )
+
+
+def build_shards(pipeline: beam.Pipeline, job: ShardJob, items: list[tuple[int, str, str]]) -> None:
+    (
+        pipeline
+        | "Shards" >> beam.Create(items)
+        | "Spread" >> beam.Reshuffle()
+        | "Write" >> beam.ParDo(WriteShard(job))
+        | "Done" >> beam.combiners.Count.Globally()
     )

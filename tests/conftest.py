@@ -62,6 +62,47 @@ def write_embedding_shards(urls: list[str], x: np.ndarray, labels: list | None =
     return urls
 
 
+def write_chunk_files(output: str, x: np.ndarray, labels: list | None = None, per_chunk: int = 250):
+    """Embed chunks in vecpress's chunk schema (row i of ``x``: document d{i}, row id i), committed to the
+    chunk store of ``output``; returns their Embeddings."""
+    from transforms import arrow_files, chunks, schemas
+    from transforms.embeddings import Embeddings
+
+    schema = schemas.chunk(x.shape[1], "fake")
+    store = chunks.Store(output, "test")
+    records = []
+    for c, lo in enumerate(range(0, len(x), per_chunk)):
+        rows = np.arange(lo, min(len(x), lo + per_chunk))
+        batch = pa.RecordBatch.from_arrays(
+            [
+                pa.array([f"d{i}" for i in rows]),
+                pa.array(rows.astype(np.int64)),
+                pa.array(
+                    [labels[i] for i in rows] if labels is not None else [None] * len(rows), pa.string()
+                ),
+                pa.array(["in.parquet"] * len(rows)),
+                pa.array(rows.astype(np.int64)),
+                pa.array([int(i).to_bytes(16, "big") for i in rows], schemas.TEXT_HASH),
+                pa.nulls(len(rows), pa.string()),
+                arrow_files.vector_array(x[rows]),
+            ],
+            schema=schema,
+        )
+        record = store.commit(f"c{c:04d}", [batch], schema)
+        records.append(
+            {"path": store.relative(f"c{c:04d}"), **{k: record[k] for k in ("bytes", "sha256", "rows")}}
+        )
+    return Embeddings(output, tuple(records))
+
+
+def batches_of(urls: list[str], columns: list[str] | None = None):
+    """The record batches of Arrow files, one file after another."""
+    from transforms import arrow_files
+
+    for url in urls:
+        yield from arrow_files.iter_batches(url, columns)
+
+
 def shard_urls(folder, n: int, tag: str = "part") -> list[str]:
     return [f"{folder}/{tag}-{s}.arrow" for s in range(n)]
 

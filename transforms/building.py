@@ -82,7 +82,9 @@ def build_shard(
     expect: dict[str, Any] | None = None,
 ) -> int:
     """Build one index shard and its id map from one code shard, after checking the codes against their
-    record (``expect``: size and sha256, when given); returns the number of vectors."""
+    record (``expect``: size and sha256, when given); returns the number of vectors. The shard's ids are
+    global row ids, or for a two-tier codec positions in the shard (its refine shard maps them to row ids
+    while it re-ranks)."""
     import faiss
 
     integrity.verify_file(codes_url, expect)
@@ -92,9 +94,14 @@ def build_shard(
         raise BuildError(f"{codes_url}: codes were made with codec {found or '?'}, not {info.fingerprint}")
     shard = Shard(trained)
     idmap = arrow_files.BatchWriter(idmap_url, schemas.IDMAP)
+    position = 0
     try:
         for batch in arrow_files.iter_batches(codes_url, ["doc_id", "row_id", "code"]):
-            shard.add(arrow_files.code_matrix(batch.column("code")), batch.column("row_id").to_numpy())
+            ids = batch.column("row_id").to_numpy()
+            if info.refine:
+                ids = np.arange(position, position + batch.num_rows, dtype=np.int64)
+            position += batch.num_rows
+            shard.add(arrow_files.code_matrix(batch.column("code")), ids)
             idmap.write(
                 pa.RecordBatch.from_arrays(
                     [batch.column("row_id"), batch.column("doc_id")], schema=schemas.IDMAP
@@ -105,3 +112,33 @@ def build_shard(
     index = shard.finish()
     io.write_bytes(index_url, faiss.serialize_index(index).tobytes())
     return int(index.ntotal)
+
+
+def reusable_shards(layout: Any, written: dict[str, Any], shards: int, previous: Any) -> set[int]:
+    """Shards whose code file is byte for byte the last published run's, built with the same codec: their
+    index shard and id map are copied from that run instead of built again (the files it copies are checked
+    against its manifest)."""
+    if previous is None:
+        return set()
+    prev_layout, manifest, _ = previous
+    listed = {f["path"]: f for f in manifest.get("files", [])}
+    codec_now = written.get("codec/codec.faiss", {}).get("sha256")
+    if not codec_now or listed.get("codec/codec.faiss", {}).get("sha256") != codec_now:
+        return set()
+    reused = set()
+    for i in range(shards):
+        codes = layout.shard_path("codes", i, shards)
+        outputs = [layout.shard_path(kind, i, shards) for kind in ("index", "idmap")]
+        if codes not in listed or listed[codes]["sha256"] != written.get(codes, {}).get("sha256"):
+            continue
+        if not all(rel in listed for rel in outputs):
+            continue
+        try:
+            for rel in outputs:
+                integrity.verify_file(prev_layout.dir(rel), listed[rel])
+        except integrity.IntegrityError:
+            continue
+        for rel in outputs:
+            io.copy_tree(prev_layout.dir(rel), layout.dir(rel))
+        reused.add(i)
+    return reused

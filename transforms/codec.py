@@ -60,6 +60,10 @@ class CodecInfo:
     refine_fingerprint: str = ""
     # the training sample's largest priority (sampling.cutoff): tells which documents it never trained on
     sample_cutoff: int | None = None
+    # what a later run may keep this codec for (fit_stage.FitSettings.key) and the reconstruction errors
+    # its new documents are held to (drift)
+    settings_key: str = ""
+    drift_reference: dict[str, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,13 +1,20 @@
-"""Encode: float embeddings through the codec into faiss standalone codes, shard by shard, streaming."""
+"""Encode: embeddings through the codec into faiss standalone codes.
+
+Chunk by chunk first (a code chunk per embed chunk, kept in the chunk store for as long as the codec is the
+same, so a re-index encodes only what changed), then each shard's codes (and, for two tiers, its fine codes)
+are written by streaming through the code chunks in input order, keeping its rows and leaving out those the
+run rejected as duplicates.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from transforms import arrow_files, integrity, refine, schemas
+from transforms import arrow_files, ids, refine, schemas
 from transforms.codec import CodecInfo
 
 
@@ -16,43 +23,77 @@ def encode_vectors(index: Any, vectors: np.ndarray) -> np.ndarray:
     return index.sa_encode(np.ascontiguousarray(vectors, dtype=np.float32))
 
 
-def encode_shard(
-    index: Any,
-    info: CodecInfo,
-    embeddings_url: str,
-    codes_url: str,
-    expect: dict[str, Any] | None = None,
-    quantizer: Any = None,
-    refine_url: str | None = None,
-) -> int:
-    """Encode one embedding shard into one code shard, after checking the embeddings against their record
-    (``expect``: size and sha256, when given); with a stored tier (``quantizer``), also its fine codes into
-    the refine shard ``refine_url``. Returns the number of rows written."""
-    integrity.verify_file(embeddings_url, expect)
-    schema = schemas.codes(index.sa_code_size(), info.fingerprint, info.factory)
-    writer = arrow_files.BatchWriter(codes_url, schema)
-    fine = None
-    if quantizer is not None:
-        fine_schema = refine.schema(info.refine_code_size, info.refine_fingerprint, info.refine)
-        fine = arrow_files.BatchWriter(refine_url, fine_schema)
-    try:
-        for batch in arrow_files.iter_batches(embeddings_url, ["doc_id", "row_id", "embedding"]):
-            vectors = arrow_files.vectors(batch.column("embedding"))
+def code_chunk_schema(index: Any, info: CodecInfo) -> pa.Schema:
+    return schemas.code_chunk(index.sa_code_size(), info.refine_code_size, info.fingerprint)
+
+
+def encode_chunk(
+    index: Any, info: CodecInfo, chunk_url: str, schema: pa.Schema, quantizer: Any = None
+) -> Iterator[pa.RecordBatch]:
+    """The codes of one embed chunk's embedded rows, with their position in it (and their fine codes for
+    two tiers), one record batch per batch of the chunk."""
+    start = 0
+    for batch in arrow_files.iter_batches(chunk_url, ["doc_id", "row_id", "reason", "embedding"]):
+        ok = np.asarray(batch.column("reason").is_null().to_numpy(zero_copy_only=False))
+        if ok.any():
+            kept = batch.filter(pa.array(ok))
+            vectors = arrow_files.vectors(kept.column("embedding"))
             if vectors.shape[1] != info.dim:
                 raise ValueError(
-                    f"{embeddings_url}: embeddings have {vectors.shape[1]} dims, the codec expects {info.dim}"
+                    f"{chunk_url}: embeddings have {vectors.shape[1]} dims, the codec {info.dim}"
                 )
-            codes = arrow_files.code_array(encode_vectors(index, vectors))
-            writer.write(
-                pa.RecordBatch.from_arrays(
-                    [batch.column("doc_id"), batch.column("row_id"), codes], schema=schema
+            columns = [
+                pa.array(np.flatnonzero(ok) + start, pa.int64()),
+                kept.column("doc_id"),
+                kept.column("row_id"),
+                arrow_files.code_array(encode_vectors(index, vectors)),
+            ]
+            if quantizer is not None:
+                columns.append(arrow_files.code_array(encode_vectors(quantizer, vectors)))
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+        start += batch.num_rows
+
+
+def write_shard(
+    code_chunks: Sequence[str],
+    dropped: dict[int, np.ndarray],
+    shard: int,
+    shards: int,
+    info: CodecInfo,
+    codes_url: str,
+    refine_url: str | None = None,
+) -> int:
+    """One shard's code file (and refine file for two tiers): its rows of every code chunk, in input order,
+    less the rows rejected as duplicates. Returns the rows written."""
+    schema = schemas.codes(info.code_size, info.fingerprint, info.factory)
+    writer = arrow_files.BatchWriter(codes_url, schema)
+    fine = None
+    if info.refine:
+        fine = arrow_files.BatchWriter(
+            refine_url, refine.schema(info.refine_code_size, info.refine_fingerprint, info.refine)
+        )
+    try:
+        for c, url in enumerate(code_chunks):
+            gone = dropped.get(c)
+            for batch in arrow_files.iter_batches(url):
+                row_ids = batch.column("row_id").to_numpy()
+                mask = ids.shard_of_array(row_ids, shards) == shard
+                if gone is not None and len(gone):
+                    mask &= ~np.isin(batch.column("position").to_numpy(), gone)
+                if not mask.any():
+                    continue
+                kept = batch.filter(pa.array(mask))
+                writer.write(
+                    pa.RecordBatch.from_arrays(
+                        [kept.column("doc_id"), kept.column("row_id"), kept.column("code")], schema=schema
+                    )
                 )
-            )
-            if fine is not None:
-                fine_codes = arrow_files.code_array(encode_vectors(quantizer, vectors))
-                fine.write(
-                    pa.RecordBatch.from_arrays([batch.column("row_id"), fine_codes], schema=fine.schema)
-                )
+                if fine is not None:
+                    fine.write(
+                        pa.RecordBatch.from_arrays(
+                            [kept.column("row_id"), kept.column("fine")], schema=fine.schema
+                        )
+                    )
     finally:
         writer.close()
         if fine is not None:

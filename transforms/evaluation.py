@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from transforms import arrow_files
 from transforms.sampling import RowFilter, Sample
@@ -16,39 +17,41 @@ from transforms.search import Hits, merge_topk, search_shards
 MAX_DEPTH = 1000  # results searched per query when the trained-on documents are left out
 
 
+Source = Callable[[list[str]], Iterable[pa.RecordBatch]]  # columns -> the embeddings' record batches
+
+
 def exact_search(
-    embedding_urls: Sequence[str], queries: np.ndarray, k: int, keep: RowFilter | None = None
+    batches: Iterable[pa.RecordBatch], queries: np.ndarray, k: int, keep: RowFilter | None = None
 ) -> Hits:
-    """Exact top-k by squared L2 over every embedding shard (only the rows ``keep`` passes, when given), one
-    record batch in memory at a time."""
+    """Exact top-k by squared L2 over record batches of ``row_id`` and ``embedding`` (only the rows ``keep``
+    passes, when given), one batch in memory at a time."""
     import faiss
 
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     best = Hits(np.full((len(queries), k), np.inf, np.float32), np.full((len(queries), k), -1, np.int64))
-    for url in embedding_urls:
-        for batch in arrow_files.iter_batches(url, ["row_id", "embedding"]):
-            row_ids = batch.column("row_id").to_numpy()
-            vectors = arrow_files.vectors(batch.column("embedding"))
-            if keep is not None:
-                mask = keep(row_ids)
-                row_ids, vectors = row_ids[mask], vectors[mask]
-            if not len(row_ids):
-                continue
-            flat = faiss.IndexFlatL2(queries.shape[1])
-            flat.add(vectors)
-            dist, pos = flat.search(queries, min(k, flat.ntotal))
-            ids = np.where(pos >= 0, row_ids[np.maximum(pos, 0)], -1)
-            best = merge_topk([best, Hits(dist, ids)], k)
+    for batch in batches:
+        row_ids = batch.column("row_id").to_numpy()
+        vectors = arrow_files.vectors(batch.column("embedding"))
+        if keep is not None:
+            mask = keep(row_ids)
+            row_ids, vectors = row_ids[mask], vectors[mask]
+        if not len(row_ids):
+            continue
+        flat = faiss.IndexFlatL2(queries.shape[1])
+        flat.add(vectors)
+        dist, pos = flat.search(queries, min(k, flat.ntotal))
+        ids = np.where(pos >= 0, row_ids[np.maximum(pos, 0)], -1)
+        best = merge_topk([best, Hits(dist, ids)], k)
     return best
 
 
 def evaluate_index(
-    embedding_urls: Sequence[str], indexes: Sequence[Any], queries: Sample, k: int, labels: bool
+    source: Source, indexes: Sequence[Any], queries: Sample, k: int, labels: bool
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Recall@k of the searchable shards against exact float search over every embedding, for queries drawn
     from the corpus (without the query document itself), the search latency, and with ``labels`` kNN-k
     accuracy before and after compression. Returns the figures and the per-query recall."""
-    exact = exact_search(embedding_urls, queries.vectors, k + 1)
+    exact = exact_search(source(["row_id", "embedding"]), queries.vectors, k + 1)
     start = time.perf_counter()
     approx = search_shards(indexes, queries.vectors, k + 1)
     latency_ms = 1000 * (time.perf_counter() - start) / len(queries.row_ids)
@@ -64,14 +67,16 @@ def evaluate_index(
         "knn_accuracy_index": None,
     }
     if labels:
-        label_of = lookup_labels(embedding_urls, np.concatenate([exact_nn.ravel(), approx_nn.ravel()]))
+        label_of = lookup_labels(
+            source(["row_id", "label"]), np.concatenate([exact_nn.ravel(), approx_nn.ravel()])
+        )
         out["knn_accuracy_float"] = knn_accuracy(exact_nn, queries.labels, label_of)
         out["knn_accuracy_index"] = knn_accuracy(approx_nn, queries.labels, label_of)
     return out, per_query
 
 
 def unseen_recall(
-    embedding_urls: Sequence[str],
+    source: Source,
     indexes: Sequence[Any],
     queries: Sample,
     k: int,
@@ -81,7 +86,7 @@ def unseen_recall(
     """Recall@k restricted to the documents the codec did not train on: queries among them, their exact
     neighbours among them, and the index's answers with the trained-on documents left out (searched deeper
     by the share of those, so that k others remain)."""
-    exact = exact_search(embedding_urls, queries.vectors, k + 1, keep)
+    exact = exact_search(source(["row_id", "embedding"]), queries.vectors, k + 1, keep)
     depth = min(MAX_DEPTH, int(np.ceil(2 * (k + 1) / max(unseen_share, 1e-3))))
     found = search_shards(indexes, queries.vectors, depth).ids
     valid = found >= 0
@@ -159,15 +164,14 @@ def loss_upper_bound(float_correct: np.ndarray, index_correct: np.ndarray, z: fl
     return float(100 * (diff.mean() + z * se))
 
 
-def lookup_labels(embedding_urls: Sequence[str], row_ids: np.ndarray) -> dict[int, str | None]:
-    """Labels of just the given row ids, scanning only the row_id and label columns."""
+def lookup_labels(batches: Iterable[pa.RecordBatch], row_ids: np.ndarray) -> dict[int, str | None]:
+    """Labels of just the given row ids, from record batches of ``row_id`` and ``label``."""
     wanted = np.unique(row_ids[row_ids >= 0])
     found: dict[int, str | None] = {}
-    for url in embedding_urls:
-        for batch in arrow_files.iter_batches(url, ["row_id", "label"]):
-            ids = batch.column("row_id").to_numpy()
-            hit = np.nonzero(np.isin(ids, wanted))[0]
-            if len(hit):
-                labels = batch.column("label").take(hit).to_pylist()
-                found.update(zip(ids[hit].tolist(), labels, strict=True))
+    for batch in batches:
+        ids = batch.column("row_id").to_numpy()
+        hit = np.nonzero(np.isin(ids, wanted))[0]
+        if len(hit):
+            labels = batch.column("label").take(hit).to_pylist()
+            found.update(zip(ids[hit].tolist(), labels, strict=True))
     return found

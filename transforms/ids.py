@@ -18,6 +18,11 @@ def shard_of(row: int, shards: int) -> int:
     return row % shards
 
 
+def shard_of_array(rows: np.ndarray, shards: int) -> np.ndarray:
+    """``shard_of`` for an array of row ids."""
+    return np.asarray(rows, np.int64) % shards
+
+
 def mix64(values: np.ndarray, seed: int) -> np.ndarray:
     """Seeded splitmix64 of int64 ids: a uniform, order-free priority for bottom-k sampling."""
     with np.errstate(over="ignore"):

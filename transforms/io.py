@@ -171,6 +171,15 @@ def atomic_write_bytes(url: str, data: bytes) -> None:
         fs.pipe_file(path, data)
 
 
+def move(src: str, dst: str) -> None:
+    """Move a file into place: an atomic rename on a local disk; on object stores the destination appears
+    in one PUT (server-side copy), then the source is deleted."""
+    fs, src_path = filesystem(src)
+    _, dst_path = filesystem(dst)
+    fs.makedirs(dst_path.rsplit("/", 1)[0], exist_ok=True)
+    fs.mv(src_path, dst_path)
+
+
 def remove(url: str) -> None:
     """Delete a file or a folder and everything under it; nothing there is fine."""
     fs, path = filesystem(url)

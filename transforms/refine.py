@@ -3,14 +3,15 @@ re-rank the candidates that the in-memory codes found.
 
 A two-tier codec pairs a compact in-memory code (what the index shards hold and search) with a finer scalar
 code (SQ8, SQ4, SQ6, fp16, bf16) of every vector, written by the encode stage to ``refine/`` shards: Arrow IPC
-files of (row_id, code), sorted by row id. A search asks the index shard for ``rerank`` times more candidates
-than wanted, reads just those candidates' fine codes (memory-mapped on a local disk), decodes them and keeps
-the best by exact distance to the query, as faiss's IndexRefine does, but with the fine codes left on disk.
+files of (row_id, code) in the same order as the shard's codes, whose positions are the index shard's ids. A
+search asks the index shard for ``rerank`` times more candidates than wanted, reads just those candidates'
+fine codes (memory-mapped on a local disk), decodes them and keeps the best by exact distance to the query,
+as faiss's IndexRefine does, but with the fine codes left on disk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -60,9 +61,10 @@ def schema(code_size: int, fingerprint: str, refine: str) -> pa.Schema:
 
 
 class Store:
-    """The fine codes of one index shard, by row id. On a local disk the file is memory-mapped and nothing
-    is copied: a lookup reads the pages of a binary search over the row ids and of the codes it gathers.
-    From an object store the file is read whole."""
+    """The fine codes of one index shard, by position: a two-tier index shard's ids are positions in its
+    refine shard, whose ``row_id`` column gives the global row id. On a local disk the file is
+    memory-mapped and nothing is copied: a search reads the pages of the codes it gathers. From an object
+    store the file is read whole."""
 
     def __init__(self, url: str, expect: Mapping[str, Any] | None = None):
         integrity.verify_file(url, expect)
@@ -70,26 +72,40 @@ class Store:
         source = pa.memory_map(path) if io.is_local(fs) else pa.BufferReader(io.read_bytes(url))
         reader = ipc.open_file(source)
         batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
-        self.ids = [b.column("row_id").to_numpy() for b in batches if b.num_rows]  # views, per batch
-        self.codes = [arrow_files.code_view(b.column("code")) for b in batches if b.num_rows]
-        self.firsts = np.array([ids[0] for ids in self.ids], np.int64)
-        flat_ok = all((np.diff(ids) > 0).all() for ids in self.ids)
-        if not flat_ok or (len(self.firsts) > 1 and not (np.diff(self.firsts) > 0).all()):
-            raise RefineError(f"{url}: row ids are not sorted; the refine shard was not written by vecpress")
-        self.rows = sum(len(ids) for ids in self.ids)
+        batches = [b for b in batches if b.num_rows]
+        self.ids = [b.column("row_id").to_numpy() for b in batches]  # views of the mapped file
+        self.codes = [arrow_files.code_view(b.column("code")) for b in batches]
+        self.starts = np.cumsum([0] + [len(i) for i in self.ids])
+        self.rows = int(self.starts[-1])
+        self.width = self.codes[0].shape[1] if self.codes else 0
         self.url = url
 
-    def gather(self, ids: np.ndarray) -> np.ndarray:
-        """The fine codes of the given row ids, in order (each must be in this shard)."""
-        width = self.codes[0].shape[1] if self.codes else 0
-        out = np.empty((len(ids), width), np.uint8)
-        batch = np.maximum(np.searchsorted(self.firsts, ids, side="right") - 1, 0)
+    def _split(self, positions: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(batch, which of ``positions``, their offsets in that batch) for each batch they fall in."""
+        if len(positions) and (positions.min() < 0 or positions.max() >= self.rows):
+            raise RefineError(
+                f"{self.url}: a candidate is not one of its {self.rows} rows; the shards do not match"
+            )
+        batch = np.searchsorted(self.starts, positions, side="right") - 1
         for b in np.unique(batch):
-            which = np.nonzero(batch == b)[0]
-            pos = np.minimum(np.searchsorted(self.ids[b], ids[which]), len(self.ids[b]) - 1)
-            if not (self.ids[b][pos] == ids[which]).all():
-                raise RefineError(f"{self.url}: a candidate has no fine code here; the shards do not match")
-            out[which] = self.codes[b][pos]
+            which = np.flatnonzero(batch == b)
+            yield int(b), which, positions[which] - self.starts[b]
+
+    def gather(self, positions: np.ndarray) -> np.ndarray:
+        """The fine codes at the given positions, in order."""
+        out = np.empty((len(positions), self.width), np.uint8)
+        for b, which, local in self._split(positions):
+            out[which] = self.codes[b][local]
+        return out
+
+    def row_ids(self, positions: np.ndarray) -> np.ndarray:
+        """The global row ids at the given positions (-1 stays -1)."""
+        out = np.full(positions.shape, -1, np.int64)
+        valid = positions >= 0
+        flat = np.empty(int(valid.sum()), np.int64)
+        for b, which, local in self._split(positions[valid]):
+            flat[which] = self.ids[b][local]
+        out[valid] = flat
         return out
 
 
@@ -134,6 +150,8 @@ class Reranked:
         self.ntotal = int(getattr(index, "ntotal", store.rows))
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Distances and global row ids of the best k (the shard's own ids are positions)."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         _, cand = self.index.search(queries, k * self.factor)
-        return rerank(cand, queries, self.store.gather, self.quantizer, k)
+        dist, positions = rerank(cand, queries, self.store.gather, self.quantizer, k)
+        return dist, self.store.row_ids(positions)

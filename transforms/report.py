@@ -29,6 +29,7 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
             ("skipped file", f"{f['file']}: {f['reason']}")  # --on-bad-file skip; its rows are not counted
             for f in manifest.get("skipped_files") or []
         ],
+        *_reuse(manifest.get("reuse")),
         ("model", f"{codec['model']} ({codec['dim']}-d)"),
         (
             "codec",
@@ -71,6 +72,29 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     rows.append(("wall time", ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())))
     rows.append(("outputs", f"{manifest['output']}/runs/{manifest['run_id']}"))
     return rows
+
+
+def _reuse(reuse: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """What the run reused of earlier work, and how the corpus changed since the last published run."""
+    if not reuse:
+        return []
+    text = (
+        f"{reuse['chunks_reused']} of {reuse['chunks']} chunks done before; {reuse['documents_embedded']} "
+        f"documents embedded, {reuse['documents_reused']} reused"
+    )
+    if reuse.get("previous_run"):
+        text += (
+            f"; since run {reuse['previous_run']}: {reuse.get('new', 0)} new, {reuse.get('changed', 0)} "
+            f"changed, {reuse.get('deleted', 0)} deleted"
+        )
+    kept = reuse.get("codec_kept")
+    text += f"; codec kept from run {kept['from_run']} ({kept['why']})" if kept else "; codec trained"
+    if reuse.get("code_chunks_reused") or reuse.get("index_shards_reused"):
+        text += (
+            f"; {reuse.get('code_chunks_reused', 0)} code chunks and {reuse.get('index_shards_reused', 0)} "
+            "index shards reused"
+        )
+    return [("re-index", text)]
 
 
 def _unseen(quality: dict[str, Any]) -> str:

@@ -31,6 +31,44 @@ def embeddings(dim: int, model: str) -> pa.Schema:
     )
 
 
+TEXT_HASH = pa.binary(16)
+
+
+def chunk(dim: int, model: str) -> pa.Schema:
+    """Embed-stage chunk: every row of one row group in input order, embedded (``reason`` null) or rejected
+    (``reason`` says why, no embedding). ``text_hash`` (blake2b-128 of the text) is what a later run reuses
+    an embedding by."""
+    return pa.schema(
+        [
+            pa.field("doc_id", pa.string()),
+            pa.field("row_id", pa.int64()),
+            pa.field("label", pa.string()),
+            pa.field("file", pa.string(), nullable=False),
+            pa.field("row", pa.int64(), nullable=False),
+            pa.field("text_hash", TEXT_HASH),
+            pa.field("reason", pa.string()),
+            pa.field("embedding", pa.list_(pa.float32(), dim)),
+        ],
+        metadata={"vecpress.kind": "chunk", "vecpress.model": model, "vecpress.dim": str(dim)},
+    )
+
+
+def code_chunk(code_size: int, refine_size: int, fingerprint: str) -> pa.Schema:
+    """Encode-stage chunk: the codes (and, for two tiers, fine codes) of one embed chunk's embedded rows, in
+    the same order, by their position in it."""
+    fields = [
+        pa.field("position", pa.int64(), nullable=False),
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("row_id", pa.int64(), nullable=False),
+        pa.field("code", pa.binary(code_size), nullable=False),
+    ]
+    if refine_size:
+        fields.append(pa.field("fine", pa.binary(refine_size), nullable=False))
+    return pa.schema(
+        fields, metadata={"vecpress.kind": "code_chunk", "vecpress.codec_fingerprint": fingerprint}
+    )
+
+
 def codes(code_size: int, fingerprint: str, factory: str) -> pa.Schema:
     """Code shard: faiss standalone codes (``sa_encode``) with the codec that made them in the metadata."""
     return pa.schema(

@@ -56,6 +56,8 @@ def verify(output: str) -> Verification:
             if f"{kind}/{n}" not in listed
         ]
     result.problems += integrity.problems(layout.root, listed)
-    result.checked = len(listed)
-    result.bytes = sum(r["bytes"] for r in listed.values())
+    chunks = {c["path"]: c for c in manifest.get("chunks", [])}  # embed chunks, shared with other runs
+    result.problems += integrity.problems(layout.output, chunks)
+    result.checked = len(listed) + len(chunks)
+    result.bytes = sum(r["bytes"] for r in [*listed.values(), *chunks.values()])
     return result

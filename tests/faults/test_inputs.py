@@ -171,7 +171,7 @@ def test_a_file_that_changes_during_the_run_is_named(prefect_server, tmp_path):
     write_parquet(make_corpus(310), path)
     layout = RunLayout(config.output, "changing")
     with pytest.raises(reading.InputError, match=rf"{path}: changed while the run was reading it"):
-        tasks.embed.fn(config, layout, files, versions, 16, key="k")
+        tasks.embed.fn(config, layout, files, versions, 16, None)
 
 
 class _Refuses:

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import make_corpus, write_parquet
 from tests.faults.conftest import error_line, flip_bytes, vecpress
-from transforms import codec, encoding, integrity, io, publish
+from transforms import integrity, publish
 
 
 def _shard(output, kind: str, i: int = 0):
@@ -59,19 +59,19 @@ def test_an_intact_run_verifies_and_searches(published, cli_env):
     assert len(json.loads(res.stdout)[0]["hits"]) == 3
 
 
-def test_a_stage_refuses_an_input_that_changed_after_it_was_written(published, tmp_path):
-    """The encode stage checks each embedding shard against the embed stage's record before reading it."""
-    layout, _ = publish.current(str(published))
-    trained, info = codec.load(layout.codec)
-    src = tmp_path / "embeddings.arrow"
-    src.write_bytes(io.read_bytes(layout.shard("embeddings", 0, 2)))
-    record = integrity.of_file(str(src))
-    flip_bytes(src, src.stat().st_size // 2)
-    with pytest.raises(
-        integrity.IntegrityError, match="embeddings.arrow: content differs from what was written"
-    ):
-        encoding.encode_shard(trained, info, str(src), str(tmp_path / "codes.arrow"), record.to_json())
-    assert not (tmp_path / "codes.arrow").exists()
+def test_a_damaged_embed_chunk_is_refused_by_the_stages_and_named_by_verify(damageable, cli_env):
+    """Every stage that reads embeddings checks each chunk file against the record made when it was
+    committed; verify checks them too (they live in the output's chunk store, shared by its runs)."""
+    from transforms.embeddings import Embeddings
+
+    layout, manifest = publish.current(str(damageable))
+    emb = Embeddings.load(layout)
+    chunk = damageable / manifest["chunks"][0]["path"]
+    flip_bytes(chunk, chunk.stat().st_size // 2)
+    with pytest.raises(integrity.IntegrityError, match=rf"{chunk}: content differs from what was written"):
+        emb.check()
+    res = vecpress("verify", str(damageable), env=cli_env)
+    assert res.returncode == 2 and f"  {chunk}: content differs" in res.stderr
 
 
 def test_damaged_files_of_an_earlier_run_are_never_reused(prefect_server, tmp_path):
@@ -95,7 +95,7 @@ def test_damaged_files_of_an_earlier_run_are_never_reused(prefect_server, tmp_pa
 
     again = reindex(config.model_copy(update={"run_id": "again"}))
     # the damaged codes are not reused: encode ran again (the other stages' files were intact)
-    assert "encode" not in again["reused"] and {"embed", "fit"} <= set(again["reused"])
+    assert "encode" not in again["reused"] and "fit" in again["reused"]
     hashes = {f["path"]: f["sha256"] for f in again["files"]}
     assert hashes["codes/part-00001-of-00002.arrow"] == next(
         f["sha256"] for f in first["files"] if f["path"] == "codes/part-00001-of-00002.arrow"

@@ -10,11 +10,12 @@ import sys
 import time
 
 import psutil
+import pyarrow.parquet as pq
 import pytest
 
 from flows.config import ReindexConfig
 from flows.reindex import reindex
-from tests.conftest import make_corpus, write_parquet
+from tests.conftest import make_corpus
 from tests.faults.conftest import ROOT, vecpress
 from transforms import publish, verify
 
@@ -31,7 +32,8 @@ def _files(output) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("kill")
-    write_parquet(make_corpus(N_DOCS, seed=3), str(root / "in" / "a.parquet"))
+    (root / "in").mkdir(parents=True)
+    pq.write_table(make_corpus(N_DOCS, seed=3), root / "in" / "a.parquet", row_group_size=1000)  # 6 chunks
     return root
 
 
@@ -52,8 +54,13 @@ def clean(corpus, prefect_server) -> dict[str, str]:
     return _files(corpus / "clean")
 
 
-def _kill_at(marker: str, delay: float, args: list[str], env: dict[str, str]) -> list[int]:
-    """Start `vecpress run`, SIGKILL it once ``marker`` is logged (after ``delay`` s); its children's pids."""
+def _chunks_done(output) -> int:
+    return len(list(output.glob("chunks/*/*.json")))
+
+
+def _kill_at(marker: str, chunks: int, args: list[str], env: dict[str, str], output) -> list[int]:
+    """Start `vecpress run`, SIGKILL it once ``marker`` is logged and ``chunks`` embed chunks are committed;
+    return its children's pids."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "flows.cli", "run", *args],
         stdout=subprocess.PIPE,
@@ -66,7 +73,8 @@ def _kill_at(marker: str, delay: float, args: list[str], env: dict[str, str]) ->
     for line in proc.stdout:
         seen.append(line)
         if marker in line:
-            time.sleep(delay)
+            while _chunks_done(output) < chunks and proc.poll() is None:
+                time.sleep(0.05)
             children = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -88,14 +96,15 @@ def _gone(pid: int, timeout: float = 20) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("stage", "delay", "reused"),
-    [("embed", 1.0, set()), ("encode", 0.0, {"embed", "fit"}), ("build", 0.0, {"embed", "fit", "encode"})]
-    + [("publish", 0.0, {"embed", "fit", "encode", "build"})],
+    ("stage", "chunks", "reused"),
+    [("embed", 2, set()), ("encode", 6, {"fit"}), ("build", 6, {"fit", "encode"})]
+    + [("publish", 6, {"fit", "encode", "build"})],
 )
-def test_kill_9_then_run_again(stage, delay, reused, corpus, clean, cli_env, tmp_path):
+def test_kill_9_then_run_again(stage, chunks, reused, corpus, clean, cli_env, tmp_path):
     output = tmp_path / "index"
     args = ["--input", str(corpus / "in"), "--output", str(output), *ARGS]
-    children = _kill_at(f"stage {stage}: started", delay, args, cli_env)
+    children = _kill_at(f"stage {stage}: started", chunks, args, cli_env, output)
+    done = _chunks_done(output)
 
     assert children and all(_gone(pid) for pid in children), (
         "the temporary Prefect server outlived its parent"
@@ -110,4 +119,7 @@ def test_kill_9_then_run_again(stage, delay, reused, corpus, clean, cli_env, tmp
     assert _files(output) == clean  # byte-identical to the uninterrupted run
     _, manifest = publish.current(str(output))
     assert reused <= set(manifest["reused"])
+    # the re-run embedded only the chunks the killed run had not committed, and says so
+    assert manifest["reuse"]["chunks"] == 6 and manifest["reuse"]["chunks_reused"] == done >= chunks
+    assert f"embed: 6 chunks, {done} done before (reused), {6 - done} to embed" in again.stderr
     assert not (output / "LOCK").exists() and verify.verify(str(output)).ok

@@ -55,11 +55,17 @@ def test_reindex_on_memory_urls_accounts_for_every_row(prefect_server, memory_ro
     assert manifest["evaluation"]["knn_accuracy_float"] > 0.9
     assert manifest["evaluation"]["knn_accuracy_index"] > 0.8
     paths = {f["path"] for f in manifest["files"]}
-    for kind, suffix in (("embeddings", "arrow"), ("codes", "arrow"), ("index", "faiss"), ("idmap", "arrow")):
+    for kind, suffix in (("codes", "arrow"), ("refine", "arrow"), ("index", "faiss"), ("idmap", "arrow")):
         assert {f"{kind}/part-0000{i}-of-00003.{suffix}" for i in range(3)} <= paths
     assert {"codec/codec.faiss", "codec/codec.json", "rejects.arrow", "report.md", "report.png"} <= paths
+    assert {"embeddings/chunks.json", "embeddings/duplicates.arrow", "codec/refine.faiss"} <= paths
     for f in manifest["files"]:
         assert io.sha256(f"{memory_root}/index/runs/first/{f['path']}") == f["sha256"]
+    # the embeddings themselves are chunks shared by every run of this output: one per row group
+    assert len(manifest["chunks"]) == 2 and manifest["reuse"]["chunks_reused"] == 0
+    for c in manifest["chunks"]:
+        assert c["path"].startswith("chunks/")
+        assert io.sha256(f"{memory_root}/index/{c['path']}") == c["sha256"]
 
     # The report is published as a Prefect Markdown artifact.
     from prefect.client.orchestration import get_client
@@ -181,22 +187,25 @@ def test_rerun_after_a_failure_reuses_completed_stages(prefect_server, tmp_path,
 
     failed_root = str(tmp_path / "index" / "runs" / "failed")
     again = reindex(_config(str(tmp_path), run_id="again", codec="IVF8,PQ8x4"))
-    assert again["reused"] == {"embed": failed_root, "fit": failed_root, "encode": failed_root}
+    assert again["reused"] == {"fit": failed_root, "encode": failed_root}  # copied into this run
+    assert again["reuse"]["chunks_reused"] == 1 and again["reuse"]["documents_embedded"] == 0
     assert again["counts"]["indexed"] == 1000
     paths = {f["path"] for f in again["files"]}
     assert {
-        "embeddings/part-00000-of-00003.arrow",
+        "embeddings/chunks.json",
         "codec/codec.faiss",
         "codes/part-00002-of-00003.arrow",
         "index/part-00001-of-00003.faiss",
     } <= paths  # the new run is complete on its own
 
-    # A new codec re-fits but keeps the embeddings; new input data recomputes everything.
+    # A new codec re-fits but keeps the embeddings; a changed file embeds only what changed.
     other = reindex(_config(str(tmp_path), run_id="other-codec", codec="IVF4,SQ8"))
-    assert set(other["reused"]) == {"embed"}
+    assert other["reused"] == {} and other["reuse"]["chunks_reused"] == 1
     write_parquet(make_corpus(1001), str(tmp_path / "in" / "a.parquet"))
     fresh = reindex(_config(str(tmp_path), run_id="new-data", codec="IVF8,PQ8x4"))
     assert fresh["reused"] == {} and fresh["counts"]["indexed"] == 1001
+    assert (fresh["reuse"]["documents_embedded"], fresh["reuse"]["documents_reused"]) == (1, 1000)
+    assert (fresh["reuse"]["new"], fresh["reuse"]["changed"], fresh["reuse"]["deleted"]) == (1, 0, 0)
 
 
 def test_nothing_left_to_index_is_an_input_error(prefect_server, memory_root):

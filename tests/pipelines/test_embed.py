@@ -1,68 +1,19 @@
-import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines import embed
 from pipelines.runner import pipeline_options, run
 from tests.conftest import make_corpus, write_parquet
-from transforms import arrow_files, ids, reading
-from transforms.embedder import EmbedderSpec
+from transforms import arrow_files, chunks, embed_stage, fingerprint, reading
+from transforms.embedder import EmbedderSpec, load_embedder
+from transforms.embeddings import Embeddings
 from transforms.layout import RunLayout
 
 COLUMNS = reading.Columns(id="doc_id", text="body", label="topic")
+SPEC = EmbedderSpec(model="fake:16", batch_size=8)
 
 
-def test_read_splits_good_rows_from_rejects(tmp_path, test_pipeline):
-    url = write_parquet(
-        pa.table(
-            {"doc_id": ["a", "b", None, "d"], "body": ["x y", "", "z", None], "topic": ["t", "t", "t", "t"]}
-        ),
-        str(tmp_path / "in.parquet"),
-    )
-    with test_pipeline() as p:
-        groups = [tuple(g) for g in reading.row_groups(url)]
-        docs, rejected = embed.split(
-            p | beam.Create(groups) | beam.ParDo(embed.ReadDocuments(COLUMNS)), "Read"
-        )
-        assert_that(docs | beam.Map(lambda d: (d.doc_id, d.row)), equal_to([("a", 0)]), label="docs")
-        assert_that(
-            rejected,
-            equal_to([(url, 1, "b", "empty text"), (url, 2, None, "null id"), (url, 3, "d", "null text")]),
-            label="rejects",
-        )
-
-
-def test_duplicates_keep_the_first_row_and_reject_the_rest(test_pipeline):
-    docs = [
-        reading.Document("x", "t", None, "f2.parquet", 0),
-        reading.Document("x", "t", None, "f1.parquet", 9),
-        reading.Document("x", "t", None, "f1.parquet", 3),
-        reading.Document("y", "t", None, "f1.parquet", 1),
-    ]
-    with test_pipeline() as p:
-        kept, rejected = embed.split(
-            p
-            | beam.Create(docs)
-            | beam.Map(lambda d: (d.doc_id, d))
-            | beam.GroupByKey()
-            | beam.FlatMap(embed.keep_first),
-            "Dedupe",
-        )
-        assert_that(
-            kept | beam.Map(lambda d: (d.doc_id, d.file, d.row)),
-            equal_to([("x", "f1.parquet", 3), ("y", "f1.parquet", 1)]),
-            label="kept",
-        )
-        why = "duplicate id (first seen in f1.parquet row 3)"
-        assert_that(
-            rejected,
-            equal_to([("f1.parquet", 9, "x", why), ("f2.parquet", 0, "x", why)]),
-            label="dups",
-        )
-
-
-def test_embed_pipeline_writes_every_shard_and_accounts_for_every_row(memory_root):
+def _inputs(root: str) -> tuple[list[reading.InputFile], list[str]]:
     table = make_corpus(60)
     bad = pa.table(
         {
@@ -71,37 +22,86 @@ def test_embed_pipeline_writes_every_shard_and_accounts_for_every_row(memory_roo
             "topic": ["space", "cars", "cars"],
         }
     )
-    files = [
-        write_parquet(table, f"{memory_root}/in/a.parquet"),
-        write_parquet(bad, f"{memory_root}/in/b.parquet"),
-    ]
-    layout = RunLayout(f"{memory_root}/out", "r1")
-    inputs = tuple(reading.InputFile(f, n) for f, n in zip(files, (60, 3), strict=True))
-    job = embed.EmbedJob(
-        inputs, COLUMNS, EmbedderSpec(model="fake:16", batch_size=8), layout, shards=4, dim=16
-    )
-    run(lambda p: embed.build(p, job), pipeline_options("DirectRunner"), "embed-test")
+    urls = [write_parquet(table, f"{root}/in/a.parquet"), write_parquet(bad, f"{root}/in/b.parquet")]
+    files = reading.check_inputs(f"{root}/in", COLUMNS)
+    return files, urls
 
-    shards = [arrow_files.read_table(u) for u in layout.shards("embeddings", 4)]
-    assert sum(t.num_rows for t in shards) == 61  # 60 + "extra-2"
-    for s, t in enumerate(shards):
-        row_ids = t.column("row_id").to_pylist()
-        assert row_ids == sorted(row_ids)
-        assert all(ids.shard_of(r, 4) == s for r in row_ids)
-        assert t.schema.field("embedding").type.list_size == 16
+
+def _embed(root: str, files, previous=None):
+    versions = [fingerprint.file_version(f.url) for f in files]
+    work = embed_stage.plan(f"{root}/out", files, versions, SPEC, COLUMNS, "fail", previous)
+    if work.todo:
+        job = embed.EmbedJob(tuple(work.todo), COLUMNS, SPEC, 16, f"{root}/out", work.embedder_key, "fail",
+                             tuple(work.previous))  # fmt: skip
+        run(lambda p: embed.build(p, job), pipeline_options("DirectRunner"), "embed-test")
+    return work
+
+
+def test_embed_pipeline_commits_every_chunk_and_accounts_for_every_row(memory_root):
+    files, urls = _inputs(memory_root)
+    work = _embed(memory_root, files)
+    assert len(work.chunks) == len(work.todo) == 2  # one row group per file
+    layout = RunLayout(f"{memory_root}/out", "r1")
+    emb, counts = embed_stage.finish(work, layout, None)
+    assert (counts["read"], counts["embedded"], counts["rejected"]) == (63, 61, 2)  # 60 + "extra-2"
+    assert counts["reuse"] == {
+        "chunks": 2,
+        "chunks_reused": 0,
+        "documents_embedded": 62,
+        "documents_reused": 0,
+    }
     rejects = arrow_files.read_table(layout.rejects).to_pylist()
     assert [(r["doc_id"], r["reason"]) for r in rejects] == [
-        ("doc-00001", f"duplicate id (first seen in {files[0]} row 1)"),
+        ("doc-00001", f"duplicate id (first seen in {urls[0]} row 1)"),
         ("extra-1", "empty text"),
     ]
-    got = {
-        d: v
-        for t in shards
-        for d, v in zip(
-            t.column("doc_id").to_pylist(), arrow_files.vectors(t.column("embedding")), strict=True
+    got = {}
+    for batch in Embeddings.load(layout).batches(["doc_id", "embedding"]):
+        got.update(
+            zip(
+                batch.column("doc_id").to_pylist(),
+                arrow_files.vectors(batch.column("embedding")),
+                strict=True,
+            )
         )
-    }
-    from transforms.embedder import load_embedder
-
-    expected = load_embedder(EmbedderSpec(model="fake:16")).encode([table.column("body")[5].as_py()])[0]
+    assert len(got) == 61 and "extra-1" not in got
+    expected = load_embedder(SPEC).encode([make_corpus(60).column("body")[5].as_py()])[0]
     assert np.allclose(got["doc-00005"], expected)
+
+
+def test_done_chunks_are_not_embedded_again_and_changed_files_reuse_texts(memory_root):
+    files, _ = _inputs(memory_root)
+    first = _embed(memory_root, files)
+    emb, _ = embed_stage.finish(first, RunLayout(f"{memory_root}/out", "r1"), None)
+    assert _embed(memory_root, files).todo == []  # every chunk is done: nothing to embed
+    # one document changes, one is added: the file's chunk is new, but only two texts need the model
+    table = make_corpus(60)
+    table = table.set_column(1, "body", [[*table.column("body").to_pylist()[:59], "a changed text"]])
+    write_parquet(pa.concat_tables([table, make_corpus(61).slice(60)]), f"{memory_root}/in/a.parquet")
+    files = reading.check_inputs(f"{memory_root}/in", COLUMNS)
+    second = _embed(memory_root, files, previous=emb)
+    assert [c.url for c in second.todo] == [files[0].url]
+    _, counts = embed_stage.finish(second, RunLayout(f"{memory_root}/out", "r2"), emb)
+    reuse = counts["reuse"]
+    assert (reuse["chunks_reused"], reuse["documents_embedded"]) == (1, 2)
+    assert reuse["documents_reused"] == 59 + 2  # by text in the changed file, whole in the other
+    assert (reuse["new"], reuse["changed"], reuse["deleted"]) == (1, 1, 0)
+
+
+def test_a_chunk_is_committed_whole_or_not_at_all(memory_root):
+    store = chunks.Store(memory_root, "k")
+    schema = pa.schema([("x", pa.int64())])
+
+    def failing():
+        yield pa.record_batch([pa.array([1, 2])], schema=schema)
+        raise RuntimeError("killed mid-chunk")
+
+    try:
+        store.commit("c1", failing(), schema)
+    except RuntimeError:
+        pass
+    assert store.done("c1") is None and not list(
+        __import__("fsspec").filesystem("memory").glob(f"{store.root}/*")
+    )
+    record = store.commit("c1", [pa.record_batch([pa.array([1, 2])], schema=schema)], schema, {"read": 2})
+    assert store.done("c1")["sha256"] == record["sha256"] and record["read"] == 2

@@ -4,51 +4,58 @@ import numpy as np
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines import build, encode
-from tests.conftest import write_embedding_shards
-from transforms import codec, integrity
+from tests.conftest import write_chunk_files
+from transforms import chunks, codec, integrity, refine
 from transforms.layout import RunLayout
 
 
-def _setup(tmp_path, shards=3):
+def _setup(tmp_path, factory="IVF8,PQ4x4", fine=None):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1200, 16)).astype("float32")
     layout = RunLayout(str(tmp_path), "r")
-    trained = codec.train(x, "IVF8,PQ4x4")
+    trained = codec.train(x, factory)
+    quantizer = refine.train(x, fine) if fine else None
     info = codec.CodecInfo(
-        "fake:16",
-        16,
-        True,
-        None,
-        "IVF8,PQ4x4",
-        "L2",
-        len(x),
-        0,
-        8,
-        int(trained.sa_code_size()),
-        codec.fingerprint(trained),
-    )
-    codec.save(layout.codec, trained, info)
-    write_embedding_shards(layout.shards("embeddings", shards), x)
-    return layout, trained, x
+        "fake:16", 16, True, None, factory, "L2", len(x), 0, 8, int(trained.sa_code_size()),
+        codec.fingerprint(trained), refine=fine, rerank=4 if fine else 1,
+        refine_code_size=0 if quantizer is None else int(quantizer.sa_code_size()),
+        refine_fingerprint="" if quantizer is None else codec.fingerprint(quantizer),
+    )  # fmt: skip
+    codec.save(layout.codec, trained, info, quantizer)
+    emb = write_chunk_files(str(tmp_path), x, per_chunk=500)
+    return layout, trained, info, x, emb
+
+
+def _encode(tmp_path, test_pipeline, layout, info, emb, shards=3):
+    """The encode stage's two pipelines: code chunks, then the shards' code (and refine) files."""
+    records = {
+        name: integrity.of_file(f"{layout.codec}/{name}").to_json() for name in ("codec.faiss", "codec.json")
+    }
+    keys = [
+        (c["path"].rsplit("/", 1)[1].removesuffix(".arrow"), emb.url(i)) for i, c in enumerate(emb.chunks)
+    ]
+    job = encode.EncodeJob(layout.codec, {}, str(tmp_path), "test", tuple(keys))
+    with test_pipeline() as p:
+        done = (
+            p
+            | "Chunks" >> beam.Create(keys)
+            | beam.ParDo(encode.EncodeChunk(job))
+            | beam.Map(lambda r: r["rows"])
+        )
+        assert_that(done, equal_to([500, 500, 200]))
+    store = chunks.Store(str(tmp_path), "test", info.fingerprint)
+    code_chunks = [store.url(k) for k, _ in keys]
+    assert all(store.done(k) for k, _ in keys)  # each committed with its record
+    shard_job = encode.ShardJob(layout.codec, records, tuple(code_chunks), {}, shards)
+    items = [(i, layout.shard("codes", i, shards), layout.shard("refine", i, shards)) for i in range(shards)]
+    with test_pipeline() as p:
+        out = p | beam.Create(items) | beam.ParDo(encode.WriteShard(shard_job)) | beam.Values()
+        assert_that(out | beam.CombineGlobally(sum), equal_to([1200]))
 
 
 def test_encode_then_build_pipelines(tmp_path, test_pipeline):
-    layout, trained, x = _setup(tmp_path)
-    # each job carries the record (size, sha256) of the shard it reads, checked before reading
-    pairs = [  # one tier: no refine shard is written
-        (src, dst, layout.shard("refine", i, 3), integrity.of_file(src).to_json())
-        for i, (src, dst) in enumerate(
-            zip(layout.shards("embeddings", 3), layout.shards("codes", 3), strict=True)
-        )
-    ]
-    with test_pipeline() as p:
-        out = (
-            p
-            | "Pairs" >> beam.Create(pairs)
-            | beam.ParDo(encode.EncodeShard(layout.codec))
-            | beam.Map(lambda kv: kv[1])
-        )
-        assert_that(out, equal_to([400, 400, 400]))
+    layout, trained, info, x, emb = _setup(tmp_path)
+    _encode(tmp_path, test_pipeline, layout, info, emb)
     jobs = [
         (codes, index, idmap, integrity.of_file(codes).to_json())
         for codes, index, idmap in zip(
@@ -57,7 +64,7 @@ def test_encode_then_build_pipelines(tmp_path, test_pipeline):
     ]
     with test_pipeline() as p:
         out = p | beam.Create(jobs) | beam.ParDo(build.BuildShard(layout.codec)) | beam.Map(lambda kv: kv[1])
-        assert_that(out, equal_to([400, 400, 400]))
+        assert_that(out | beam.CombineGlobally(sum), equal_to([1200]))
     # The shards together hold exactly what one index built from the floats holds.
     direct = faiss.clone_index(trained)
     direct.add_with_ids(x, np.arange(len(x), dtype=np.int64))
@@ -69,3 +76,26 @@ def test_encode_then_build_pipelines(tmp_path, test_pipeline):
     merged = search_shards(shards, x[:30], 5)
     _, i_direct = direct.search(x[:30], 5)
     assert np.array_equal(merged.ids, i_direct)
+
+
+def test_two_tier_shards_search_by_position_and_answer_row_ids(tmp_path, test_pipeline):
+    from transforms import search
+
+    layout, trained, info, x, emb = _setup(tmp_path, "PQ4x4", fine="SQ8")
+    _encode(tmp_path, test_pipeline, layout, info, emb)
+    jobs = [
+        (layout.shard("codes", i, 3), layout.shard("index", i, 3), layout.shard("idmap", i, 3), None)
+        for i in range(3)
+    ]
+    with test_pipeline() as p:
+        p | beam.Create(jobs) | beam.ParDo(build.BuildShard(layout.codec))
+    quantizer = codec.load_refine(layout.codec, info)
+    shards = [
+        search.open_shard(layout.shard("index", i, 3), 8, info, None, quantizer, layout.shard("refine", i, 3))
+        for i in range(3)
+    ]
+    hits = search.search_shards(shards, x[:50], 10)
+    assert (hits.ids[:, 0] == np.arange(50)).all()  # each vector's nearest is itself, by global row id
+    exact = np.argsort(((x[:50, None, :] - x[None]) ** 2).sum(-1), axis=1)[:, :10]
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(hits.ids, exact, strict=True)])
+    assert recall > 0.9  # 4x candidates from 2-byte codes, re-ranked from SQ8

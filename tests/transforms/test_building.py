@@ -1,8 +1,9 @@
 import faiss
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from tests.conftest import write_embedding_shards
+from tests.conftest import write_chunk_files
 from transforms import arrow_files, building, codec, encoding, search
 
 
@@ -48,8 +49,18 @@ def test_build_shard_from_files_and_reject_foreign_codes(trained, tmp_path):
         int(index.sa_code_size()),
         codec.fingerprint(index),
     )
-    write_embedding_shards([str(tmp_path / "emb.arrow")], x)
-    rows = encoding.encode_shard(index, info, str(tmp_path / "emb.arrow"), str(tmp_path / "codes.arrow"))
+    emb = write_chunk_files(str(tmp_path / "out"), x)
+    schema = encoding.code_chunk_schema(index, info)
+    code_chunks = []
+    for i in range(len(emb.chunks)):
+        url = str(tmp_path / f"code-{i}.arrow")
+        arrow_files.write_table(
+            url,
+            pa.Table.from_batches(list(encoding.encode_chunk(index, info, emb.url(i), schema)), schema),
+            schema,
+        )
+        code_chunks.append(url)
+    rows = encoding.write_shard(code_chunks, {}, 0, 1, info, str(tmp_path / "codes.arrow"))
     assert rows == len(x)
     meta = arrow_files.read_schema(str(tmp_path / "codes.arrow")).metadata
     assert meta[b"vecpress.codec_fingerprint"].decode() == info.fingerprint

@@ -1,6 +1,6 @@
 import numpy as np
 
-from tests.conftest import shard_urls, write_embedding_shards
+from tests.conftest import batches_of, shard_urls, write_embedding_shards
 from transforms import evaluation
 
 
@@ -9,7 +9,7 @@ def test_exact_search_over_shards_matches_brute_force(tmp_path):
     x = rng.standard_normal((500, 16)).astype("float32")
     urls = write_embedding_shards(shard_urls(tmp_path, 3), x, ["a"] * 500)
     q = x[:20]
-    hits = evaluation.exact_search(urls, q, 5)
+    hits = evaluation.exact_search(batches_of(urls), q, 5)
     brute = np.argsort(((q[:, None, :] - x[None]) ** 2).sum(-1), axis=1)[:, :5]
     assert np.array_equal(hits.ids, brute)
 
@@ -31,7 +31,7 @@ def test_knn_vote_breaks_ties_by_nearest():
 def test_lookup_labels_reads_only_what_is_asked(tmp_path):
     x = np.zeros((10, 4), np.float32)
     urls = write_embedding_shards(shard_urls(tmp_path, 2), x, [f"l{i}" for i in range(10)])
-    assert evaluation.lookup_labels(urls, np.array([3, 8, -1])) == {3: "l3", 8: "l8"}
+    assert evaluation.lookup_labels(batches_of(urls), np.array([3, 8, -1])) == {3: "l3", 8: "l8"}
 
 
 def test_neighbour_hits_mark_each_exact_neighbour_found():

@@ -10,6 +10,7 @@ import numpy as np
 
 from transforms import ids, publish, reading, sampling
 from transforms.embedder import EmbedderSpec, load_embedder
+from transforms.embeddings import Embeddings
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +25,9 @@ class PlanSample(NamedTuple):
 def from_run(output: str, size: int, seed: int) -> PlanSample:
     """A seeded bottom-k sample of the embeddings a published vecpress run already wrote."""
     layout, manifest = publish.current(output)
-    urls = [layout.dir(f"embeddings/{n}") for n in manifest["shards"]["embeddings"]]
-    sample = sampling.bottom_k(urls, size, seed)
+    emb = Embeddings.load(layout)
+    emb.check()
+    sample = sampling.bottom_k(emb.batches(["row_id", "embedding", "label"]), size, seed)
     has_labels = manifest["parameters"].get("label_column") is not None
     source = f"embeddings of run {manifest['run_id']} in {output} ({manifest['parameters']['model']})"
     labels = sample.labels if has_labels else None

@@ -1,0 +1,134 @@
+"""The chunk store: the embed stage's unit of work and of commit, shared by every run of an output.
+
+A chunk is one row group of one input file. Its embeddings (and the rows it rejected, with why) are written
+to ``<output>/chunks/<embedder key>/<chunk key>.arrow`` under a temporary name and moved into place when
+complete, with a sidecar ``.json`` holding the file's size and sha256. A chunk counts as done only when both
+exist and agree, so a run killed at any moment leaves whole chunks or none, and the next run (or a nightly
+re-index whose file did not change) reuses every done chunk instead of embedding it again.
+
+The chunk key is a content key: the input file's version (size and ETag/mtime), the row group, the columns,
+the embedder's settings and the version of the code that embeds. Anything else that changes the output
+changes the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from transforms import arrow_files, integrity, io, reading
+from transforms.embedder import EmbedderSpec
+
+logger = logging.getLogger(__name__)
+
+STORE = "chunks"
+
+
+def _digest(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def embedder_key(spec: EmbedderSpec, columns: reading.Columns, on_bad_file: str, code: str) -> str:
+    """What every chunk of a run shares: the embedder's settings (not the device or batch size, which do
+    not change what a model computes), the columns and the embedding code's version."""
+    settings = (spec.model, spec.normalize, spec.max_seq_length, spec.precision)
+    return _digest("embedder", settings, columns, on_bad_file, code)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One row group of one input file, and the content key of its output."""
+
+    url: str
+    index: int
+    first: int
+    rows: int
+    key: str
+
+    @property
+    def group(self) -> reading.RowGroup:
+        return reading.RowGroup(self.url, self.index, self.first, self.rows)
+
+
+def plan_chunks(
+    files: Iterable[reading.InputFile], versions: Iterable[dict[str, Any]], prefix: str
+) -> list[Chunk]:
+    """The chunks of the input in input order (file URL, then row group), each keyed by its content."""
+    out = []
+    for f, version in zip(files, versions, strict=True):
+        for g in reading.row_groups(f.url, f.rows):
+            out.append(
+                Chunk(g.url, g.index, g.first, g.rows, _digest(prefix, version, g.index, g.first, g.rows))
+            )
+    return out
+
+
+class Store:
+    """Done chunks under ``<output>/chunks/<embedder key>/`` (and a codec's code chunks in a folder below
+    it, ``codes/<codec fingerprint>/``)."""
+
+    def __init__(self, output: str, embedder: str, codec: str | None = None):
+        self.output = output
+        self.folder = f"{STORE}/{embedder}" + (f"/codes/{codec[:32]}" if codec else "")
+        self.root = io.join(output, self.folder)
+
+    def url(self, key: str) -> str:
+        return io.join(self.root, f"{key}.arrow")
+
+    def relative(self, key: str) -> str:
+        """The chunk file's path as a run's manifest names it (from the output root)."""
+        return f"{self.folder}/{key}.arrow"
+
+    def record(self, key: str) -> dict[str, Any] | None:
+        """The size and sha256 of a done chunk, or None when it is not done."""
+        try:
+            found = io.read_json(io.join(self.root, f"{key}.json"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return found if io.exists(self.url(key)) else None
+
+    def done(self, key: str, check: bool = True) -> dict[str, Any] | None:
+        """The record of a done chunk whose file is still what was written (re-hashed when ``check``)."""
+        record = self.record(key)
+        if record is None:
+            return None
+        if check:
+            try:
+                integrity.verify_file(self.url(key), record)
+            except integrity.IntegrityError as err:
+                logger.warning("chunk %s is damaged, embedding it again: %s", key, err)
+                return None
+        return record
+
+    def commit(
+        self,
+        key: str,
+        batches: Iterable[pa.RecordBatch],
+        schema: pa.Schema,
+        tally: dict[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """Write a chunk under a temporary name, move it into place, then record its size and sha256 (and
+        ``tally``, what became of its rows) in the sidecar that marks it done."""
+        final = self.url(key)
+        tmp = io.join(self.root, f".tmp-{key}-{uuid.uuid4().hex[:8]}.arrow")
+        writer = arrow_files.BatchWriter(tmp, schema)
+        try:
+            for batch in batches:
+                writer.write(batch)
+        except BaseException:
+            writer.close()
+            io.remove(tmp)
+            raise
+        writer.close()
+        record = {**integrity.of_file(tmp).to_json(), "rows": writer.rows, **(tally or {})}
+        io.move(tmp, final)
+        io.atomic_write_bytes(io.join(self.root, f"{key}.json"), json.dumps(record).encode())
+        return {"key": key, **record}

@@ -1,0 +1,55 @@
+"""The encode stage around its pipelines: which embed chunks this codec has not encoded yet, and the code
+chunks every shard is written from, each checked against the record made when it was committed."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from transforms import chunks, integrity
+from transforms.codec import CodecInfo
+from transforms.embeddings import Embeddings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EncodePlan:
+    embedder_key: str
+    store: chunks.Store  # the codec's code chunks
+    chunks: list[tuple[str, str]]  # (chunk key, embed chunk URL), in input order
+    todo: list[tuple[str, str]]
+
+
+def _key(path: str) -> tuple[str, str]:
+    """(embedder key, chunk key) of an embed chunk's path: chunks/<embedder key>/<chunk key>.arrow."""
+    parts = path.split("/")
+    return parts[1], parts[-1].removesuffix(".arrow")
+
+
+def plan(emb: Embeddings, info: CodecInfo) -> EncodePlan:
+    if not emb.chunks:
+        raise ValueError("no embed chunks to encode")
+    embedder_key = _key(emb.chunks[0]["path"])[0]
+    store = chunks.Store(emb.output, embedder_key, info.fingerprint)
+    listed = [(_key(c["path"])[1], emb.url(i)) for i, c in enumerate(emb.chunks)]
+    todo = [(key, url) for key, url in listed if store.done(key) is None]
+    logger.info(
+        "encode: %d chunks, %d encoded before (reused), %d to encode",
+        len(listed),
+        len(listed) - len(todo),
+        len(todo),
+    )
+    return EncodePlan(embedder_key, store, listed, todo)
+
+
+def code_chunks(work: EncodePlan) -> list[str]:
+    """Every code chunk's URL in input order, each checked against its record."""
+    urls = []
+    for key, _ in work.chunks:
+        record = work.store.record(key)
+        if record is None:
+            raise RuntimeError(f"code chunk {key} was not committed")
+        integrity.verify_file(work.store.url(key), record)
+        urls.append(work.store.url(key))
+    return urls

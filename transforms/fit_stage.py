@@ -1,0 +1,164 @@
+"""The fit stage: keep the last run's codec when it still fits the corpus, else choose and train one on a
+seeded sample of the run's embeddings; either way, describe it in a CodecInfo."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from transforms import codec, drift, io, sampling
+from transforms.choice import Chosen, CodecSettings, choose, train
+from transforms.embeddings import Embeddings, unchanged
+from transforms.layout import RunLayout
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """What the codec depends on besides the embeddings (ReindexConfig's, without pydantic)."""
+
+    codec: CodecSettings
+    sample_size: int
+    model: str
+    normalize: bool
+    max_seq_length: int | None
+    labels: bool
+
+    def key(self) -> str:
+        """Two runs with the same key would choose the same kind of codec: one may keep the other's."""
+        blob = json.dumps(asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+@dataclass
+class Fitted:
+    info: codec.CodecInfo
+    plan: dict[str, Any] | None = None  # the full plan, when the planner chose
+    kept: dict[str, Any] | None = None  # when the last run's codec was kept: from which run, and why
+    source: str | None = None  # the kept codec's folder, copied as it is
+
+
+def fit(
+    emb: Embeddings,
+    n_total: int,
+    settings: FitSettings,
+    dim: int,
+    previous: tuple[RunLayout, dict[str, Any], Embeddings] | None = None,
+) -> tuple[Any, Any, Fitted]:
+    """(trained codec, stored-tier quantizer or None, what was fitted and why)."""
+    if previous is not None:
+        kept = _keep(emb, settings, previous)
+        if kept is not None:
+            return kept
+    sample = sampling.bottom_k(
+        emb.batches(["row_id", "embedding", "label"]), settings.sample_size, settings.codec.seed
+    )
+    chosen = choose(sample.vectors, sample.labels if settings.labels else None, n_total, settings.codec)
+    for reason in chosen.reasons:
+        logger.info("codec: %s", reason)
+    index, quantizer = train(sample.vectors, chosen)
+    cutoff = sampling.cutoff(sample, settings.codec.seed)
+    reference = _reference(emb, index, quantizer, sample, settings.codec.seed, cutoff)
+    info = _info(chosen, index, quantizer, settings, dim, len(sample.row_ids), cutoff, reference)
+    return index, quantizer, Fitted(info, chosen.plan)
+
+
+def _reference(
+    emb: Embeddings, index: Any, quantizer: Any, sample: Any, seed: int, cutoff: int
+) -> dict[str, float]:
+    """The reconstruction errors a later run's new documents are held to: on documents the codec did not
+    train on when there are any (as new documents will be), else on its training sample."""
+    keep = sampling.unseen(seed, cutoff)
+    try:
+        held = sampling.bottom_k(emb.batches(["row_id", "embedding", "label"]), drift.SAMPLE, seed + 2, keep)
+        vectors = held.vectors
+    except ValueError:  # the codec trained on every document
+        vectors = sample.vectors[: drift.SAMPLE]
+    return drift.errors(index, quantizer, vectors)
+
+
+def _info(
+    chosen: Chosen,
+    index: Any,
+    quantizer: Any,
+    settings: FitSettings,
+    dim: int,
+    size: int,
+    cutoff: int,
+    reference: dict,
+) -> codec.CodecInfo:
+    plan_summary = None
+    if chosen.plan is not None:
+        plan_summary = {k: chosen.plan[k] for k in ("goal", "objective", "sample", "frontier", "elapsed_s")}
+        plan_summary["pick"] = chosen.plan["pick"]
+    return codec.CodecInfo(
+        model=settings.model,
+        dim=dim,
+        normalize=settings.normalize,
+        max_seq_length=settings.max_seq_length,
+        factory=chosen.factory,
+        metric="L2",
+        sample_size=size,
+        sample_cutoff=cutoff,
+        seed=settings.codec.seed,
+        nprobe=chosen.nprobe,
+        code_size=int(index.sa_code_size()),
+        fingerprint=codec.fingerprint(index),
+        reductions=chosen.reasons,
+        params=chosen.params,
+        plan=plan_summary,
+        unit_decode=chosen.unit_decode,
+        refine=chosen.refine,
+        rerank=chosen.rerank,
+        refine_code_size=0 if quantizer is None else int(quantizer.sa_code_size()),
+        refine_fingerprint="" if quantizer is None else codec.fingerprint(quantizer),
+        settings_key=settings.key(),
+        drift_reference=reference,
+    )
+
+
+def _keep(
+    emb: Embeddings, settings: FitSettings, previous: tuple[RunLayout, dict[str, Any], Embeddings]
+) -> tuple[Any, Any, Fitted] | None:
+    """The last run's codec, when it was made for the same settings and still encodes the new and changed
+    documents about as well as unseen ones when it was trained (drift.check)."""
+    layout, manifest, before = previous
+    if manifest.get("codec", {}).get("settings_key") != settings.key():
+        return None
+    index, info = codec.load(layout.codec)
+    quantizer = codec.load_refine(layout.codec, info)
+    same = unchanged(emb, before)
+    keep = lambda ids: ~np.isin(ids, same)  # noqa: E731 - the documents new or changed since then
+    try:
+        fresh = sampling.bottom_k(
+            emb.batches(["row_id", "embedding", "label"]), drift.SAMPLE, settings.codec.seed + 3, keep
+        )
+    except ValueError:
+        ok, why, measured = True, "no document is new or changed since it was trained", {}
+    else:
+        measured = drift.errors(index, quantizer, fresh.vectors)
+        ok, why = drift.check(info.drift_reference, measured)
+    if not ok:
+        logger.warning("codec: not keeping the codec of run %s: %s", manifest["run_id"], why)
+        return None
+    logger.info("codec: keeping the codec of run %s: %s", manifest["run_id"], why)
+    kept = {"from_run": manifest["run_id"], "why": why, "errors": measured}
+    return index, quantizer, Fitted(info, kept=kept, source=layout.codec)
+
+
+def save(layout: RunLayout, index: Any, quantizer: Any, fitted: Fitted) -> None:
+    """The codec files, and the plan beside them when the planner chose."""
+    from transforms.planner import report as plan_report
+
+    if fitted.source is not None:
+        io.copy_tree(fitted.source, layout.codec)
+        return
+    if fitted.plan is not None:
+        plan_report.write(fitted.plan, io.join(layout.codec, "plan"))
+    codec.save(layout.codec, index, fitted.info, quantizer)
