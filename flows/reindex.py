@@ -81,6 +81,7 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
             "code_chunks_reused": encoded.get("chunks_reused", 0),
             "index_shards_reused": built.get("shards_reused", 0),
             "codec_kept": fitted.get("kept"),
+            "codec_not_kept": fitted.get("not_kept"),
             "previous_run": None if previous is None else previous[1]["run_id"],
         },
         "codec": info.to_json(),

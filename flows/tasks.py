@@ -172,7 +172,13 @@ def fit_codec(
     )
     fit_stage.save(layout, index, quantizer, fitted)
     files = integrity.describe(layout.root, STAGE_FILES["fit"])
-    return {"info": fitted.info, "kept": fitted.kept, "root": layout.root, "files": files}
+    return {
+        "info": fitted.info,
+        "kept": fitted.kept,
+        "not_kept": fitted.not_kept,
+        "root": layout.root,
+        "files": files,
+    }
 
 
 @task(retries=1, **RETRY, **CACHED)

@@ -26,7 +26,7 @@ def check(reference: dict[str, float] | None, measured: dict[str, float]) -> tup
     if not reference:
         return False, "the last run's codec recorded no reference error to compare with"
     worse = {k: measured[k] / max(reference[k], 1e-12) for k in reference if k in measured}
-    over = {k: v for k, v in worse.items() if v > TOLERANCE}
+    over = {k: v for k, v in worse.items() if not v <= TOLERANCE}  # NaN counts as over
     detail = ", ".join(f"{k} {v:.2f}x" for k, v in worse.items())
     if over:
         return (

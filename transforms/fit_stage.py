@@ -42,6 +42,7 @@ class Fitted:
     plan: dict[str, Any] | None = None  # the full plan, when the planner chose
     kept: dict[str, Any] | None = None  # when the last run's codec was kept: from which run, and why
     source: str | None = None  # the kept codec's folder, copied as it is
+    not_kept: str | None = None  # why the last run's codec, made for the same settings, was not kept
 
 
 def fit(
@@ -52,10 +53,12 @@ def fit(
     previous: tuple[RunLayout, dict[str, Any], Embeddings] | None = None,
 ) -> tuple[Any, Any, Fitted]:
     """(trained codec, stored-tier quantizer or None, what was fitted and why)."""
+    not_kept = None
     if previous is not None:
         kept = _keep(emb, settings, previous)
-        if kept is not None:
+        if not isinstance(kept, str | None):
             return kept
+        not_kept = kept
     sample = sampling.bottom_k(
         emb.batches(["row_id", "embedding", "label"]), settings.sample_size, settings.codec.seed
     )
@@ -66,7 +69,7 @@ def fit(
     cutoff = sampling.cutoff(sample, settings.codec.seed)
     reference = _reference(emb, index, quantizer, sample, settings.codec.seed, cutoff)
     info = _info(chosen, index, quantizer, settings, dim, len(sample.row_ids), cutoff, reference)
-    return index, quantizer, Fitted(info, chosen.plan)
+    return index, quantizer, Fitted(info, chosen.plan, not_kept=not_kept)
 
 
 def _reference(
@@ -76,9 +79,12 @@ def _reference(
     train on when there are any (as new documents will be), else on its training sample."""
     keep = sampling.unseen(seed, cutoff)
     try:
-        held = sampling.bottom_k(emb.batches(["row_id", "embedding", "label"]), drift.SAMPLE, seed + 2, keep)
-        vectors = held.vectors
-    except ValueError:  # the codec trained on every document
+        vectors = sampling.bottom_k(
+            emb.batches(["row_id", "embedding", "label"]), drift.SAMPLE, seed + 2, keep
+        ).vectors
+    except ValueError:
+        vectors = np.zeros((0, sample.vectors.shape[1]), np.float32)
+    if not len(vectors):  # the codec trained on every document
         vectors = sample.vectors[: drift.SAMPLE]
     return drift.errors(index, quantizer, vectors)
 
@@ -125,9 +131,10 @@ def _info(
 
 def _keep(
     emb: Embeddings, settings: FitSettings, previous: tuple[RunLayout, dict[str, Any], Embeddings]
-) -> tuple[Any, Any, Fitted] | None:
+) -> tuple[Any, Any, Fitted] | str | None:
     """The last run's codec, when it was made for the same settings and still encodes the new and changed
-    documents about as well as unseen ones when it was trained (drift.check)."""
+    documents about as well as unseen ones when it was trained (drift.check); why not, when it was made for
+    the same settings but no longer fits; None when it was made for others."""
     layout, manifest, before = previous
     if manifest.get("codec", {}).get("settings_key") != settings.key():
         return None
@@ -146,7 +153,7 @@ def _keep(
         ok, why = drift.check(info.drift_reference, measured)
     if not ok:
         logger.warning("codec: not keeping the codec of run %s: %s", manifest["run_id"], why)
-        return None
+        return f"the codec of run {manifest['run_id']} was not kept: {why}"
     logger.info("codec: keeping the codec of run %s: %s", manifest["run_id"], why)
     kept = {"from_run": manifest["run_id"], "why": why, "errors": measured}
     return index, quantizer, Fitted(info, kept=kept, source=layout.codec)

@@ -88,7 +88,14 @@ def _reuse(reuse: dict[str, Any] | None) -> list[tuple[str, str]]:
             f"changed, {reuse.get('deleted', 0)} deleted"
         )
     kept = reuse.get("codec_kept")
-    text += f"; codec kept from run {kept['from_run']} ({kept['why']})" if kept else "; codec trained"
+    if kept:
+        text += f"; codec kept from run {kept['from_run']} ({kept['why']})"
+    else:
+        text += (
+            f"; codec trained ({reuse['codec_not_kept']})"
+            if reuse.get("codec_not_kept")
+            else "; codec trained"
+        )
     if reuse.get("code_chunks_reused") or reuse.get("index_shards_reused"):
         text += (
             f"; {reuse.get('code_chunks_reused', 0)} code chunks and {reuse.get('index_shards_reused', 0)} "

@@ -79,8 +79,12 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
         "embed_vs_raw",
         "encode_build_vs_raw",
         "run_vs_raw_sum",
-        "rss_growth_1m_vs_100k",
+        "run_rss_growth_1m_vs_100k",
+        "run_time_per_doc_1m_vs_100k",
     }
+    scale = results["scale"]  # a whole `vecpress run` at 2,000 and 20,000 documents (--quick)
+    assert scale["2000"]["peak_rss_mib"] > 0 and scale["20000"]["wall_s"] > 0
+    assert scale["rss_growth"] == results["ratios"]["run_rss_growth_1m_vs_100k"]
     for png in ("quality_per_byte.png", "quality_per_byte_subset_fake-16.png"):
         assert (out / png).stat().st_size > 10_000
     assert "| codec | bytes/vec |" in (out / "results.md").read_text()
