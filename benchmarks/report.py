@@ -198,6 +198,19 @@ def markdown(results: dict[str, Any]) -> str:
             + f". Peak memory grows {sc['rss_growth']}x for 10x the documents; time per document "
             f"{sc['time_per_doc_growth']}x.\n"
         )
+    if results.get("incremental"):
+        inc = results["incremental"]
+        c, full, new = inc["churn"], inc["full"], inc["incremental"]
+        parts.append(
+            f"\nIncremental re-index ({c['documents']:,} posts in 10 files; then {c['changed']} changed, "
+            f"{c['new']} new, {c['deleted']} deleted, in {inc['files_changed']} files): full run "
+            f"{full['wall_s']} s (embed {full['stages_s']['embed']} s), nightly run {new['wall_s']} s (embed "
+            f"{new['stages_s']['embed']} s, {new['reuse']['documents_embedded']} documents embedded, "
+            f"{new['reuse']['chunks_reused']} of {new['reuse']['chunks']} chunks reused, codec "
+            f"{'kept' if new['reuse'].get('codec_kept') else 'trained again'}): embed "
+            f"{inc['embed_ratio']}x, whole run {inc['run_ratio']}x of the full run's. Stages of the nightly "
+            f"run: {', '.join(f'{k} {v}s' for k, v in new['stages_s'].items())}.\n"
+        )
     if "ratios" in results:
         parts.append("\nRatios (same run):\n")
         parts.append("".join(f"- `{k}`: {v}\n" for k, v in results["ratios"].items()))

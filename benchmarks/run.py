@@ -17,14 +17,14 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from benchmarks import oos, pipeline_speed, quality, report, scale, speed
+from benchmarks import incremental, oos, pipeline_speed, quality, report, scale, speed
 from transforms import codec, publish
 from transforms.models import MINILM, MPNET
 
 logger = logging.getLogger(__name__)
 
 SHORT_NAMES = {MINILM: "minilm", MPNET: "mpnet"}
-PARTS = ("oos", "quality", "subset", "speed", "scale")
+PARTS = ("oos", "quality", "subset", "speed", "scale", "incremental")
 
 
 def sweep(dim: int, n: int, quick: bool) -> list[tuple[str, tuple[int, ...]]]:
@@ -237,6 +237,17 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "run_rss_growth_1m_vs_100k": results["scale"]["rss_growth"],
                 "run_time_per_doc_1m_vs_100k": results["scale"]["time_per_doc_growth"],
+            }
+        )
+
+    if "incremental" in parts:
+        docs = 500 if args.quick else 5_000
+        model = args.model if args.quick else MINILM
+        results["incremental"] = incremental.measure(corpus / "train", args.cache, docs, None, model)
+        results.setdefault("ratios", {}).update(
+            {
+                "incremental_embed_vs_full": results["incremental"]["embed_ratio"],
+                "incremental_run_vs_full": results["incremental"]["run_ratio"],
             }
         )
 

@@ -81,7 +81,13 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
         "run_vs_raw_sum",
         "run_rss_growth_1m_vs_100k",
         "run_time_per_doc_1m_vs_100k",
+        "incremental_embed_vs_full",
+        "incremental_run_vs_full",
     }
+    inc = results["incremental"]  # 500 posts, then 1% changed, 0.5% new, 0.5% deleted
+    assert (inc["churn"]["changed"], inc["churn"]["new"], inc["churn"]["deleted"]) == (4, 2, 2)
+    assert inc["incremental"]["reuse"]["documents_embedded"] == 6  # the changed and the new alone
+    assert inc["incremental"]["reuse"]["chunks_reused"] == 6 and 0 < inc["embed_ratio"]
     scale = results["scale"]  # a whole `vecpress run` at 2,000 and 20,000 documents (--quick)
     assert scale["2000"]["peak_rss_mib"] > 0 and scale["20000"]["wall_s"] > 0
     assert scale["rss_growth"] == results["ratios"]["run_rss_growth_1m_vs_100k"]
