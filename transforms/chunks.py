@@ -39,7 +39,7 @@ def _digest(*parts: Any) -> str:
 def embedder_key(spec: EmbedderSpec, columns: reading.Columns, on_bad_file: str, code: str) -> str:
     """What every chunk of a run shares: the embedder's settings (not the device or batch size, which do
     not change what a model computes), the columns and the embedding code's version."""
-    settings = (spec.model, spec.normalize, spec.max_seq_length, spec.precision)
+    settings = (spec.model, spec.normalize, spec.max_seq_length, spec.precision, spec.backend)
     return _digest("embedder", settings, columns, on_bad_file, code)
 
 

@@ -64,6 +64,9 @@ class CodecInfo:
     # its new documents are held to (drift)
     settings_key: str = ""
     drift_reference: dict[str, float] | None = None
+    # how the embeddings were made: queries are embedded the same way
+    backend: str = "torch"
+    precision: str = "fp32"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,8 +138,10 @@ def requirements(index: Any) -> list[Requirement]:
                 reqs.append(
                     Requirement(f"OPQ{vt.M} (256 centroids per sub-quantizer)", MIN_POINTS_PER_CENTROID * 256)
                 )
-            elif isinstance(vt, faiss.PCAMatrix):
-                reqs.append(Requirement(f"PCA to {vt.d_out} dims", vt.d_out))
+            elif isinstance(vt, faiss.PCAMatrix | faiss.ITQTransform):
+                # a full-rank covariance: fewer vectors than dimensions leave faiss short of eigenvectors
+                name = "PCA" if isinstance(vt, faiss.PCAMatrix) else "ITQ"
+                reqs.append(Requirement(f"{name} from {vt.d_in} to {vt.d_out} dims", max(vt.d_in, vt.d_out)))
         inner = faiss.downcast_index(index.index)
     try:
         ivf = faiss.extract_index_ivf(inner)

@@ -29,7 +29,8 @@ class EmbedderSpec:
     batch_size: int = 64
     normalize: bool = True
     max_seq_length: int | None = None
-    precision: str = "fp32"  # "fp16": half-precision weights on CUDA (ignored on CPU)
+    precision: str = "fp32"  # "fp16": half-precision weights (torch on CUDA); "int8": onnx or openvino
+    backend: str = "torch"  # "onnx" (ONNX Runtime) or "openvino", on the CPU (transforms.backends)
 
 
 class Embedder(Protocol):
@@ -146,6 +147,82 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(out, dtype=np.float32)
 
 
+class RuntimeEmbedder:
+    """The same model through ONNX Runtime or OpenVINO (fp32, or int8 weights), with its own tokenizer and
+    pooling; exported from the packaged model on first use and cached (transforms.backends)."""
+
+    def __init__(self, spec: EmbedderSpec):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        from transforms import backends
+
+        self.spec = spec
+        path = resolve_model(spec.model)
+        st = SentenceTransformer(path, device="cpu")
+        if spec.max_seq_length:
+            st.max_seq_length = spec.max_seq_length
+        self.tokenizer, self.max_length = st.tokenizer, st.max_seq_length
+        self.mode = backends.pooling_mode(st)
+        self.dim = int(st.get_embedding_dimension())
+        fp32 = backends.export_onnx(st, path)
+        if spec.backend == "onnx":
+            model = backends.quantize_onnx(fp32, path) if spec.precision == "int8" else fp32
+        else:
+            model = backends.openvino_model(fp32, path, spec.precision)
+        self.session = backends.Session(spec.backend, model, len(os.sched_getaffinity(0)))
+        self.inputs = ("input_ids", "attention_mask", "token_type_ids")
+        logger.info("loaded %s through %s %s (dim %d, max_seq_length %d)", spec.model, spec.backend,
+                    spec.precision, self.dim, self.max_length)  # fmt: skip
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        from transforms import backends
+
+        out = np.zeros((len(texts), self.dim), np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths pad less
+        for start in range(0, len(texts), self.spec.batch_size):
+            rows = order[start : start + self.spec.batch_size]
+            tokens = self.tokenizer(
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="np",
+            )
+            feed = {k: tokens[k].astype(np.int64) for k in self.inputs if k in tokens}
+            if "token_type_ids" not in feed:
+                feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+            out[rows] = backends.pooled(self.session(feed), tokens["attention_mask"], self.mode)
+        if self.spec.normalize:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+class StaticEmbedder:
+    """A static model distilled from a sentence-transformers model by model2vec (``static:<base>``): a
+    vector per token, averaged. Hundreds of times faster than the model it comes from; what it costs in
+    quality is measured in `make bench`."""
+
+    def __init__(self, spec: EmbedderSpec):
+        from model2vec import StaticModel
+
+        from transforms import backends
+
+        self.spec = spec
+        self.model = StaticModel.from_pretrained(
+            str(backends.distilled(spec.model[len(backends.STATIC_PREFIX) :]))
+        )
+        self.dim = int(self.model.dim)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.asarray(
+            self.model.encode(texts, max_length=self.spec.max_seq_length or 512), dtype=np.float32
+        )
+        if self.spec.normalize:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+
 class FakeEmbedder:
     """A deterministic stand-in for unit tests only: hashed bag-of-words vectors, so similar texts are close.
 
@@ -176,8 +253,16 @@ _LOADING = threading.Lock()
 
 @functools.lru_cache(maxsize=2)
 def _load(spec: EmbedderSpec) -> Embedder:
+    from transforms import backends
+
     if spec.model.startswith(FAKE_PREFIX):
         return FakeEmbedder(spec)
+    device = resolve_devices(spec.device)[0] if spec.backend == "torch" else spec.device
+    backends.check(spec.backend, spec.precision, "cpu" if device == "auto" else device, spec.model)
+    if spec.model.startswith(backends.STATIC_PREFIX):
+        return StaticEmbedder(spec)
+    if spec.backend != "torch":
+        return RuntimeEmbedder(spec)
     return SentenceTransformerEmbedder(spec)
 
 

@@ -29,6 +29,8 @@ class FitSettings:
     normalize: bool
     max_seq_length: int | None
     labels: bool
+    backend: str = "torch"
+    precision: str = "fp32"
 
     def key(self) -> str:
         """Two runs with the same key would choose the same kind of codec: one may keep the other's."""
@@ -108,6 +110,8 @@ def _info(
         dim=dim,
         normalize=settings.normalize,
         max_seq_length=settings.max_seq_length,
+        backend=settings.backend,
+        precision=settings.precision,
         factory=chosen.factory,
         metric="L2",
         sample_size=size,

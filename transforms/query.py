@@ -41,6 +41,9 @@ class PublishedIndex:
             device=device,
             normalize=info.normalize,
             max_seq_length=info.max_seq_length,
+            # the index's backend; fp16 weights exist on CUDA only, so elsewhere the same model in fp32
+            backend=info.backend,
+            precision=info.precision if info.precision != "fp16" or device.startswith("cuda") else "fp32",
         )
         self._embedder: Any = None
 

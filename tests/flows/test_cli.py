@@ -86,3 +86,28 @@ def test_missing_index_is_a_clear_error(tmp_path, env):
     res = vecpress("inspect", str(tmp_path / "nowhere"), env=env)
     assert res.returncode == 2
     assert "no published run" in res.stderr
+
+
+@pytest.mark.slow
+def test_run_search_and_plan_through_openvino_int8_on_real_posts(tmp_path, env):
+    data, out = str(tmp_path / "data"), str(tmp_path / "index")
+    assert vecpress("sample-data", "--output", data, "--limit", "300", env=env).returncode == 0
+    columns = ["--id-column", "doc_id", "--text-column", "body", "--label-column", "topic"]
+    fast = ["--backend", "openvino", "--precision", "int8", "--max-seq-length", "64"]
+    run = vecpress("run", "--input", data, "--output", out, *columns, *fast, "--shards", "2",
+                   "--eval-queries", "100", env=env)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    manifest = json.loads(vecpress("inspect", out, "--json", env=env).stdout)
+    assert (manifest["codec"]["backend"], manifest["codec"]["precision"]) == ("openvino", "int8")
+    assert manifest["evaluation"]["knn_accuracy_float"] > 0.3  # still MiniLM's neighbourhoods
+    posts = pq.read_table(f"{data}/20newsgroups-train.parquet").slice(0, 1).to_pylist()
+    # the query is embedded through the index's own backend: a post finds itself
+    found = vecpress("search", "--index", out, "-k", "1", "--json", posts[0]["body"][:300], env=env)
+    assert found.returncode == 0 and json.loads(found.stdout)[0]["hits"][0]["doc_id"] == posts[0]["doc_id"]
+    plan = vecpress("plan", "--input", data, *columns, "--backend", "onnx", "--precision", "int8",
+                    "--max-seq-length", "64", "--budget-bytes", "64", "--queries", "50",
+                    "--time-budget", "20", "--out", str(tmp_path / "plan"), "--json", env=env)  # fmt: skip
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert json.loads(plan.stdout)["sample"]["dim"] == 384
+    refused = vecpress("run", "--input", data, "--output", out, *columns, "--precision", "int8", env=env)
+    assert refused.returncode == 2 and "int8 needs --backend onnx or openvino" in refused.stderr

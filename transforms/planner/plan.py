@@ -76,7 +76,12 @@ def plan(
             skipped.append({"codec": cand.name, "reason": reason})
             continue
         logger.info("plan: measuring %s (%.0f s spent)", cand.name, elapsed)
-        rows += measure(cand, split, corpus_rows, goal.stored_budget_bytes)
+        try:
+            rows += measure(cand, split, corpus_rows, goal.stored_budget_bytes)
+        except RuntimeError as err:  # faiss refused this sample; the plan goes on without it, and says so
+            skipped.append(
+                {"codec": cand.name, "reason": f"faiss could not train it: {str(err).splitlines()[-1]}"}
+            )
     if not rows:
         raise PlanError("no candidate codec could be measured on this sample")
     best, why = pick(rows, goal, key)

@@ -1,0 +1,60 @@
+"""The model through ONNX Runtime and OpenVINO, and its distilled static model, on real posts."""
+
+import numpy as np
+import pytest
+
+from transforms import backends, newsgroups
+from transforms.embedder import EmbedderSpec, RuntimeEmbedder, StaticEmbedder, load_embedder
+
+
+@pytest.fixture(scope="module")
+def posts() -> list[str]:
+    return newsgroups.load_split("train").column("body").to_pylist()[:64]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("backend", "precision", "close"), [("onnx", "fp32", 0.9999), ("onnx", "int8", 0.98),
+                                                            ("openvino", "int8", 0.99)])  # fmt: skip
+def test_backends_embed_like_the_model(posts, backend, precision, close):
+    spec = EmbedderSpec(device="cpu", max_seq_length=128)
+    reference = load_embedder(spec).encode(posts)
+    runtime = load_embedder(
+        EmbedderSpec(device="cpu", max_seq_length=128, backend=backend, precision=precision)
+    )
+    assert isinstance(runtime, RuntimeEmbedder) and runtime.dim == 384
+    out = runtime.encode(posts)
+    assert out.shape == (64, 384) and np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    assert float((out * reference).sum(axis=1).min()) > close  # the same vectors, give or take quantization
+    # nearest neighbours mostly agree with the model's own
+    same = (
+        np.argsort(-(out @ out.T), axis=1)[:, 1] == np.argsort(-(reference @ reference.T), axis=1)[:, 1]
+    ).mean()
+    assert same > 0.85
+    assert backends.export_dir(
+        load_embedder.__globals__["resolve_model"](spec.model), backend, precision
+    ).exists()
+
+
+@pytest.mark.slow
+def test_a_static_model_is_distilled_once_and_embeds_fast(posts):
+    static = load_embedder(EmbedderSpec(model="static:all-MiniLM-L6-v2"))
+    assert isinstance(static, StaticEmbedder) and static.dim == backends.STATIC_DIMS
+    out = static.encode(posts)
+    assert out.shape == (64, 256) and np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("backend", "precision", "device", "model", "message"),
+    [
+        ("tensorrt", "fp32", "cpu", "m", "--backend 'tensorrt': choose one of torch, onnx, openvino"),
+        ("torch", "fp16", "cpu", "m", "fp16 runs on CUDA with the torch backend only"),
+        ("torch", "int8", "cpu", "m", "int8 needs --backend onnx or openvino"),
+        ("onnx", "fp32", "cuda:0", "m", "--backend onnx runs on the CPU here"),
+        ("onnx", "int8", "cpu", "static:m", "a static model is a lookup table"),
+    ],
+)
+def test_unknown_or_impossible_backends_are_refused_before_any_work(
+    backend, precision, device, model, message
+):
+    with pytest.raises(backends.BackendError, match=message):
+        backends.check(backend, precision, device, model)

@@ -1,0 +1,218 @@
+"""Faster ways to run the same model: ONNX Runtime and OpenVINO, in fp32 or with int8 weights, and a static
+model distilled from it (model2vec). Each is built offline from the packaged model on first use, cached
+under the model cache (keyed by model, backend, precision and this module's export version) and reused.
+
+sentence-transformers' own ``backend="onnx"`` / ``"openvino"`` go through optimum-onnx and optimum-intel,
+which (as published) require transformers < 5, while sentence-transformers 6 requires transformers >= 5: the
+two cannot be installed together. So the model's transformer is exported with ``torch.onnx.export``,
+quantized with ONNX Runtime's dynamic quantization (int8 weights, per channel) or compiled by OpenVINO (int8
+weights through NNCF), and the model's own tokenizer and pooling run around it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from transforms.errors import VecpressError
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnx", "openvino")
+PRECISIONS = ("fp32", "fp16", "int8")
+STATIC_PREFIX = "static:"
+EXPORT_VERSION = 1  # bump when an export changes, so cached exports are rebuilt
+STATIC_DIMS = 256  # model2vec's default PCA size
+
+
+class BackendError(VecpressError, ValueError):
+    """A backend, precision or device combination that cannot run, said before any work."""
+
+
+def check(backend: str, precision: str, device: str, model: str) -> None:
+    """Refuse an unknown or unavailable combination up front."""
+    if backend not in BACKENDS:
+        raise BackendError(f"--backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if precision not in PRECISIONS:
+        raise BackendError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if model.startswith(STATIC_PREFIX):
+        if backend != "torch" or precision != "fp32":
+            raise BackendError(
+                f"{model}: a static model is a lookup table; it takes no --backend or --precision"
+            )
+        _need("model2vec", "model2vec and skeletoken")
+        return
+    if precision == "fp16" and (backend != "torch" or not device.startswith("cuda")):
+        raise BackendError(
+            "--precision fp16 runs on CUDA with the torch backend only (use int8 to go faster on CPU)"
+        )
+    if precision == "int8" and backend == "torch":
+        raise BackendError("--precision int8 needs --backend onnx or openvino")
+    if backend != "torch" and device.startswith("cuda"):
+        raise BackendError(f"--backend {backend} runs on the CPU here; use --backend torch on CUDA")
+    if backend == "onnx":
+        _need("onnxruntime", "onnxruntime and onnx")
+    if backend == "openvino":
+        _need("openvino", "openvino and nncf")
+
+
+def _need(module: str, what: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise BackendError(f"this backend needs {what}: pip install 'vecpress[fast]'")
+
+
+def export_dir(model_path: str, backend: str, precision: str) -> Path:
+    from transforms import models
+
+    tag = hashlib.sha256(str(Path(model_path).resolve()).encode()).hexdigest()[:10]
+    return (
+        models.cache_dir()
+        / "exports"
+        / f"{Path(model_path).name}-{tag}-{backend}-{precision}-v{EXPORT_VERSION}"
+    )
+
+
+def _build_once(target: Path, build: Any) -> Path:
+    """Build ``target`` (a folder) in a temporary folder beside it and move it into place: a concurrent
+    builder either wins or finds it done, and a killed one leaves nothing half-built."""
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".building-"))
+    try:
+        build(tmp)
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not target.exists():
+            raise
+    return target
+
+
+def export_onnx(st: Any, model_path: str) -> Path:
+    """The model's transformer as ONNX (fp32): inputs ids, mask and token types; output the token states."""
+    import torch
+
+    def build(folder: Path) -> None:
+        transformer = st[0].auto_model.eval()
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+
+        class States(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = transformer
+
+            def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001
+                out = self.model(
+                    input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+                )
+                return out.last_hidden_state
+
+        sample = st.tokenizer(
+            ["an example", "another, longer example sentence"], padding=True, return_tensors="pt"
+        )
+        logger.info("exporting %s to ONNX", model_path)
+        torch.onnx.export(
+            States(), tuple(sample[n] for n in names), str(folder / "model.onnx"),
+            input_names=names, output_names=["states"], dynamo=False, opset_version=17,
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "states"]},
+        )  # fmt: skip
+
+    return _build_once(export_dir(model_path, "onnx", "fp32"), build) / "model.onnx"
+
+
+def quantize_onnx(fp32: Path, model_path: str) -> Path:
+    """int8 weights, per output channel, for the matrix products; activations quantized at run time."""
+
+    def build(folder: Path) -> None:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        logger.info("quantizing %s to int8", fp32)
+        quantize_dynamic(
+            str(fp32), str(folder / "model.onnx"), weight_type=QuantType.QInt8, per_channel=True,
+            op_types_to_quantize=["MatMul"],
+        )  # fmt: skip
+
+    return _build_once(export_dir(model_path, "onnx", "int8"), build) / "model.onnx"
+
+
+def openvino_model(fp32: Path, model_path: str, precision: str) -> Path:
+    """The ONNX export converted to OpenVINO IR; int8: weights compressed to 8 bits by NNCF."""
+
+    def build(folder: Path) -> None:
+        import openvino as ov
+
+        model = ov.convert_model(str(fp32))
+        if precision == "int8":
+            import nncf
+
+            model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+        ov.save_model(model, str(folder / "model.xml"))
+
+    return _build_once(export_dir(model_path, "openvino", precision), build) / "model.xml"
+
+
+class Session:
+    """One compiled model behind one call: token ids, mask and types in, token states out."""
+
+    def __init__(self, backend: str, path: Path, threads: int):
+        self.backend = backend
+        if backend == "onnx":
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        else:
+            import openvino as ov
+
+            core = ov.Core()
+            self.compiled = core.compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": threads})
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        if self.backend == "onnx":
+            return self.session.run(None, inputs)[0]
+        return self.compiled(inputs)[0]
+
+
+def pooled(states: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    """Sentence vectors from token states the way the model's Pooling module makes them."""
+    if mode == "cls":
+        return states[:, 0]
+    weights = mask[..., None].astype(np.float32)
+    return (states * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
+
+def pooling_mode(st: Any) -> str:
+    """The model's pooling ('mean' or 'cls'); others are refused rather than imitated."""
+    pooling = st[1]
+    mode = pooling.get_pooling_mode_str() if hasattr(pooling, "get_pooling_mode_str") else "mean"
+    if mode not in ("mean", "cls"):
+        raise BackendError(f"pooling {mode!r} is not supported by the onnx and openvino backends")
+    return mode
+
+
+def distilled(base: str) -> Path:
+    """model2vec's distillation of ``base`` (its vocabulary through the model, PCA to 256 dims, Zipf
+    weighting), made once and cached."""
+    from transforms import models
+
+    path = models.resolve(base)
+    target = models.cache_dir() / "static" / f"{Path(path).name}-{STATIC_DIMS}-v{EXPORT_VERSION}"
+
+    def build(folder: Path) -> None:
+        from model2vec.distill import distill
+
+        logger.info("distilling a static model from %s (once; about a minute on 2 cores)", base)
+        model = distill(model_name=path, pca_dims=STATIC_DIMS, device="cpu")
+        model.save_pretrained(str(folder))
+
+    return _build_once(target, build)
