@@ -198,6 +198,24 @@ def markdown(results: dict[str, Any]) -> str:
             + f". Peak memory grows {sc['rss_growth']}x for 10x the documents; time per document "
             f"{sc['time_per_doc_growth']}x.\n"
         )
+    if results.get("backends"):
+        b = results["backends"]
+        parts.append(
+            f"\nBackends ({b['model']}, max_seq_length {b['max_seq_length']}; speed on {b['speed_docs']:,} "
+            f"posts, quality with {b['database']:,} train posts as the database and {b['queries']:,} test "
+            "posts as queries, against torch fp32's neighbours):\n\n| variant | docs/s | vs torch fp32 | "
+            "recall@10 vs fp32 | kNN-10 | Δ pt |\n|---|---|---|---|---|---|\n"
+        )
+        for r in b["rows"]:
+            parts.append(
+                f"| {r['variant']} | {r['docs_per_s']} | {r['speed_vs_torch_fp32']}x | "
+                f"{_fmt(r.get('recall_at_10_vs_fp32'), '.3f')} | {_fmt(r.get('knn_accuracy'), '.4f')} | "
+                f"{_fmt(r.get('knn_change_points'), '+.2f')} |\n"
+            )
+        parts.append(
+            f"\nFastest CPU path within 0.5 pt of kNN-10: {b['best_cpu'] or 'none'} "
+            f"({b['embed_speedup_best_cpu']}x).\n"
+        )
     if results.get("incremental"):
         inc = results["incremental"]
         c, full, new = inc["churn"], inc["full"], inc["incremental"]

@@ -17,14 +17,14 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from benchmarks import incremental, oos, pipeline_speed, quality, report, scale, speed
+from benchmarks import backends, incremental, oos, pipeline_speed, quality, report, scale, speed
 from transforms import codec, publish
 from transforms.models import MINILM, MPNET
 
 logger = logging.getLogger(__name__)
 
 SHORT_NAMES = {MINILM: "minilm", MPNET: "mpnet"}
-PARTS = ("oos", "quality", "subset", "speed", "scale", "incremental")
+PARTS = ("oos", "quality", "subset", "speed", "scale", "incremental", "backends")
 
 
 def sweep(dim: int, n: int, quick: bool) -> list[tuple[str, tuple[int, ...]]]:
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         results["ratios"].pop("rss_growth_1m_vs_100k", None)  # encode + build alone; now the whole run's
 
     if "scale" in parts:
-        small, large = (2_000, 20_000) if args.quick else (100_000, 1_000_000)
+        small, large = (1_000, 2_000) if args.quick else (100_000, 1_000_000)
         results["scale"] = scale.measure(args.cache, small, large)
         results.setdefault("ratios", {}).update(
             {
@@ -239,6 +239,22 @@ def main(argv: list[str] | None = None) -> int:
                 "run_time_per_doc_1m_vs_100k": results["scale"]["time_per_doc_growth"],
             }
         )
+
+    if "backends" in parts:
+        from transforms import newsgroups
+
+        splits = []
+        for split in ("train", "test"):
+            table = pq.read_table(corpus / split)
+            splits.append((table.column("body").to_pylist(), table.column("topic").to_pylist()))
+        if args.quick:
+            splits = [(t[:300], lab[:300]) for t, lab in splits]
+        model = MINILM
+        results["backends"] = backends.measure(model, *splits, 200 if args.quick else 2000, None)
+        results.setdefault("ratios", {})["embed_speedup_best_cpu"] = results["backends"][
+            "embed_speedup_best_cpu"
+        ]
+        del newsgroups
 
     if "incremental" in parts:
         docs = 500 if args.quick else 5_000
