@@ -27,7 +27,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/vecpress sample-data --output $(DEMO_DATA) --limit 10000
 	$(BIN)/vecpress run --config configs/demo.yaml
-	$(BIN)/vecpress search --index $(DEMO_OUT) -k 5 --docs '$(DEMO_DATA)/*.parquet' \
+	$(BIN)/vecpress search --index $(DEMO_OUT) -k 5 \
 		"which graphics card works best with linux" "the space shuttle launch was delayed"
 
 test: $(STAMP)

@@ -201,47 +201,59 @@ def _search(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from transforms import reading
+    from transforms.errors import VecpressError
     from transforms.query import PublishedIndex
 
     queries = list(args.queries)
     if args.queries_file:
         queries += [q.strip() for q in Path(args.queries_file).read_text().splitlines() if q.strip()]
     if not queries:
-        print("vecpress search: give queries as arguments or with --queries-file", file=sys.stderr)
-        return 2
+        raise VecpressError("give queries as arguments or with --queries-file")
     index = PublishedIndex(args.index, nprobe=args.nprobe, device=args.device)
-    results = index.search(queries, args.k)
-    texts: dict[str, str] = {}
-    if args.docs:
-        params = index.manifest["parameters"]
-        wanted = {h.doc_id for hits in results for h in hits if h.doc_id is not None}
-        texts = reading.lookup_texts(
-            args.docs, reading.Columns(params["id_column"], params["text_column"]), wanted
-        )
+    results = index.search(queries, args.k, with_text=not args.no_text)
     if args.json:
         out = [
-            {
-                "query": q,
-                "hits": [
-                    {**h.__dict__, **({"text": texts.get(h.doc_id)} if args.docs else {})} for h in hits
-                ],
-            }
+            {"query": q, "run_id": index.run_id, "hits": [_hit_json(h, not args.no_text) for h in hits]}
             for q, hits in zip(queries, results, strict=True)
         ]
         print(json.dumps(out, indent=2))
         return 0
     console = Console()
+    labels = index.columns.label is not None and not args.no_text
     for query, hits in zip(queries, results, strict=True):
-        table = Table(title=f"{query!r}  (run {index.layout.run_id})")
-        for col in ("rank", "doc_id", "score", *(["text"] if args.docs else [])):
+        table = Table(title=f"{query!r}  (run {index.run_id})")
+        columns = [
+            "rank",
+            "doc_id",
+            "score",
+            *(["label"] if labels else []),
+            *([] if args.no_text else ["text"]),
+        ]
+        for col in columns:
             table.add_column(col, overflow="fold")
         for h in hits:
             row = [str(h.rank), str(h.doc_id), f"{h.score:.4f}"]
-            if args.docs:
-                row.append(" ".join((texts.get(h.doc_id) or "").split())[:160])
+            if labels:
+                row.append(h.label or "")
+            if not args.no_text:
+                shown = f"[{h.note}]" if h.note else h.text or ""
+                row.append(" ".join(shown.split())[:200])
             table.add_row(*row)
         console.print(table)
+    return 0
+
+
+def _hit_json(hit, text: bool) -> dict:
+    out = {"rank": hit.rank, "doc_id": hit.doc_id, "score": hit.score, "distance": hit.distance}
+    if text:
+        out.update({"text": hit.text, "label": hit.label, **({"note": hit.note} if hit.note else {})})
+    return out
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from flows import serve
+
+    serve.run(args.index, args.host, args.port, args.device, args.poll)
     return 0
 
 
@@ -458,11 +470,31 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--index", required=True, help="output root given to 'vecpress run'")
     search.add_argument("-k", type=_at_least(1), default=10)
     search.add_argument("--queries-file")
-    search.add_argument("--docs", help="source Parquet (URL/glob) to show the matching texts")
+    search.add_argument(
+        "--no-text",
+        action="store_true",
+        help="show ids and scores only (texts are read from the run's input)",
+    )
     search.add_argument("--nprobe", type=_at_least(1))
     search.add_argument("--device", default="auto")
     search.add_argument("--json", action="store_true")
     search.set_defaults(func=_search)
+
+    served = sub.add_parser(
+        "serve",
+        help="a search server over an output's current run that follows each newly published run",
+        parents=[verbose],
+    )
+    served.add_argument("--index", required=True, help="output root given to 'vecpress run'")
+    served.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    served.add_argument("--port", type=_at_least(1), default=8000, help="port to listen on")
+    served.add_argument(
+        "--device", default="auto", help="where queries are embedded: auto, cpu, cuda, cuda:N"
+    )
+    served.add_argument(
+        "--poll", type=float, default=5.0, help="seconds between looks at CURRENT for a newly published run"
+    )
+    served.set_defaults(func=_serve)
 
     inspect = sub.add_parser(
         "inspect",

@@ -93,6 +93,7 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
             for kind in ("codes", "index", "idmap", *(["refine"] if info.refine else []))
         },
         "chunks": list(emb.chunks),  # the embed chunks, from the output root, with their records
+        "inputs": versions,  # each input file's version as read: search shows texts only from these
         "rejects_file": "rejects.arrow",
         "skipped_files": skipped,
         "reused": reused,

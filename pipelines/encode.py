@@ -11,7 +11,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from transforms import chunks, codec, encoding
+from transforms import codec, encode_stage, encoding
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class EncodeChunk(beam.DoFn):
     def setup(self) -> None:
         self.index, self.info = codec.load(self.job.codec_url, self.job.codec_records)
         self.quantizer = codec.load_refine(self.job.codec_url, self.info, self.job.codec_records)
-        self.store = chunks.Store(self.job.output, self.job.embedder_key, self.info.fingerprint)
+        self.store = encode_stage.code_store(self.job.output, self.job.embedder_key, self.info)
         self.schema = encoding.code_chunk_schema(self.index, self.info)
 
     def process(self, item: tuple[str, str]) -> Iterator[dict[str, Any]]:

@@ -126,3 +126,12 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+@pytest.fixture(scope="session")
+def cli_env(tmp_path_factory) -> dict[str, str]:
+    """One PREFECT_HOME for the catalogue's CLI runs (its database migrates once); no PREFECT_API_URL, so
+    each `vecpress run` starts its own temporary server, as users get."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    base = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    return {**base, "HF_HUB_OFFLINE": "1", "PREFECT_HOME": str(home)}

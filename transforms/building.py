@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from transforms import arrow_files, codec, integrity, io, schemas
 from transforms.codec import CodecInfo
@@ -96,17 +95,13 @@ def build_shard(
     idmap = arrow_files.BatchWriter(idmap_url, schemas.IDMAP)
     position = 0
     try:
-        for batch in arrow_files.iter_batches(codes_url, ["doc_id", "row_id", "code"]):
+        for batch in arrow_files.iter_batches(codes_url, ["doc_id", "row_id", "file", "row", "code"]):
             ids = batch.column("row_id").to_numpy()
             if info.refine:
                 ids = np.arange(position, position + batch.num_rows, dtype=np.int64)
             position += batch.num_rows
             shard.add(arrow_files.code_matrix(batch.column("code")), ids)
-            idmap.write(
-                pa.RecordBatch.from_arrays(
-                    [batch.column("row_id"), batch.column("doc_id")], schema=schemas.IDMAP
-                )
-            )
+            idmap.write(batch.select(schemas.IDMAP.names).cast(schemas.IDMAP))
     finally:
         idmap.close()
     index = shard.finish()

@@ -3,14 +3,17 @@ chunks every shard is written from, each checked against the record made when it
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
-from transforms import chunks, integrity
+from transforms import chunks, fingerprint, integrity
 from transforms.codec import CodecInfo
 from transforms.embeddings import Embeddings
 
 logger = logging.getLogger(__name__)
+
+CODE = ("pipelines.encode",)
 
 
 @dataclass
@@ -19,6 +22,15 @@ class EncodePlan:
     store: chunks.Store  # the codec's code chunks
     chunks: list[tuple[str, str]]  # (chunk key, embed chunk URL), in input order
     todo: list[tuple[str, str]]
+
+
+def code_store(output: str, embedder_key: str, info: CodecInfo) -> chunks.Store:
+    """Where this codec's code chunks are kept: by the codec's fingerprint and the encoding code's version
+    (a code chunk made by other code is not reused)."""
+    version = fingerprint.code_version(*CODE)
+    return chunks.Store(
+        output, embedder_key, hashlib.sha256(f"{info.fingerprint}-{version}".encode()).hexdigest()
+    )
 
 
 def _key(path: str) -> tuple[str, str]:
@@ -31,7 +43,7 @@ def plan(emb: Embeddings, info: CodecInfo) -> EncodePlan:
     if not emb.chunks:
         raise ValueError("no embed chunks to encode")
     embedder_key = _key(emb.chunks[0]["path"])[0]
-    store = chunks.Store(emb.output, embedder_key, info.fingerprint)
+    store = code_store(emb.output, embedder_key, info)
     listed = [(_key(c["path"])[1], emb.url(i)) for i, c in enumerate(emb.chunks)]
     todo = [(key, url) for key, url in listed if store.done(key) is None]
     logger.info(

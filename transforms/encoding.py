@@ -33,7 +33,9 @@ def encode_chunk(
     """The codes of one embed chunk's embedded rows, with their position in it (and their fine codes for
     two tiers), one record batch per batch of the chunk."""
     start = 0
-    for batch in arrow_files.iter_batches(chunk_url, ["doc_id", "row_id", "reason", "embedding"]):
+    for batch in arrow_files.iter_batches(
+        chunk_url, ["doc_id", "row_id", "file", "row", "reason", "embedding"]
+    ):
         ok = np.asarray(batch.column("reason").is_null().to_numpy(zero_copy_only=False))
         if ok.any():
             kept = batch.filter(pa.array(ok))
@@ -46,6 +48,8 @@ def encode_chunk(
                 pa.array(np.flatnonzero(ok) + start, pa.int64()),
                 kept.column("doc_id"),
                 kept.column("row_id"),
+                kept.column("file"),
+                kept.column("row"),
                 arrow_files.code_array(encode_vectors(index, vectors)),
             ]
             if quantizer is not None:
@@ -83,11 +87,7 @@ def write_shard(
                 if not mask.any():
                     continue
                 kept = batch.filter(pa.array(mask))
-                writer.write(
-                    pa.RecordBatch.from_arrays(
-                        [kept.column("doc_id"), kept.column("row_id"), kept.column("code")], schema=schema
-                    )
-                )
+                writer.write(kept.select(schema.names).cast(schema))
                 if fine is not None:
                     fine.write(
                         pa.RecordBatch.from_arrays(

@@ -1,12 +1,14 @@
-"""Query a published index: embed the query with the codec's own model, search every shard, map ids back."""
+"""Query a published index: embed the query with the codec's own model (and backend), search every shard,
+map ids back to documents, and show their texts from the run's own input."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from transforms import codec, publish, search, verify
+from transforms import codec, publish, search, texts, verify
 from transforms.embedder import EmbedderSpec, load_embedder
+from transforms.reading import Columns
 
 
 @dataclass(frozen=True)
@@ -15,14 +17,18 @@ class Hit:
     doc_id: str | None
     score: float  # cosine similarity estimate (1 - d/2) for normalised embeddings
     distance: float
+    text: str | None = None
+    label: str | None = None
+    note: str | None = None  # why no text is shown
 
 
 class PublishedIndex:
-    """All shards of the current run of an output, loaded once, searched together."""
+    """All shards of the current run of an output, loaded once and checked against its manifest, searched
+    together."""
 
     def __init__(self, output: str, nprobe: int | None = None, device: str = "auto"):
         self.layout, self.manifest = publish.current(output)
-        info = codec.CodecInfo(**self.manifest["codec"])
+        self.info = info = codec.CodecInfo(**self.manifest["codec"])
         self.nprobe = nprobe or info.nprobe
         # every file is checked against the manifest's size and sha256 before it is used
         records = verify.records(self.manifest)
@@ -36,6 +42,9 @@ class PublishedIndex:
         ]
         urls, records = zip(*verify.shard_records(self.layout, self.manifest, "idmap"), strict=True)
         self.idmap = search.IdMap(list(urls), list(records))
+        params = self.manifest["parameters"]
+        self.columns = Columns(params["id_column"], params["text_column"], params.get("label_column"))
+        self.inputs = {v["url"]: v for v in self.manifest.get("inputs", [])}
         self.spec = EmbedderSpec(
             model=info.model,
             device=device,
@@ -47,19 +56,49 @@ class PublishedIndex:
         )
         self._embedder: Any = None
 
-    def search(self, queries: list[str], k: int) -> list[list[Hit]]:
+    @property
+    def run_id(self) -> str:
+        return self.layout.run_id
+
+    def embedder(self) -> Any:
         if self._embedder is None:
             self._embedder = load_embedder(self.spec)
-        hits = search.search_shards(self.indexes, self._embedder.encode(queries), k)
+        return self._embedder
+
+    def search(
+        self, queries: list[str], k: int, with_text: bool = True, nprobe: int | None = None
+    ) -> list[list[Hit]]:
+        """The top k of each query; with their texts (and labels) read from the input unless asked not to.
+        ``nprobe`` overrides the run's for this search (IVF codecs)."""
+        indexes = self.indexes
+        if nprobe is not None and nprobe != self.nprobe:
+            indexes = [search.with_nprobe(i, nprobe) for i in self.indexes]
+        hits = search.search_shards(indexes, self.embedder().encode(queries), k)
         scores = search.cosine_from_l2(hits.distances)
         out = []
         for dist, ids, score in zip(hits.distances, hits.ids, scores, strict=True):
-            doc_ids = self.idmap.lookup(ids)
+            kept = ids >= 0
+            doc_ids = self.idmap.lookup(ids[kept])
             out.append(
                 [
                     Hit(r + 1, d, float(s), float(x))
-                    for r, (d, s, x, i) in enumerate(zip(doc_ids, score, dist, ids, strict=True))
-                    if i >= 0
+                    for r, (d, s, x) in enumerate(zip(doc_ids, score[kept], dist[kept], strict=True))
+                ]
+            )
+        if with_text:
+            out = self._with_texts(out, hits.ids)
+        return out
+
+    def _with_texts(self, found: list[list[Hit]], ids: Any) -> list[list[Hit]]:
+        places = [self.idmap.places(row[row >= 0]) for row in ids]
+        wanted = [p for row in places for p in row if p is not None]
+        fetched = texts.fetch(wanted, self.columns, self.inputs)
+        out = []
+        for hits, row in zip(found, places, strict=True):
+            out.append(
+                [
+                    replace(h, **fetched[p]._asdict()) if p in fetched else h
+                    for h, p in zip(hits, row, strict=True)
                 ]
             )
         return out

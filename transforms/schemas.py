@@ -13,8 +13,14 @@ REJECTS = pa.schema(
     ]
 )
 
+# row id -> document id, and where the document is in the input (search shows its text from there)
 IDMAP = pa.schema(
-    [pa.field("row_id", pa.int64(), nullable=False), pa.field("doc_id", pa.string(), nullable=False)]
+    [
+        pa.field("row_id", pa.int64(), nullable=False),
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("row", pa.int64(), nullable=False),
+    ]
 )
 
 
@@ -60,6 +66,8 @@ def code_chunk(code_size: int, refine_size: int, fingerprint: str) -> pa.Schema:
         pa.field("position", pa.int64(), nullable=False),
         pa.field("doc_id", pa.string(), nullable=False),
         pa.field("row_id", pa.int64(), nullable=False),
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("row", pa.int64(), nullable=False),
         pa.field("code", pa.binary(code_size), nullable=False),
     ]
     if refine_size:
@@ -70,11 +78,14 @@ def code_chunk(code_size: int, refine_size: int, fingerprint: str) -> pa.Schema:
 
 
 def codes(code_size: int, fingerprint: str, factory: str) -> pa.Schema:
-    """Code shard: faiss standalone codes (``sa_encode``) with the codec that made them in the metadata."""
+    """Code shard: faiss standalone codes (``sa_encode``) with the codec that made them in the metadata, and
+    each document's place in the input."""
     return pa.schema(
         [
             pa.field("doc_id", pa.string(), nullable=False),
             pa.field("row_id", pa.int64(), nullable=False),
+            pa.field("file", pa.string(), nullable=False),
+            pa.field("row", pa.int64(), nullable=False),
             pa.field("code", pa.binary(code_size), nullable=False),
         ],
         metadata={

@@ -124,10 +124,47 @@ def open_shard(
     return refine.Reranked(index, refine.Store(refine_url, refine_expect), quantizer, info.rerank)
 
 
+class Probed:
+    """A shard searched with its own ``nprobe``, passed as faiss search parameters: nothing is copied and
+    concurrent searches with other values do not interfere."""
+
+    def __init__(self, index: Any, nprobe: int):
+        import faiss
+
+        self.index, self.ntotal = index, index.ntotal
+        params = faiss.SearchParametersIVF(nprobe=nprobe)
+        if isinstance(index, faiss.IndexPreTransform):
+            params = faiss.SearchParametersPreTransform(index_params=params)
+        self.params = params
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.index.search(queries, k, params=self.params)
+
+
+def with_nprobe(index: Any, nprobe: int) -> Any:
+    """The same shard searching ``nprobe`` lists (unchanged when it has none)."""
+    import faiss
+
+    from transforms import refine
+
+    if isinstance(index, refine.Reranked):
+        return refine.Reranked(with_nprobe(index.index, nprobe), index.store, index.quantizer, index.factor)
+    if isinstance(index, UnitDecoded):
+        return index
+    try:
+        faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return index
+    return Probed(index, nprobe)
+
+
 class IdMap:
-    """Row id -> document id over all shards' id maps, kept as arrays sorted by row id."""
+    """Row id -> document id and its place in the input (file, row), over all shards' id maps, kept as Arrow
+    columns sorted by row id (no Python object per document)."""
 
     def __init__(self, urls: Sequence[str], expect: Sequence[Mapping[str, Any] | None] | None = None):
+        import pyarrow as pa
+
         from transforms import arrow_files, integrity
 
         records = expect if expect is not None else [None] * len(urls)
@@ -135,19 +172,32 @@ class IdMap:
             arrow_files.table_from_bytes(integrity.read_verified(u, r))
             for u, r in zip(urls, records, strict=True)
         ]
-        row_ids = np.concatenate([np.zeros(0, np.int64)] + [t.column("row_id").to_numpy() for t in tables])
-        doc_ids = np.concatenate(
-            [np.zeros(0, object)] + [np.asarray(t.column("doc_id").to_pylist(), object) for t in tables]
-        )
-        order = np.argsort(row_ids, kind="stable")
-        self.row_ids, self.doc_ids = row_ids[order].astype(np.int64), doc_ids[order]
+        table = pa.concat_tables(tables) if tables else None
+        if table is None or not table.num_rows:
+            self.row_ids, self.table = np.zeros(0, np.int64), None
+            return
+        order = np.argsort(table.column("row_id").to_numpy(), kind="stable")
+        self.table = table.take(pa.array(order))
+        self.row_ids = self.table.column("row_id").to_numpy()
 
     def __len__(self) -> int:
         return len(self.row_ids)
 
-    def lookup(self, ids: np.ndarray) -> list[str | None]:
+    def _positions(self, ids: np.ndarray) -> list[int | None]:
         if not len(self.row_ids):
             return [None] * len(ids)
         pos = np.clip(np.searchsorted(self.row_ids, ids), 0, len(self.row_ids) - 1)
         found = self.row_ids[pos] == ids
-        return [self.doc_ids[p] if ok else None for p, ok in zip(pos.tolist(), found.tolist(), strict=True)]
+        return [int(p) if ok else None for p, ok in zip(pos.tolist(), found.tolist(), strict=True)]
+
+    def lookup(self, ids: np.ndarray) -> list[str | None]:
+        """The document id of each row id (None when it is not in the index)."""
+        column = self.table.column("doc_id") if self.table is not None else None
+        return [None if p is None else column[p].as_py() for p in self._positions(ids)]
+
+    def places(self, ids: np.ndarray) -> list[tuple[str, int] | None]:
+        """Where each row id's document is in the input: (file, row)."""
+        if self.table is None:
+            return [None] * len(ids)
+        files, rows = self.table.column("file"), self.table.column("row")
+        return [None if p is None else (files[p].as_py(), rows[p].as_py()) for p in self._positions(ids)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -34,15 +33,6 @@ def error_line(res: subprocess.CompletedProcess) -> str:
     lines = [line for line in res.stderr.splitlines() if line.startswith("vecpress: error:")]
     assert len(lines) == 1, res.stderr[-3000:]
     return lines[0]
-
-
-@pytest.fixture(scope="session")
-def cli_env(tmp_path_factory) -> dict[str, str]:
-    """One PREFECT_HOME for the catalogue's CLI runs (its database migrates once); no PREFECT_API_URL, so
-    each `vecpress run` starts its own temporary server, as users get."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    base = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    return {**base, "HF_HUB_OFFLINE": "1", "PREFECT_HOME": str(home)}
 
 
 @pytest.fixture(scope="session")

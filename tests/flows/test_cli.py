@@ -71,13 +71,15 @@ def test_run_search_inspect_with_the_real_model_on_real_posts(tmp_path, env):
     posts = pq.read_table(f"{data}/20newsgroups-train.parquet").slice(0, 2).to_pylist()
     queries = tmp_path / "queries.txt"
     queries.write_text("\n".join(p["body"][:300] for p in posts) + "\n")
-    search = vecpress(
-        "search", "--index", out, "-k", "3", "--queries-file", str(queries), "--json", "--docs", data, env=env
-    )
+    search = vecpress("search", "--index", out, "-k", "3", "--queries-file", str(queries), "--json", env=env)
     assert search.returncode == 0, search.stderr[-3000:]
     results = json.loads(search.stdout)
     assert [r["hits"][0]["doc_id"] for r in results] == [p["doc_id"] for p in posts]
-    assert results[0]["hits"][0]["text"] == posts[0]["body"]
+    # each hit's text and label, read back from the run's own input (the manifest knows where)
+    assert (
+        results[0]["hits"][0]["text"] == posts[0]["body"]
+        and results[0]["hits"][0]["label"] == posts[0]["topic"]
+    )
     table = vecpress("search", "--index", out, "-k", "2", "space shuttle launch", env=env)
     assert table.returncode == 0 and "rank" in table.stdout
 

@@ -5,7 +5,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines import build, encode
 from tests.conftest import write_chunk_files
-from transforms import chunks, codec, integrity, refine
+from transforms import codec, encode_stage, integrity, refine
 from transforms.layout import RunLayout
 
 
@@ -43,7 +43,7 @@ def _encode(tmp_path, test_pipeline, layout, info, emb, shards=3):
             | beam.Map(lambda r: r["rows"])
         )
         assert_that(done, equal_to([500, 500, 200]))
-    store = chunks.Store(str(tmp_path), "test", info.fingerprint)
+    store = encode_stage.code_store(str(tmp_path), "test", info)
     code_chunks = [store.url(k) for k, _ in keys]
     assert all(store.done(k) for k, _ in keys)  # each committed with its record
     shard_job = encode.ShardJob(layout.codec, records, tuple(code_chunks), {}, shards)
