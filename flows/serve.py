@@ -30,6 +30,12 @@ class SearchRequest(BaseModel):
     nprobe: int | None = Field(
         None, ge=1, description="lists to probe (IVF codecs); the run's own when unset"
     )
+    rerank: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="candidates re-ranked per result (two tiers); the run's own when unset",
+    )
     text: bool = Field(True, description="include each hit's text and label, read from the run's input")
 
 
@@ -119,7 +125,13 @@ def app(served: Served) -> FastAPI:
         index = served.index  # this request's run, whatever is swapped in meanwhile
         start = time.perf_counter()
         try:
-            results = index.search(request.queries, request.k, with_text=request.text, nprobe=request.nprobe)
+            results = index.search(
+                request.queries,
+                request.k,
+                with_text=request.text,
+                nprobe=request.nprobe,
+                rerank=request.rerank,
+            )
         except VecpressError as err:
             raise HTTPException(status_code=400, detail=str(err)) from err
         return {

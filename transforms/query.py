@@ -66,13 +66,18 @@ class PublishedIndex:
         return self._embedder
 
     def search(
-        self, queries: list[str], k: int, with_text: bool = True, nprobe: int | None = None
+        self,
+        queries: list[str],
+        k: int,
+        with_text: bool = True,
+        nprobe: int | None = None,
+        rerank: int | None = None,
     ) -> list[list[Hit]]:
         """The top k of each query; with their texts (and labels) read from the input unless asked not to.
-        ``nprobe`` overrides the run's for this search (IVF codecs)."""
+        ``nprobe`` (IVF codecs) and ``rerank`` (two tiers) override the run's for this search."""
         indexes = self.indexes
-        if nprobe is not None and nprobe != self.nprobe:
-            indexes = [search.with_nprobe(i, nprobe) for i in self.indexes]
+        if nprobe is not None or rerank is not None:
+            indexes = [search.tuned(i, nprobe, rerank) for i in self.indexes]
         hits = search.search_shards(indexes, self.embedder().encode(queries), k)
         scores = search.cosine_from_l2(hits.distances)
         out = []

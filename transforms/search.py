@@ -141,15 +141,17 @@ class Probed:
         return self.index.search(queries, k, params=self.params)
 
 
-def with_nprobe(index: Any, nprobe: int) -> Any:
-    """The same shard searching ``nprobe`` lists (unchanged when it has none)."""
+def tuned(index: Any, nprobe: int | None = None, rerank: int | None = None) -> Any:
+    """The same shard searching ``nprobe`` lists (IVF codecs) and re-ranking ``rerank`` candidates per result
+    (two tiers); each setting is left as it is when None or when the shard has no such thing."""
     import faiss
 
     from transforms import refine
 
     if isinstance(index, refine.Reranked):
-        return refine.Reranked(with_nprobe(index.index, nprobe), index.store, index.quantizer, index.factor)
-    if isinstance(index, UnitDecoded):
+        inner = tuned(index.index, nprobe)
+        return refine.Reranked(inner, index.store, index.quantizer, rerank or index.factor)
+    if nprobe is None or isinstance(index, UnitDecoded):
         return index
     try:
         faiss.extract_index_ivf(index)

@@ -27,7 +27,9 @@ RUN = ["run", "--input", "in", "--output", "out"]
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        ([*RUN, "--shards", "0"], "--shards (shards): Input should be greater than or equal to 1, got 0"),
+        ([*RUN, "--shards", "0"], "argument --shards: must be at least 1, got 0"),
+        ([*RUN, "--rerank", "1.5"], "argument --rerank: expected a whole number, got '1.5'"),
+        ([*RUN, "--time-budget", "-1"], "--time-budget (plan_time_budget_s): Input should be greater than 0"),
         ([*RUN, "--run-id", "a/b"], "--run-id (run_id): String should match pattern"),
         ([*RUN, "--on-bad-file", "ignore"], "argument --on-bad-file: invalid choice: 'ignore'"),
         (["search", "--index", "out", "-k", "0", "q"], "argument -k: must be at least 1, got 0"),

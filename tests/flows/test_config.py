@@ -1,7 +1,6 @@
 import pytest
 
-from flows import cli
-from flows.config import ConfigError, ReindexConfig
+from flows.config import ConfigError, PlanConfig, ReindexConfig
 
 
 def test_yaml_with_overrides(tmp_path):
@@ -30,6 +29,21 @@ def test_unknown_keys_and_bad_values_are_errors(tmp_path):
         ReindexConfig.build(input="a", output="b", run_id="../escape")
 
 
-def test_the_cli_knows_the_run_defaults_it_does_not_import():
-    assert cli.DEFAULT_RUN_SAMPLE_SIZE == ReindexConfig.model_fields["sample_size"].default
-    assert cli.DEFAULT_MODEL_NAME == ReindexConfig.model_fields["model"].default
+def test_a_plan_and_a_run_share_their_defaults():
+    shared = set(ReindexConfig.model_fields) & set(PlanConfig.model_fields)
+    assert {"model", "batch_size", "plan_time_budget_s", "seed", "backend"} <= shared
+    for key in shared - {"input"}:
+        assert ReindexConfig.model_fields[key].default == PlanConfig.model_fields[key].default, key
+    # a plan is made for a run of the run's default training sample
+    assert (
+        PlanConfig.model_fields["run_sample_size"].default
+        == ReindexConfig.model_fields["sample_size"].default
+    )
+
+
+def test_a_plan_needs_one_source():
+    with pytest.raises(ConfigError, match=r"^give --input .* or --embeddings"):
+        PlanConfig.build()
+    with pytest.raises(ConfigError, match=r"^give --input"):
+        PlanConfig.build(input="a", embeddings="b")
+    assert PlanConfig.build(embeddings="out").goal() is None

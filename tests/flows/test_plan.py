@@ -82,6 +82,6 @@ def test_plan_then_run_with_the_planned_codec(tmp_path, env):  # noqa: F811
     assert no_labels.returncode == 2 and "exactly one" in no_labels.stderr
     bad = ["--budget-bytes", "8", "--run-sample-size", "0"]
     no_sample = vecpress("plan", "--embeddings", out, *bad, env=env)
-    assert no_sample.returncode == 2 and "--run-sample-size must be at least 1" in no_sample.stderr
+    assert no_sample.returncode == 2 and "argument --run-sample-size: must be at least 1" in no_sample.stderr
     no_train = vecpress("plan", "--embeddings", out, "--budget-bytes", "8", "--train-size", "0", env=env)
-    assert no_train.returncode == 2 and "--train-size must be at least 1, got 0" in no_train.stderr
+    assert no_train.returncode == 2 and "argument --train-size: must be at least 1, got 0" in no_train.stderr

@@ -71,7 +71,10 @@ def test_serve_answers_follows_each_publish_and_refuses_a_damaged_run(index, tmp
         assert hit["text"] == text and hit["label"] == "space"  # texts from the run's own input
         bare = httpx.post(f"{base}/search", json={"queries": [text], "k": 2, "text": False}).json()
         assert "text" not in bare["results"][0]["hits"][0]
+        tuned = httpx.post(f"{base}/search", json={"queries": [text], "k": 3, "rerank": 2, "nprobe": 4})
+        assert tuned.status_code == 200 and len(tuned.json()["results"][0]["hits"]) == 3
         assert httpx.post(f"{base}/search", json={"queries": [], "k": 2}).status_code == 422
+        assert httpx.post(f"{base}/search", json={"queries": ["a"], "rerank": 0}).status_code == 422
 
         # a second, real `vecpress run` publishes while the server runs: it swaps to it
         pq.write_table(make_corpus(700), tmp_path / "in" / "a.parquet")

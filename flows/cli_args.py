@@ -1,0 +1,244 @@
+"""The ``vecpress`` command line's options and help. ``run`` and ``plan`` take theirs from the typed configs
+(flows.config), so an option's default and description live in one place and ``--help`` shows both."""
+
+from __future__ import annotations
+
+import argparse
+import types
+import typing
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
+
+import annotated_types
+from pydantic import BaseModel
+
+from flows.config import FLAGS, PlanConfig, ReindexConfig, flag
+
+DESCRIPTION = """\
+vecpress re-indexes a document corpus kept in Parquet into a compact, evaluated FAISS index: it embeds the
+documents, fits a codec, encodes them into sharded codes, builds and evaluates index shards and publishes the
+run atomically. Then it searches and serves the published index."""
+
+EXAMPLES = {
+    "vecpress": """\
+examples:
+  vecpress sample-data --output data/news --limit 2000
+  vecpress run --input data/news --output out/news --label-column label
+  vecpress search --index out/news "which graphics card for linux"
+  vecpress serve --index out/news --port 8000
+  vecpress <command> --help     options of one command, with their defaults""",
+    "run": """\
+examples:
+  vecpress run --input 'gs://bucket/corpus/*.parquet' --output s3://bucket/indexes/news \\
+               --text-column body --id-column doc_id --shards 8
+  vecpress run --config configs/demo.yaml --shards 8        a YAML config (keys as below); flags override it
+  vecpress run --input data/news --output out/news --codec auto --budget-bytes 16   plan the codec for a goal
+  vecpress run --input data/news --output out/news --codec 'OPQ32,PQ32' --refine SQ8 --rerank 20
+  vecpress run --input data/news --output out/news --backend onnx --precision int8
+Every option is also a key of the YAML config: the flag's name with underscores (--batch-size: batch_size),
+except --time-budget (plan_time_budget_s), --lock-lease (lock_lease_s), --pipeline-arg (pipeline_args).""",
+    "plan": """\
+examples:
+  vecpress plan --input 'corpus/*.parquet' --text-column body --budget-bytes 16 --label-column topic
+  vecpress plan --embeddings out/news --target-recall 0.95 --stored-budget-bytes 400
+  vecpress plan --embeddings out/news --max-loss-points 1 --label-column label --corpus-rows 5000000
+Writes plan.json, plan.md and plan.png under --out; 'vecpress run --codec auto' with the same goal plans and
+uses the pick itself.""",
+    "search": """\
+examples:
+  vecpress search --index out/news "cheap flights to lisbon" "space shuttle launch"
+  vecpress search --index s3://bucket/indexes/news -k 20 --queries-file queries.txt --json --no-text""",
+    "serve": """\
+examples:
+  vecpress serve --index out/news --port 8000
+  curl -s localhost:8000/health
+  curl -s localhost:8000/search -H 'content-type: application/json' \\
+       -d '{"queries": ["space shuttle launch"], "k": 5}'
+POST /search takes queries, k, nprobe (IVF lists probed) and rerank (candidates re-ranked per result) and
+answers hits with doc_id, score, text and label. GET /health gives the run served, its counts, codec and
+quality. A newly published run is loaded and verified before it replaces the old one.""",
+    "inspect": """\
+examples:
+  vecpress inspect out/news
+  vecpress inspect s3://bucket/indexes/news --json --no-verify""",
+    "verify": """\
+examples:
+  vecpress verify out/news      exit 0 when every file matches the manifest, 2 when any does not""",
+    "sample-data": """\
+examples:
+  vecpress sample-data --output data/news
+  vecpress sample-data --output data/news --limit 2000 --seed 1""",
+}
+
+RUN_OPTIONS = (
+    "input", "output", "text_column", "id_column", "label_column", "codec", "unit_decode", "refine",
+    "rerank", "shards", "model", "device", "batch_size", "max_seq_length", "backend", "precision",
+    "sample_size", "seed", "nprobe", "eval_queries", "runner", "pipeline_args", "run_id", "full",
+    "on_bad_file", "lock_lease_s",
+)  # fmt: skip
+PLAN_OPTIONS = (
+    "input", "embeddings", "text_column", "id_column", "label_column", "model", "device", "batch_size",
+    "max_seq_length", "backend", "precision", "sample", "objective", "queries", "train_size",
+    "run_sample_size", "corpus_rows", "seed", "out",
+)  # fmt: skip
+GOAL_OPTIONS = (
+    "budget_bytes", "target_recall", "max_loss_points", "max_latency_ms", "stored_budget_bytes",
+    "plan_time_budget_s",
+)  # fmt: skip
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written; every option's default shown after its help (options taken from a config
+    carry the config's default in their help already)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS) and action.option_strings
+        if shown and "(default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is the same one line as every other vecpress error (exit 2)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"vecpress: error: {message} (see '{self.prog} --help')\n")
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer no smaller than ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _config_options(parser: Any, model: type[BaseModel], names: Iterable[str]) -> None:
+    """One option per config field: its type, choices and help from the field, its default shown from the
+    config. The option's own default is None (not given), so a YAML config's key is not overridden."""
+    for name in names:
+        info = model.model_fields[name]
+        kind = info.annotation
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if typing.get_origin(kind) in (typing.Union, types.UnionType):  # X | None: an optional X
+            kind = args[0]
+        options: dict[str, Any] = {"dest": name, "default": None}
+        if kind is bool:
+            options["action"] = "store_true"
+        elif typing.get_origin(kind) is list:
+            options["action"] = "append"
+        elif typing.get_origin(kind) is typing.Literal:
+            options["choices"] = list(typing.get_args(kind))
+        elif kind is int:
+            floor = [m.ge for m in info.metadata if isinstance(m, annotated_types.Ge)]
+            options["type"] = at_least(floor[0]) if floor else int
+        elif kind is float:
+            options["type"] = float
+        if info.is_required():
+            shown = " (required)"
+        else:
+            default = info.get_default(call_default_factory=True)
+            shown = "" if default is None or default is False or default == [] else f" (default: {default})"
+        if "choices" not in options and options.get("action") in (None, "append"):
+            options["metavar"] = flag(name).removeprefix("--").upper().replace("-", "_")
+        options["help"] = f"{info.description}{shown}".replace("%", "%%")
+        parser.add_argument(flag(name), **options)
+
+
+def parser() -> argparse.ArgumentParser:
+    # -v works before or after the command; SUPPRESS keeps a subcommand's unset flag from hiding the top one
+    verbose = _Parser(add_help=False)
+    verbose.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+        help="debug logging, and the full traceback (Prefect's too) behind any error",
+    )  # fmt: skip
+    top = _Parser(prog="vecpress", description=DESCRIPTION, epilog=EXAMPLES["vecpress"], parents=[verbose])
+    sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="<command>")
+
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=summary, description=summary, epilog=EXAMPLES[name], parents=[verbose]
+        )
+
+    run = command("run", "embed, compress, index, evaluate and publish a corpus")
+    run.add_argument(
+        "--config",
+        action="append",
+        help="YAML config; repeat to layer files (e.g. a runner profile from infra/runners/); flags override",
+    )
+    _config_options(run, ReindexConfig, RUN_OPTIONS)
+    _config_options(_goal_group(run, "with --codec auto"), ReindexConfig, GOAL_OPTIONS)
+
+    plan = command("plan", "measure codecs on a sample of the corpus and pick one for a goal")
+    _config_options(plan, PlanConfig, PLAN_OPTIONS)
+    _config_options(_goal_group(plan, "required"), PlanConfig, GOAL_OPTIONS)
+    plan.add_argument("--json", action="store_true", help="also print the plan (JSON) on stdout")
+
+    search = command("search", "query the current run of an index: hits with their texts and labels")
+    search.add_argument("queries", nargs="*", help="query texts (or use --queries-file)")
+    search.add_argument("--index", required=True, help="output root given to 'vecpress run' (required)")
+    search.add_argument("-k", type=at_least(1), default=10, help="hits per query")
+    search.add_argument("--queries-file", help="a text file of queries, one per line")
+    search.add_argument(
+        "--no-text", action="store_true", help="ids and scores only (texts are read from the run's input)"
+    )
+    search.add_argument(
+        "--nprobe", type=at_least(1), help="IVF lists searched per query (default: the run's --nprobe)"
+    )
+    search.add_argument(
+        "--device", default="auto", help="where queries are embedded: auto, cpu, cuda, cuda:N"
+    )
+    search.add_argument("--json", action="store_true", help="print the hits as JSON")
+
+    served = command("serve", "a search server over an output's current run that follows each new publish")
+    served.add_argument("--index", required=True, help="output root given to 'vecpress run' (required)")
+    served.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    served.add_argument("--port", type=at_least(1), default=8000, help="port to listen on")
+    served.add_argument(
+        "--device", default="auto", help="where queries are embedded: auto, cpu, cuda, cuda:N"
+    )
+    served.add_argument(
+        "--poll", type=float, default=5.0, help="seconds between looks at CURRENT for a newly published run"
+    )
+
+    inspect = command(
+        "inspect", "the current run's manifest: counts, sizes, quality, and whether its files are intact"
+    )
+    inspect.add_argument("index", help="output root given to 'vecpress run'")
+    inspect.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    inspect.add_argument(
+        "--no-verify", action="store_true", help="skip checking every file against the manifest's sha256"
+    )
+
+    check = command("verify", "check every file of the current run against its manifest (size and sha256)")
+    check.add_argument("index", help="output root given to 'vecpress run'")
+
+    sample = command("sample-data", "write the bundled 20 Newsgroups corpus as Parquet")
+    sample.add_argument("--output", required=True, help="folder to write the Parquet files to (required)")
+    sample.add_argument("--limit", type=at_least(1), help="a seeded random subset of this many posts")
+    sample.add_argument("--seed", type=int, default=0, help="seed of --limit's subset")
+    return top
+
+
+def _goal_group(parser: argparse.ArgumentParser, when: str) -> Any:
+    return parser.add_argument_group(f"planner goal (one of the first three; {when})")
+
+
+def config_values(args: argparse.Namespace, model: type[BaseModel]) -> dict[str, Any]:
+    """The options given on the command line, by config key."""
+    return {k: v for k, v in vars(args).items() if k in model.model_fields and v is not None}
+
+
+__all__ = ["FLAGS", "at_least", "config_values", "parser"]
