@@ -159,6 +159,29 @@ def plot_oos(corpus: str, r: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def serve_section(sv: dict[str, Any]) -> str:
+    """`vecpress serve` under load: one row per number of concurrent clients, then the swap."""
+    c, ip, sw = sv["codec"], sv["in_process"], sv["swap"]
+    lines = [
+        f"\n`vecpress serve` on 127.0.0.1 ({sv['documents']:,} documents, {c['factory']}"
+        f"{' + ' + c['refine'] + ' x' + str(c['rerank']) if c.get('refine') else ''}, {c['model']}, k="
+        f"{sv['k']}, one query per request, texts included; started in {sv['startup_s']} s). In-process "
+        f"search of the same queries: p50 {ip['p50_ms']} ms, p99 {ip['p99_ms']} ms.\n\n"
+        "| clients | requests | queries/s | p50 ms | p99 ms |\n|---|---|---|---|---|\n",
+    ]
+    for row in sv["load"]:
+        lines.append(
+            f"| {row['clients']} | {row['requests']} | {row['queries_per_s']} | {row['p50_ms']} | "
+            f"{row['p99_ms']} |\n"
+        )
+    lines.append(
+        f"\nA re-run published a new run while it served: it answered from the new run "
+        f"{sw['publish_to_serving_s']} s after the publish (loaded and verified in full first), and that "
+        f"run's first query took {sw['first_query_ms']} ms ({sw['first_query_vs_p50']}x the 1-client p50).\n"
+    )
+    return "".join(lines)
+
+
 def markdown(results: dict[str, Any]) -> str:
     head = (
         ""
@@ -229,6 +252,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"{inc['embed_ratio']}x, whole run {inc['run_ratio']}x of the full run's. Stages of the nightly "
             f"run: {', '.join(f'{k} {v}s' for k, v in new['stages_s'].items())}.\n"
         )
+    if results.get("serve"):
+        parts.append(serve_section(results["serve"]))
     if "ratios" in results:
         parts.append("\nRatios (same run):\n")
         parts.append("".join(f"- `{k}`: {v}\n" for k, v in results["ratios"].items()))

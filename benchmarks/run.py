@@ -17,14 +17,14 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from benchmarks import backends, incremental, oos, pipeline_speed, quality, report, scale, speed
+from benchmarks import backends, incremental, oos, pipeline_speed, quality, report, scale, serve_load, speed
 from transforms import codec, publish
 from transforms.models import MINILM, MPNET
 
 logger = logging.getLogger(__name__)
 
 SHORT_NAMES = {MINILM: "minilm", MPNET: "mpnet"}
-PARTS = ("oos", "quality", "subset", "speed", "scale", "incremental", "backends")
+PARTS = ("oos", "quality", "subset", "speed", "scale", "incremental", "backends", "serve")
 
 
 def sweep(dim: int, n: int, quick: bool) -> list[tuple[str, tuple[int, ...]]]:
@@ -267,6 +267,15 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
 
+    if "serve" in parts:
+        results["serve"] = serve_part(args, corpus)
+        results.setdefault("ratios", {}).update(
+            {
+                "serve_p50_vs_in_process": results["serve"]["serve_vs_in_process_p50"],
+                "serve_first_query_after_swap_vs_p50": results["serve"]["swap"]["first_query_vs_p50"],
+            }
+        )
+
     if "oos" in parts:
         results["out_of_sample"] = oos_part(args)
     results.pop("planner", None)  # in-sample planner picks, replaced by the out-of-sample headline
@@ -274,6 +283,22 @@ def main(argv: list[str] | None = None) -> int:
     print(report.markdown(results))
     print(json.dumps({"results": str(args.out)}))
     return 0
+
+
+def serve_part(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
+    """`vecpress serve` over the train split's index, queried with the test split's posts (their first 30
+    words), see benchmarks.serve_load."""
+    output = index_split(corpus, args.cache, "train", args.model, args.max_seq_length)
+    posts = pq.read_table(corpus / "test", columns=["body"]).column("body").to_pylist()
+    queries = [" ".join(p.split()[:30]) for p in posts if p and p.strip()][:500]
+    run_args = ["--id-column", "doc_id", "--text-column", "body", "--label-column", "topic", "--model"]
+    run_args += [args.model, "--shards", "4", "--eval-queries", "1000"]  # index_split's: every chunk reused
+    if args.max_seq_length:
+        run_args += ["--max-seq-length", str(args.max_seq_length)]
+    requests, seconds = (20, 5.0) if args.quick else (400, 60.0)
+    return serve_load.measure(
+        output, corpus / "train", args.cache, queries, requests, seconds, 10, tuple(run_args)
+    )
 
 
 def speed_part(args: argparse.Namespace, corpus: Path, main_run: dict[str, Any]) -> dict[str, Any]:

@@ -84,6 +84,8 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
         "incremental_embed_vs_full",
         "incremental_run_vs_full",
         "embed_speedup_best_cpu",
+        "serve_p50_vs_in_process",
+        "serve_first_query_after_swap_vs_p50",
     }
     variants = {r["variant"]: r for r in results["backends"]["rows"]}
     assert set(variants) == {
@@ -106,6 +108,11 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     scale = results["scale"]  # a whole `vecpress run` at 1,000 and 2,000 documents (--quick)
     assert scale["1000"]["peak_rss_mib"] > 0 and scale["2000"]["wall_s"] > 0
     assert scale["rss_growth"] == results["ratios"]["run_rss_growth_1m_vs_100k"]
+    served = results["serve"]  # `vecpress serve` over the train index, 1 and 8 clients, then a re-run's swap
+    assert [row["clients"] for row in served["load"]] == [1, 8] and served["documents"] == 900
+    assert all(row["requests"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0 for row in served["load"])
+    assert served["swap"]["swaps"] == 1 and served["swap"]["publish_to_serving_s"] >= 0
+    assert "| clients | requests | queries/s | p50 ms | p99 ms |" in (out / "results.md").read_text()
     for png in ("quality_per_byte.png", "quality_per_byte_subset_fake-16.png"):
         assert (out / png).stat().st_size > 10_000
     assert "| codec | bytes/vec |" in (out / "results.md").read_text()

@@ -1,0 +1,172 @@
+"""Load on `vecpress serve`: latency percentiles and queries/s for 1 and 8 concurrent clients on 127.0.0.1,
+each level bounded in requests and seconds, against the same searches made in-process (the baseline of the
+ratio); then a nightly re-run publishes while the server runs, and the time until it serves the new run and
+the latency of its first query there are measured."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+CLIENTS = (1, 8)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(check, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = check()
+        except httpx.HTTPError:
+            found = None
+        if found:
+            return found
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def _percentiles(ms: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+    }
+
+
+def load(base: str, queries: list[str], clients: int, requests: int, seconds: float, k: int) -> dict:
+    """``clients`` threads, each with its own connection, sending one query per request until ``requests``
+    are answered or ``seconds`` pass."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    sent = iter(range(requests))
+    deadline = time.monotonic() + seconds
+
+    def client() -> None:
+        with httpx.Client(base_url=base, timeout=60) as http:
+            for i in sent:
+                if time.monotonic() > deadline:
+                    return
+                start = time.perf_counter()
+                res = http.post("/search", json={"queries": [queries[i % len(queries)]], "k": k})
+                res.raise_for_status()
+                with lock:
+                    latencies.append(1000 * (time.perf_counter() - start))
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "queries_per_s": round(len(latencies) / wall, 2),
+        **_percentiles(latencies),
+    }
+
+
+def in_process(output: str, queries: list[str], n: int, k: int) -> dict[str, float]:
+    """The same one-query searches made in this process (model and shards loaded once, texts included)."""
+    from transforms.query import PublishedIndex
+
+    index = PublishedIndex(output)
+    index.search(queries[:1], k)
+    ms = []
+    for q in queries[:n]:
+        start = time.perf_counter()
+        index.search([q], k)
+        ms.append(1000 * (time.perf_counter() - start))
+    return _percentiles(ms)
+
+
+def measure(
+    index: str,
+    corpus: Path,
+    cache: Path,
+    queries: list[str],
+    requests: int = 400,
+    seconds: float = 60.0,
+    k: int = 10,
+    run_args: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Serve a copy of ``index`` (an output of ``vecpress run`` over ``corpus``), load it, then re-run
+    ``vecpress run`` into it (``run_args``: the options of the first run) and time the swap."""
+    root = cache / "serve"
+    if root.exists():
+        shutil.rmtree(root)
+    output = root / "index"
+    shutil.copytree(index, output, ignore=shutil.ignore_patterns("LOCK"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.setdefault("PREFECT_HOME", str(cache / "serve-prefect"))
+    port = _port()
+    base = f"http://127.0.0.1:{port}"
+    log = (root / "serve.log").open("wb")
+    command = [sys.executable, "-m", "flows.cli", "serve", "--index", str(output), "--port", str(port)]
+    server = subprocess.Popen([*command, "--poll", "0.2"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        started = time.perf_counter()
+        first = _wait(lambda: httpx.get(f"{base}/health").json(), 300, "the server")
+        figures: dict[str, Any] = {
+            "documents": first["counts"]["indexed"],
+            "codec": first["codec"],
+            "k": k,
+            "startup_s": round(time.perf_counter() - started, 1),
+            "in_process": in_process(str(output), queries, min(requests, 200), k),
+            "load": [load(base, queries, c, requests, seconds, k) for c in CLIENTS],
+        }
+        one = figures["load"][0]
+        figures["serve_vs_in_process_p50"] = round(one["p50_ms"] / figures["in_process"]["p50_ms"], 3)
+        figures["swap"] = _swap(base, output, corpus, env, first["run_id"], queries[0], k, run_args)
+        figures["swap"]["first_query_vs_p50"] = round(figures["swap"]["first_query_ms"] / one["p50_ms"], 3)
+        return figures
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def _swap(
+    base: str,
+    output: Path,
+    corpus: Path,
+    env: dict[str, str],
+    old: str,
+    query: str,
+    k: int,
+    run_args: tuple[str, ...],
+) -> dict[str, Any]:
+    """A real re-run publishes a new run (unchanged corpus: every chunk reused); how long until the server
+    answers from it, and how long its first query there takes."""
+    command = [sys.executable, "-m", "flows.cli", "run", "--input", str(corpus), "--output", str(output)]
+    res = subprocess.run([*command, *run_args], env=env, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"vecpress run failed: {res.stderr[-3000:]}")
+    published = time.perf_counter()
+    health = _wait(lambda: (h := httpx.get(f"{base}/health").json())["run_id"] != old and h, 300, "the swap")
+    swapped = time.perf_counter()
+    start = time.perf_counter()
+    answer = httpx.post(f"{base}/search", json={"queries": [query], "k": k}, timeout=60).json()
+    first_ms = 1000 * (time.perf_counter() - start)
+    assert answer["run_id"] == health["run_id"]
+    return {
+        "publish_to_serving_s": round(swapped - published, 2),
+        "first_query_ms": round(first_ms, 2),
+        "swaps": health["swaps"],
+    }
