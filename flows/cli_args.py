@@ -198,6 +198,11 @@ def parser() -> argparse.ArgumentParser:
         "--nprobe", type=at_least(1), help="IVF lists searched per query (default: the run's --nprobe)"
     )
     search.add_argument(
+        "--rerank",
+        type=at_least(1),
+        help="two-tier runs: candidates re-ranked by the stored codes per hit (default: the run's --rerank)",
+    )
+    search.add_argument(
         "--device", default="auto", help="where queries are embedded: auto, cpu, cuda, cuda:N"
     )
     search.add_argument("--json", action="store_true", help="print the hits as JSON")

@@ -82,6 +82,11 @@ def test_run_search_inspect_with_the_real_model_on_real_posts(tmp_path, env):
     )
     table = vecpress("search", "--index", out, "-k", "2", "space shuttle launch", env=env)
     assert table.returncode == 0 and "rank" in table.stdout
+    # a wider re-rank per query: still the post itself first
+    wider = vecpress("search", "--index", out, "-k", "3", "--rerank", "30", "--queries-file", str(queries),
+                     "--json", "--no-text", env=env)  # fmt: skip
+    assert wider.returncode == 0, wider.stderr[-3000:]
+    assert [r["hits"][0]["doc_id"] for r in json.loads(wider.stdout)] == [p["doc_id"] for p in posts]
 
 
 def test_missing_index_is_a_clear_error(tmp_path, env):
