@@ -71,7 +71,7 @@ def run(
     from transforms import publish
 
     _, manifest = publish.current(str(output))
-    return {"wall_s": round(wall, 1), "stages_s": manifest["timings_s"], "reuse": manifest["reuse"]}
+    return {"wall_s": round(wall, 1), "stages_s": manifest.timings_s, "reuse": manifest.reuse}
 
 
 def measure(

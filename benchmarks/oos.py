@@ -187,10 +187,10 @@ def size_at_scale(pick: dict[str, Any], learn: np.ndarray, n: int, shards: int =
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         emb = speed.write_synthetic(tmp, n, learn.mean(axis=0), np.cov(learn, rowvar=False))
-        layout = RunLayout(tmp, "synthetic")
-        speed.encode_and_build(trained, info, emb, layout, shards, quantizer)
-        index = sum(io.size(u) for u in layout.shards("index", shards))
-        stored = sum(io.size(u) for u in layout.shards("refine", shards)) if quantizer is not None else 0
+        layout = RunLayout(tmp, "synthetic", shards)
+        speed.encode_and_build(trained, info, emb, layout, quantizer)
+        index = sum(io.size(u) for u in layout.shard_urls("index"))
+        stored = sum(io.size(u) for u in layout.shard_urls("refine")) if quantizer is not None else 0
     float_bytes = 4 * learn.shape[1]
     return {
         "vectors": n,

@@ -129,7 +129,7 @@ def measure(parquet: Path, model: str, max_seq_length: int | None) -> dict[str, 
     """Both ratios from one `vecpress run` and one raw pass over the same documents, same codec."""
     with tempfile.TemporaryDirectory() as tmp:
         wall, manifest = vecpress_run(parquet, os.path.join(tmp, "out"), model, max_seq_length)
-    params = manifest["parameters"]
+    params = manifest.parameters
     job = {
         "parquet": str(parquet),
         "text_column": "body",
@@ -137,15 +137,15 @@ def measure(parquet: Path, model: str, max_seq_length: int | None) -> dict[str, 
         "max_seq_length": max_seq_length,
         "batch_size": params["batch_size"],
         "threads": len(os.sched_getaffinity(0)),
-        "factory": manifest["codec"]["factory"],
-        "sample_size": manifest["codec"]["sample_size"],
-        "eval_queries": manifest["evaluation"]["queries"],
+        "factory": manifest.codec.factory,
+        "sample_size": manifest.codec.sample_size,
+        "eval_queries": manifest.evaluation["queries"],
         "k": params["k"],
         "nprobe": params["nprobe"],
     }
     raw = raw_steps(job)
-    docs = manifest["counts"]["embedded"]
-    stages = manifest["timings_s"]
+    docs = manifest.counts.embedded
+    stages = manifest.timings_s
     raw_embed = raw["load_model"] + raw["embed"]  # vecpress's embed stage loads the model too
     return {
         "documents": docs,

@@ -152,26 +152,26 @@ def published_row(
 
     published = PublishedIndex(output, nprobe=nprobe)
     manifest = published.manifest
-    info = manifest["codec"]
+    info = manifest.codec
     nprobe = published.nprobe
-    unit = info.get("unit_decode", False)
+    unit = info.unit_decode
     start = time.perf_counter()
     hits = search.search_shards(published.indexes, queries.vectors, K)
     latency_ms = 1000 * (time.perf_counter() - start) / len(queries.vectors)
     position = {int(r): i for i, r in enumerate(db.row_ids)}
     ids = np.vectorize(lambda r: position.get(int(r), -1))(hits.ids)
-    params = "".join(f" {k}={v}" for k, v in (info.get("params") or {}).items())
-    probe = planner.variant_suffix(nprobe if "IVF" in info["factory"] else None, unit)
-    probe += f" + {info['refine']} x{info['rerank']}" if info.get("refine") else ""
+    params = "".join(f" {k}={v}" for k, v in info.params.items())
+    probe = planner.variant_suffix(nprobe if "IVF" in info.factory else None, unit)
+    probe += f" + {info.refine} x{info.rerank}" if info.refine else ""
     return row(
-        f"vecpress{label} {info['factory']}{params}{probe}",
-        info["code_size"],
-        info["dim"],
+        f"vecpress{label} {info.factory}{params}{probe}",
+        info.code_size,
+        info.dim,
         ids,
         truth,
         train_s=None,
         encode_vectors_per_s=None,
         search_ms_per_query=round(latency_ms, 4),
         from_pipeline=True,
-        codec_bytes=manifest["sizes"]["codec_bytes"],
+        codec_bytes=manifest.sizes["codec_bytes"],
     )

@@ -1,4 +1,7 @@
-"""Benchmark results as JSON, a Markdown table and plots of quality against bytes per vector."""
+"""Benchmark results as JSON, a Markdown table and plots of quality against bytes per vector.
+
+Over 300 lines on purpose: one section writer per benchmark part, each short, all rendering the one
+results.json into the one results.md that the README links."""
 
 from __future__ import annotations
 

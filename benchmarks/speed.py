@@ -24,7 +24,6 @@ def encode_and_build(
     info: codec.CodecInfo,
     emb: Embeddings,
     layout: RunLayout,
-    shards: int,
     quantizer: Any = None,
 ) -> None:
     """vecpress's encode stage (code chunks, then each shard's codes and, for two tiers, fine codes) and its
@@ -36,15 +35,11 @@ def encode_and_build(
         key = f"c{i:06d}"
         store.commit(key, encoding.encode_chunk(trained, info, emb.url(i), schema, quantizer), schema)
         urls.append(store.url(key))
-    for s in range(shards):
-        refine_url = layout.shard("refine", s, shards)
-        encoding.write_shard(urls, emb.dropped, s, shards, info, layout.shard("codes", s, shards), refine_url)
+    for s in range(layout.shards):
+        refine_url = layout.shard("refine", s)
+        encoding.write_shard(urls, emb.dropped, s, layout.shards, info, layout.shard("codes", s), refine_url)
         building.build_shard(
-            trained,
-            info,
-            layout.shard("codes", s, shards),
-            layout.shard("index", s, shards),
-            layout.shard("idmap", s, shards),
+            trained, info, layout.shard("codes", s), layout.shard("index", s), layout.shard("idmap", s)
         )
 
 
@@ -69,9 +64,9 @@ def encode_build_ratio(codec_url: str, emb: Embeddings, shards: int) -> dict[str
     raw_index.add_with_ids(x, row_ids)
     raw_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
-        layout = RunLayout(tmp, "bench")
+        layout = RunLayout(tmp, "bench", shards)
         start = time.perf_counter()
-        encode_and_build(trained, info, emb, layout, shards, quantizer)
+        encode_and_build(trained, info, emb, layout, quantizer)
         vecpress_s = time.perf_counter() - start
     return {
         "vectors": len(x),

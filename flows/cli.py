@@ -11,7 +11,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from flows import cli_args
+from flows import cli_args, preflight
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -27,25 +27,26 @@ def _run(args: argparse.Namespace) -> int:
     from flows.reindex import reindex
     from transforms import report
     from transforms.errors import StorageError
+    from transforms.manifest import Manifest
 
     overrides = cli_args.config_values(args, ReindexConfig)
     if args.config:
         config = ReindexConfig.from_yaml(*args.config, **overrides)
     else:
         config = ReindexConfig.build(**{k: v for k, v in overrides.items() if v is not None})
-    _refuse_ephemeral("--output", config.output)
-    _check_storage(config.input, config.output)  # before seconds of starting Prefect
-    _warm_model(config)  # while the Prefect server starts
-    with _prefect_api():
+    preflight.refuse_ephemeral("--output", config.output)
+    preflight.check_storage(config.input, config.output)  # before seconds of starting Prefect
+    preflight.warm_model(config)  # while the Prefect server starts
+    with preflight.prefect_api():
         try:
-            manifest = reindex(config)
+            manifest = Manifest.from_json(reindex(config))
         except OSError as err:
             if err.errno != errno.ENOSPC:
                 raise
             raise StorageError(
                 f"{config.output}: no space left on device; nothing was published, the current run is intact"
             ) from err
-    table = Table(title=f"vecpress run {manifest['run_id']}", show_header=False)
+    table = Table(title=f"vecpress run {manifest.run_id}", show_header=False)
     for key, value in report.summary_rows(manifest):
         table.add_row(key, value)
     Console().print(table)
@@ -59,7 +60,7 @@ def _plan(args: argparse.Namespace) -> int:
     from transforms.planner import sample as plan_sample
 
     config = PlanConfig.build(**cli_args.config_values(args, PlanConfig))
-    _refuse_ephemeral("--out", config.out)
+    preflight.refuse_ephemeral("--out", config.out)
     goal = config.goal() or planner.Goal()
     goal.check(has_labels=True)  # the goal's shape; labels are checked once the sample is read
     if config.embeddings:
@@ -93,55 +94,6 @@ def _plan(args: argparse.Namespace) -> int:
             + f", {p['search_ms_per_query']:.3f} ms/query\nwhy: {p['why']}\nplan: {config.out}/plan.md"
         )
     return 0
-
-
-def _refuse_ephemeral(flag: str, url: str) -> None:
-    from transforms import io
-    from transforms.errors import StorageError
-
-    if io.is_ephemeral(url):
-        raise StorageError(
-            f"{flag} {url}: a memory:// location lives only as long as this process, so nothing would be "
-            "left once it exits; give a local path or an object-store URL (s3://, gs://)"
-        )
-
-
-def _check_storage(input_url: str, output: str) -> None:
-    """Both URLs have a driver, and a local output can be written to."""
-    from transforms import io
-
-    io.filesystem(input_url)
-    io.ensure_writable(output)
-
-
-def _prefect_api():
-    """The Prefect server the flow reports to: PREFECT_API_URL when set, else a temporary one that dies with
-    this process (flows.server)."""
-    from contextlib import nullcontext
-
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value():
-        return nullcontext()
-    from flows.server import temporary_server
-
-    return temporary_server(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
-
-
-def _warm_model(config) -> None:
-    """Load the model in a thread while the flow starts (seconds on 2 cores, mostly waiting on the Prefect
-    server): the flow's first stage then finds it loaded. A failure here is left for that stage to report."""
-    import threading
-
-    from transforms.embedder import load_embedder
-
-    def load() -> None:
-        try:
-            load_embedder(config.embedder())
-        except Exception:  # noqa: BLE001 - the flow's check_model_and_codec loads it again and reports
-            pass
-
-    threading.Thread(target=load, name="warm-model", daemon=True).start()
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -225,15 +177,13 @@ def _inspect(args: argparse.Namespace) -> int:
         checked = verify.verify(args.index)
         layout, manifest = checked.layout, checked.manifest
     if args.json:
-        print(json.dumps(manifest, indent=2))
+        print(json.dumps(manifest.to_json(), indent=2))
     else:
         table = Table(title=f"{args.index}: current run {layout.run_id}", show_header=False)
         for key, value in report.summary_rows(manifest):
             table.add_row(key, value)
-        total = sum(f["bytes"] for f in manifest["files"])
-        table.add_row(
-            "files", f"{len(manifest['files'])} files, {total / 1e6:.2f} MB (sha256 in manifest.json)"
-        )
+        total = sum(f["bytes"] for f in manifest.files)
+        table.add_row("files", f"{len(manifest.files)} files, {total / 1e6:.2f} MB (sha256 in manifest.json)")
         table.add_row(
             "integrity", "not checked (--no-verify)" if checked is None else _integrity_text(checked)
         )

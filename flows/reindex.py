@@ -16,6 +16,7 @@ from flows.cache import result_storage, run_cached
 from flows.config import ReindexConfig
 from transforms import embeddings, lock, sizes, stage_keys
 from transforms.layout import RunLayout, new_run_id
+from transforms.manifest import Counts, Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -71,41 +72,40 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
     with _timed(timings, "evaluate"):
         quality, per_query = tasks.evaluate(config, layout, counts["embedded"], info, written)
     emb = embeddings.Embeddings.load(layout)
-    manifest = {
-        "run_id": layout.run_id,
-        "output": config.output,
-        "parameters": config.model_dump(mode="json"),
-        "counts": {**counts, "encoded": encoded["rows"]},
-        "reuse": {
+    manifest = Manifest(
+        run_id=layout.run_id,
+        output=config.output,
+        parameters=config.model_dump(mode="json"),
+        counts=Counts(**counts, encoded=encoded["rows"]),
+        reuse={
             **embedded["reuse"],
             "code_chunks_reused": encoded.get("chunks_reused", 0),
             "index_shards_reused": built.get("shards_reused", 0),
             "codec_kept": fitted.get("kept"),
             "codec_not_kept": fitted.get("not_kept"),
-            "previous_run": None if previous is None else previous[1]["run_id"],
+            "previous_run": None if previous is None else previous[1].run_id,
         },
-        "codec": info.to_json(),
-        "evaluation": quality,
-        "sizes": sizes.run_sizes(layout, config.shards, info, counts["indexed"]),
-        "timings_s": timings,
-        "shards": {
-            kind: [u.rsplit("/", 1)[1] for u in layout.shards(kind, config.shards)]
+        codec=info,
+        evaluation=quality,
+        sizes=sizes.run_sizes(layout, info, counts["indexed"]),
+        timings_s=timings,
+        shards={
+            kind: layout.shard_names(kind)
             for kind in ("codes", "index", "idmap", *(["refine"] if info.refine else []))
         },
-        "chunks": list(emb.chunks),  # the embed chunks, from the output root, with their records
-        "inputs": versions,  # each input file's version as read: search shows texts only from these
-        "rejects_file": "rejects.arrow",
-        "skipped_files": skipped,
-        "reused": reused,
-    }
+        chunks=list(emb.chunks),  # the embed chunks, from the output root, with their records
+        inputs=versions,  # each input file's version as read: search shows texts only from these
+        skipped_files=skipped,
+        reused=reused,
+    )
     text = tasks.write_report(layout, manifest, per_query)
     lease.check()  # a run that lost its lock publishes nothing
     logger.info("stage publish: started (run %s)", layout.run_id)
-    manifest = tasks.publish_run(layout, manifest, written)
+    published = tasks.publish_run(layout, manifest, written)
     create_markdown_artifact(
         markdown=text, key="vecpress-report", description=f"vecpress run {layout.run_id}"
     )
-    return manifest
+    return published.to_json()
 
 
 @flow(name="reindex")
@@ -115,6 +115,7 @@ def reindex(
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Parquet -> embeddings -> codec -> code shards -> index shards -> evaluation -> atomic publish.
+    Returns the published manifest (transforms.manifest.Manifest) as JSON.
 
     Args:
         config: the full run configuration; or, as deployments pass it,
@@ -125,6 +126,6 @@ def reindex(
         if config_file is None:
             raise ValueError("reindex needs a config or a config_file")
         config = ReindexConfig.from_yaml(config_file, **(overrides or {}))
-    layout = RunLayout(config.output, config.run_id or new_run_id())
+    layout = RunLayout(config.output, config.run_id or new_run_id(), config.shards)
     with lock.output_lock(config.output, layout.run_id, config.lock_lease_s) as lease:
         return _stages(config, layout, lease)

@@ -8,6 +8,7 @@ old one. A run that fails its check is refused: the old one keeps serving and ``
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -99,6 +100,9 @@ class Served:
         self._stop.set()
 
 
+SHOWN_CODEC = ("factory", "refine", "rerank", "code_size", "model", "backend")
+
+
 def app(served: Served) -> FastAPI:
     api = FastAPI(title="vecpress", description="Search the current run of a vecpress output.")
 
@@ -110,12 +114,10 @@ def app(served: Served) -> FastAPI:
             "status": "ok",
             "output": served.output,
             "run_id": index.run_id,
-            "published_at": m.get("published_at"),
-            "counts": m["counts"],
-            "codec": {
-                k: m["codec"][k] for k in ("factory", "refine", "rerank", "code_size", "model", "backend")
-            },
-            "quality": {k: m["evaluation"].get(k) for k in ("recall_at_k", "knn_accuracy_index", "k")},
+            "published_at": m.published_at,
+            "counts": dataclasses.asdict(m.counts),
+            "codec": {k: getattr(m.codec, k) for k in SHOWN_CODEC},
+            "quality": {k: m.evaluation.get(k) for k in ("recall_at_k", "knn_accuracy_index", "k")},
             "swaps": served.swaps,
             "refused": served.refused,
         }

@@ -26,11 +26,11 @@ from transforms import (
     publish,
     reading,
     report,
-    sampling,
     search,
 )
 from transforms.errors import VecpressError
 from transforms.layout import RunLayout
+from transforms.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def check_model_and_codec(config: ReindexConfig) -> int:
 
 CACHED = {"cache_key_fn": by_key, "persist_result": True}
 Records = dict[str, dict[str, Any]]  # a run's files by relative path: {"bytes", "sha256"} when written
-Previous = tuple[RunLayout, dict[str, Any], embeddings.Embeddings] | None  # the last published run
+Previous = tuple[RunLayout, Manifest, embeddings.Embeddings] | None  # the last published run
 
 
 @task(retries=1, **RETRY)
@@ -151,10 +151,6 @@ def _embeddings(layout: RunLayout, written: Records) -> embeddings.Embeddings:
     return emb
 
 
-def _codec_records(written: Records) -> dict[str, Any]:
-    return {rel.removeprefix("codec/"): r for rel, r in written.items() if rel.startswith("codec/")}
-
-
 @task(**CACHED)
 def fit_codec(
     config: ReindexConfig,
@@ -188,7 +184,7 @@ def encode(config: ReindexConfig, layout: RunLayout, written: Records, key: str)
     from pipelines import runner
 
     emb = embeddings.Embeddings.load(layout)
-    records = _codec_records(written)
+    records = integrity.under(written, "codec")
     _, info = codec.load(layout.codec, records)
     work = encode_stage.plan(emb, info)
     if work.todo:
@@ -197,11 +193,10 @@ def encode(config: ReindexConfig, layout: RunLayout, written: Records, key: str)
         )
         runner.run(lambda p: encode_pipeline.build_chunks(p, job), _beam_options(config), "encode")
     code_chunks = encode_stage.code_chunks(work)
-    n = config.shards
-    shards = encode_pipeline.ShardJob(layout.codec, records, tuple(code_chunks), emb.dropped, n)
-    items = [(i, layout.shard("codes", i, n), layout.shard("refine", i, n)) for i in range(n)]
+    shards = encode_pipeline.ShardJob(layout.codec, records, tuple(code_chunks), emb.dropped, layout.shards)
+    items = [(i, layout.shard("codes", i), layout.shard("refine", i)) for i in range(layout.shards)]
     runner.run(lambda p: encode_pipeline.build_shards(p, shards, items), _beam_options(config), "shards")
-    rows = sum(arrow_files.num_rows(layout.shard("codes", i, n)) for i in range(n))
+    rows = sum(arrow_files.num_rows(url) for url in layout.shard_urls("codes"))
     files = integrity.describe(layout.root, STAGE_FILES["encode"])
     return {
         "rows": rows,
@@ -220,22 +215,21 @@ def build(
     from pipelines import build as build_pipeline
     from pipelines import runner
 
-    n = config.shards
-    reused = building.reusable_shards(layout, written, n, previous)
+    reused = building.reusable_shards(layout, written, previous)
     jobs = [
-        (layout.shard("codes", i, n), layout.shard("index", i, n), layout.shard("idmap", i, n),
-         written.get(layout.shard_path("codes", i, n)))
-        for i in range(n)
+        (layout.shard("codes", i), layout.shard("index", i), layout.shard("idmap", i),
+         written.get(layout.shard_path("codes", i)))
+        for i in range(layout.shards)
         if i not in reused
     ]  # fmt: skip
     if jobs:
-        codec_records = _codec_records(written)
+        codec_records = integrity.under(written, "codec")
         runner.run(
             lambda p: build_pipeline.build(p, layout.codec, jobs, codec_records),
             _beam_options(config),
             "build",
         )
-    rows = sum(arrow_files.num_rows(layout.shard("idmap", i, n)) for i in range(n))
+    rows = sum(arrow_files.num_rows(url) for url in layout.shard_urls("idmap"))
     files = integrity.describe(layout.root, STAGE_FILES["build"])
     return {"rows": rows, "shards_reused": len(reused), "root": layout.root, "files": files}
 
@@ -244,39 +238,19 @@ def build(
 def evaluate(
     config: ReindexConfig, layout: RunLayout, n_total: int, info: codec.CodecInfo, written: Records
 ) -> tuple[dict[str, Any], list[float]]:
-    """Recall@k against exact float search and kNN label accuracy, on queries drawn from the corpus, searching
-    the shards as search will (two tiers re-ranked); every file is checked against its record first."""
+    """Recall@k against exact float search and kNN label accuracy (transforms.evaluation.evaluate_run),
+    searching the shards as search will; every file is checked against its record first."""
     emb = _embeddings(layout, written)
-    columns = ["row_id", "embedding", "label"]
-    queries = sampling.bottom_k(emb.batches(columns), min(config.eval_queries, n_total), config.seed + 1)
-    n = config.shards
-    quantizer = codec.load_refine(layout.codec, info, _codec_records(written))
-    indexes = [
-        search.open_shard(
-            layout.shard("index", i, n),
-            info.nprobe,
-            info,
-            written.get(layout.shard_path("index", i, n)),
-            quantizer,
-            layout.shard("refine", i, n),
-            written.get(layout.shard_path("refine", i, n)),
-        )
-        for i in range(n)
-    ]
-    out, per_query = evaluation.evaluate_index(
-        emb.batches, indexes, queries, config.k, bool(config.label_column)
-    )
-    if info.sample_size < n_total and info.sample_cutoff is not None:  # some documents were never trained on
-        keep = sampling.unseen(info.seed, info.sample_cutoff)
-        count = min(config.eval_queries, n_total - info.sample_size)
-        unseen = sampling.bottom_k(emb.batches(columns), count, config.seed + 1, keep)
-        share = 1 - info.sample_size / n_total
-        out["unseen"] = evaluation.unseen_recall(emb.batches, indexes, unseen, config.k, keep, share)
+    indexes = search.open_run(layout, info, written)
+    out, per_query = evaluation.evaluate_run(
+        emb.batches, indexes, info, n_total, config.eval_queries, config.k, config.seed,
+        bool(config.label_column),
+    )  # fmt: skip
     return out, per_query.tolist()
 
 
 @task
-def write_report(layout: RunLayout, manifest: dict[str, Any], per_query: list[float]) -> str:
+def write_report(layout: RunLayout, manifest: Manifest, per_query: list[float]) -> str:
     """report.md and report.png inside the run, before publishing, so the manifest lists them."""
     text = report.markdown(manifest)
     io.write_bytes(layout.dir("report.md"), text.encode())
@@ -285,5 +259,5 @@ def write_report(layout: RunLayout, manifest: dict[str, Any], per_query: list[fl
 
 
 @task(retries=2, **RETRY)
-def publish_run(layout: RunLayout, manifest: dict[str, Any], written: Records) -> dict[str, Any]:
+def publish_run(layout: RunLayout, manifest: Manifest, written: Records) -> Manifest:
     return publish.publish(layout, manifest, written)

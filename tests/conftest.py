@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+from transforms.manifest import Counts, Manifest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -18,6 +21,32 @@ TOPICS = {
     "cars": "engine car wheel drive brake tire dealer sedan gearbox",
     "hockey": "goal puck ice team season playoff skate coach score",
 }
+
+
+COUNTS = Counts(read=10, embedded=8, rejected=2, indexed=8, encoded=8)
+
+
+def make_manifest(output: str, run_id: str, shards: int, counts: Counts = COUNTS) -> Manifest:
+    """A minimal manifest of a run with ``shards`` index shards (no files yet)."""
+    from transforms import codec
+    from transforms.layout import RunLayout
+
+    info = codec.CodecInfo("fake:4", 4, True, None, "SQ8", "L2", 8, 0, 1, 4, "f")
+    names = RunLayout(output, run_id, shards).shard_names("index")
+    return Manifest(
+        run_id=run_id, output=output, parameters={}, counts=counts, codec=info, evaluation={}, sizes={},
+        timings_s={}, shards={"index": names},
+    )  # fmt: skip
+
+
+def clustered(n: int, dim: int, clusters: int, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """n unit vectors around ``clusters`` random centres, and each one's cluster as its label."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype("float32") * 2
+    labels = rng.integers(0, clusters, n)
+    x = centres[labels] + rng.standard_normal((n, dim)).astype("float32")
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype("float32"), [f"c{v}" for v in labels]
 
 
 def make_corpus(n: int, seed: int = 0) -> pa.Table:
@@ -135,3 +164,27 @@ def cli_env(tmp_path_factory) -> dict[str, str]:
     home = tmp_path_factory.mktemp("prefect-home")
     base = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     return {**base, "HF_HUB_OFFLINE": "1", "PREFECT_HOME": str(home)}
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory, prefect_server) -> Path:
+    """A small published run (fake embedder, 2 shards): copy it before damaging it (see ``damageable``)."""
+    from flows.config import ReindexConfig
+    from flows.reindex import reindex
+
+    root = tmp_path_factory.mktemp("published")
+    write_parquet(make_corpus(600), str(root / "in" / "a.parquet"))
+    reindex(
+        ReindexConfig(
+            input=str(root / "in"),
+            output=str(root / "index"),
+            id_column="doc_id",
+            text_column="body",
+            label_column="topic",
+            model="fake:32",
+            codec="IVF4,SQ8",
+            shards=2,
+            eval_queries=100,
+        )
+    )
+    return root / "index"

@@ -109,21 +109,21 @@ def build_shard(
     return int(index.ntotal)
 
 
-def reusable_shards(layout: Any, written: dict[str, Any], shards: int, previous: Any) -> set[int]:
+def reusable_shards(layout: Any, written: dict[str, Any], previous: Any) -> set[int]:
     """Shards whose code file is byte for byte the last published run's, built with the same codec: their
     index shard and id map are copied from that run instead of built again (the files it copies are checked
     against its manifest)."""
     if previous is None:
         return set()
     prev_layout, manifest, _ = previous
-    listed = {f["path"]: f for f in manifest.get("files", [])}
+    listed = manifest.records()
     codec_now = written.get("codec/codec.faiss", {}).get("sha256")
     if not codec_now or listed.get("codec/codec.faiss", {}).get("sha256") != codec_now:
         return set()
     reused = set()
-    for i in range(shards):
-        codes = layout.shard_path("codes", i, shards)
-        outputs = [layout.shard_path(kind, i, shards) for kind in ("index", "idmap")]
+    for i in range(layout.shards):
+        codes = layout.shard_path("codes", i)
+        outputs = [layout.shard_path(kind, i) for kind in ("index", "idmap")]
         if codes not in listed or listed[codes]["sha256"] != written.get(codes, {}).get("sha256"):
             continue
         if not all(rel in listed for rel in outputs):

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from transforms import codec, refine
-from transforms.codec import DEFAULT_RERANK
+from transforms import auto, codec, refine
+from transforms.auto import DEFAULT_RERANK
 from transforms.planner import Goal
 
 logger = logging.getLogger(__name__)
@@ -69,10 +69,10 @@ def choose(
             plan=plan,
         )
     if settings.codec == "auto":
-        auto = codec.auto_choice(len(vectors), n_total, vectors.shape[1])
+        default = auto.auto_choice(len(vectors), n_total, vectors.shape[1])
         return Chosen(
-            auto.factory, auto.nprobe or settings.nprobe, refine=auto.refine, rerank=auto.rerank,
-            reasons=auto.reasons,
+            default.factory, default.nprobe or settings.nprobe, refine=default.refine, rerank=default.rerank,
+            reasons=default.reasons,
         )  # fmt: skip
     rerank = settings.rerank if settings.refine else 1
     return Chosen(settings.codec, settings.nprobe, {}, settings.unit_decode, settings.refine, rerank)

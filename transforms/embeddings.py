@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from transforms import arrow_files, integrity, io
 from transforms.errors import VecpressError
 from transforms.layout import RunLayout
+from transforms.manifest import Manifest
 
 INDEX = "embeddings/chunks.json"
 DUPLICATES = "embeddings/duplicates.arrow"
@@ -184,7 +185,7 @@ def unchanged(now: Embeddings, before: Embeddings) -> np.ndarray:
     return common[a[1][i] == b[1][j]]
 
 
-def published(output: str) -> tuple[RunLayout, dict[str, Any], Embeddings] | None:
+def published(output: str) -> tuple[RunLayout, Manifest, Embeddings] | None:
     """The current published run of ``output`` with its embeddings, or None (no run, or one written before
     embeddings were kept as chunks)."""
     from transforms import publish

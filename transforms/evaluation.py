@@ -75,6 +75,34 @@ def evaluate_index(
     return out, per_query
 
 
+def evaluate_run(
+    source: Source,
+    indexes: Sequence[Any],
+    info: Any,
+    n_total: int,
+    queries: int,
+    k: int,
+    seed: int,
+    labels: bool,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """A run's evaluation protocol: ``queries`` documents drawn from the corpus by a seeded bottom-k (not
+    the codec's own sample seed), evaluated as evaluate_index does; and when the codec trained on a sample
+    (``info``: its CodecInfo) smaller than the ``n_total`` embedded documents, recall among the documents it
+    never saw as well (``unseen``)."""
+    from transforms import sampling
+
+    columns = ["row_id", "embedding", "label"]
+    drawn = sampling.bottom_k(source(columns), min(queries, n_total), seed + 1)
+    out, per_query = evaluate_index(source, indexes, drawn, k, labels)
+    if info.sample_size < n_total and info.sample_cutoff is not None:
+        keep = sampling.unseen(info.seed, info.sample_cutoff)
+        count = min(queries, n_total - info.sample_size)
+        unseen = sampling.bottom_k(source(columns), count, seed + 1, keep)
+        share = 1 - info.sample_size / n_total
+        out["unseen"] = unseen_recall(source, indexes, unseen, k, keep, share)
+    return out, per_query
+
+
 def unseen_recall(
     source: Source,
     indexes: Sequence[Any],

@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from transforms import codec, drift, io, sampling
+from transforms import codec, drift, integrity, io, sampling
 from transforms.choice import Chosen, CodecSettings, choose, train
 from transforms.embeddings import Embeddings, unchanged
 from transforms.layout import RunLayout
+from transforms.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def fit(
     n_total: int,
     settings: FitSettings,
     dim: int,
-    previous: tuple[RunLayout, dict[str, Any], Embeddings] | None = None,
+    previous: tuple[RunLayout, Manifest, Embeddings] | None = None,
 ) -> tuple[Any, Any, Fitted]:
     """(trained codec, stored-tier quantizer or None, what was fitted and why)."""
     not_kept = None
@@ -134,16 +135,21 @@ def _info(
 
 
 def _keep(
-    emb: Embeddings, settings: FitSettings, previous: tuple[RunLayout, dict[str, Any], Embeddings]
+    emb: Embeddings, settings: FitSettings, previous: tuple[RunLayout, Manifest, Embeddings]
 ) -> tuple[Any, Any, Fitted] | str | None:
     """The last run's codec, when it was made for the same settings and still encodes the new and changed
     documents about as well as unseen ones when it was trained (drift.check); why not, when it was made for
     the same settings but no longer fits; None when it was made for others."""
     layout, manifest, before = previous
-    if manifest.get("codec", {}).get("settings_key") != settings.key():
+    if manifest.codec.settings_key != settings.key():
         return None
-    index, info = codec.load(layout.codec)
-    quantizer = codec.load_refine(layout.codec, info)
+    records = integrity.under(manifest.records(), "codec")  # its files must be what that run published
+    try:
+        index, info = codec.load(layout.codec, records)
+        quantizer = codec.load_refine(layout.codec, info, records)
+    except integrity.IntegrityError as err:
+        logger.warning("codec: not keeping the codec of run %s: %s", manifest.run_id, err)
+        return f"the codec of run {manifest.run_id} was not kept: {err}"
     same = unchanged(emb, before)
     keep = lambda ids: ~np.isin(ids, same)  # noqa: E731 - the documents new or changed since then
     try:
@@ -156,10 +162,10 @@ def _keep(
         measured = drift.errors(index, quantizer, fresh.vectors)
         ok, why = drift.check(info.drift_reference, measured)
     if not ok:
-        logger.warning("codec: not keeping the codec of run %s: %s", manifest["run_id"], why)
-        return f"the codec of run {manifest['run_id']} was not kept: {why}"
-    logger.info("codec: keeping the codec of run %s: %s", manifest["run_id"], why)
-    kept = {"from_run": manifest["run_id"], "why": why, "errors": measured}
+        logger.warning("codec: not keeping the codec of run %s: %s", manifest.run_id, why)
+        return f"the codec of run {manifest.run_id} was not kept: {why}"
+    logger.info("codec: keeping the codec of run %s: %s", manifest.run_id, why)
+    kept = {"from_run": manifest.run_id, "why": why, "errors": measured}
     return index, quantizer, Fitted(info, kept=kept, source=layout.codec)
 
 

@@ -113,3 +113,9 @@ def problems(root: str, records: Mapping[str, Mapping[str, Any]]) -> list[str]:
         except IntegrityError as err:
             out.append(str(err))
     return out
+
+
+def under(records: Mapping[str, Any], folder: str) -> dict[str, Any]:
+    """The records of the files in ``folder`` (paths relative to the run), by their path inside it."""
+    prefix = folder.rstrip("/") + "/"
+    return {rel.removeprefix(prefix): r for rel, r in records.items() if rel.startswith(prefix)}

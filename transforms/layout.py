@@ -27,8 +27,12 @@ def new_run_id() -> str:
 
 @dataclass(frozen=True)
 class RunLayout:
+    """Every folder and file name of one run. ``shards``: how many index shards (and code, id map and
+    refine shards) the run has; a layout made only to read embeddings or the manifest may leave it 0."""
+
     output: str
     run_id: str
+    shards: int = 0
 
     @property
     def root(self) -> str:
@@ -37,17 +41,21 @@ class RunLayout:
     def dir(self, name: str) -> str:
         return io.join(self.root, name)
 
-    @staticmethod
-    def shard_path(kind: str, index: int, total: int) -> str:
+    def shard_path(self, kind: str, index: int) -> str:
         """A shard's path inside the run directory, as the manifest and the stages' records name it."""
+        if not 0 <= index < self.shards:
+            raise ValueError(f"run {self.run_id} has {self.shards} shards, not shard {index}")
         suffix = ".faiss" if kind == "index" else ".arrow"
-        return f"{kind}/{schemas.shard_name(index, total, suffix)}"
+        return f"{kind}/{schemas.shard_name(index, self.shards, suffix)}"
 
-    def shard(self, kind: str, index: int, total: int) -> str:
-        return io.join(self.root, self.shard_path(kind, index, total))
+    def shard(self, kind: str, index: int) -> str:
+        return io.join(self.root, self.shard_path(kind, index))
 
-    def shards(self, kind: str, total: int) -> list[str]:
-        return [self.shard(kind, i, total) for i in range(total)]
+    def shard_urls(self, kind: str) -> list[str]:
+        return [self.shard(kind, i) for i in range(self.shards)]
+
+    def shard_names(self, kind: str) -> list[str]:
+        return [self.shard_path(kind, i).split("/", 1)[1] for i in range(self.shards)]
 
     @property
     def codec(self) -> str:

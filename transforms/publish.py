@@ -10,6 +10,7 @@ from typing import Any
 from transforms import integrity, io
 from transforms.errors import VecpressError
 from transforms.layout import POINTER, RunLayout, valid_run_id
+from transforms.manifest import Counts, Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -34,39 +35,34 @@ def describe_files(layout: RunLayout, written: Records | None = None) -> list[di
     return [{"path": rel, **record} for rel, record in found.items()]
 
 
-def check_counts(counts: dict[str, int]) -> None:
+def check_counts(counts: Counts) -> None:
     """Rows read must equal rows embedded plus rejected, and every embedded row must be indexed."""
-    if counts["read"] != counts["embedded"] + counts["rejected"]:
+    if counts.read != counts.embedded + counts.rejected:
         raise PublishError(
-            f"row accounting broken: read {counts['read']} != embedded {counts['embedded']} "
-            f"+ rejected {counts['rejected']}"
+            f"row accounting broken: read {counts.read} != embedded {counts.embedded} "
+            f"+ rejected {counts.rejected}"
         )
-    if counts["indexed"] != counts["embedded"]:
-        raise PublishError(
-            f"row accounting broken: embedded {counts['embedded']} != indexed {counts['indexed']}"
-        )
+    if counts.indexed != counts.embedded:
+        raise PublishError(f"row accounting broken: embedded {counts.embedded} != indexed {counts.indexed}")
 
 
-def publish(layout: RunLayout, manifest: dict[str, Any], written: Records | None = None) -> dict[str, Any]:
+def publish(layout: RunLayout, manifest: Manifest, written: Records | None = None) -> Manifest:
     """Write the manifest into the run, then make the run current with a single pointer write. ``written``:
     the records the stages made of their files (see describe_files)."""
-    check_counts(manifest["counts"])
-    manifest = {
-        **manifest,
-        "run_id": layout.run_id,
-        "files": describe_files(layout, written),
-        "published_at": dt.datetime.now(dt.UTC).isoformat(),
-    }
-    io.write_json(layout.manifest, manifest)
+    if manifest.run_id != layout.run_id:
+        raise PublishError(f"the manifest of run {manifest.run_id} cannot publish run {layout.run_id}")
+    check_counts(manifest.counts)
+    manifest = manifest.published(describe_files(layout, written), dt.datetime.now(dt.UTC).isoformat())
+    io.write_json(layout.manifest, manifest.to_json())
     pointer = {"run_id": layout.run_id, "manifest": f"runs/{layout.run_id}/manifest.json"}
     io.atomic_write_bytes(layout.pointer, (json.dumps(pointer) + "\n").encode())
     logger.info("published run %s at %s", layout.run_id, layout.output)
     return manifest
 
 
-def current(output: str) -> tuple[RunLayout, dict[str, Any]]:
-    """The published run an output points at, and its manifest; a missing, damaged or dangling pointer is
-    a PublishError that says so."""
+def current(output: str) -> tuple[RunLayout, Manifest]:
+    """The published run an output points at (its layout knows its shard count), and its manifest; a
+    missing, damaged or dangling pointer or manifest is a PublishError that says so."""
     pointer_url = io.join(output, POINTER)
     if not io.exists(pointer_url):
         raise PublishError(f"{output}: no published run (no {POINTER} pointer); run 'vecpress run' first")
@@ -79,11 +75,11 @@ def current(output: str) -> tuple[RunLayout, dict[str, Any]]:
         raise PublishError(f"{pointer_url}: damaged, it does not name a run ({err}); {repair}") from err
     layout = RunLayout(output, run_id)
     try:
-        manifest = io.read_json(layout.manifest)
+        manifest = Manifest.from_json(io.read_json(layout.manifest))
     except FileNotFoundError as err:
         raise PublishError(
             f"{pointer_url} points at run {run_id}, but its manifest {layout.manifest} is missing; {repair}"
         ) from err
-    except ValueError as err:
-        raise PublishError(f"{layout.manifest}: damaged, not a JSON manifest ({err}); {repair}") from err
-    return layout, manifest
+    except (ValueError, KeyError, TypeError) as err:
+        raise PublishError(f"{layout.manifest}: damaged, not a vecpress manifest ({err}); {repair}") from err
+    return RunLayout(output, run_id, manifest.shard_count), manifest

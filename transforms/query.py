@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from transforms import codec, publish, search, texts, verify
+from transforms import publish, search, texts
 from transforms.embedder import EmbedderSpec, load_embedder
-from transforms.reading import Columns
 
 
 @dataclass(frozen=True)
@@ -28,23 +27,15 @@ class PublishedIndex:
 
     def __init__(self, output: str, nprobe: int | None = None, device: str = "auto"):
         self.layout, self.manifest = publish.current(output)
-        self.info = info = codec.CodecInfo(**self.manifest["codec"])
+        self.info = info = self.manifest.codec
         self.nprobe = nprobe or info.nprobe
         # every file is checked against the manifest's size and sha256 before it is used
-        records = verify.records(self.manifest)
-        quantizer = codec.load_refine(
-            self.layout.codec, info, {k.removeprefix("codec/"): v for k, v in records.items()}
-        )
-        fine = verify.shard_records(self.layout, self.manifest, "refine") if info.refine else None
-        self.indexes = [
-            search.open_shard(url, self.nprobe, info, record, quantizer, *(fine[i] if fine else (None, None)))
-            for i, (url, record) in enumerate(verify.shard_records(self.layout, self.manifest, "index"))
-        ]
-        urls, records = zip(*verify.shard_records(self.layout, self.manifest, "idmap"), strict=True)
-        self.idmap = search.IdMap(list(urls), list(records))
-        params = self.manifest["parameters"]
-        self.columns = Columns(params["id_column"], params["text_column"], params.get("label_column"))
-        self.inputs = {v["url"]: v for v in self.manifest.get("inputs", [])}
+        records = self.manifest.records()
+        self.indexes = search.open_run(self.layout, info, records, self.nprobe)
+        urls, expect = zip(*search.shard_files(self.layout, records, "idmap"), strict=True)
+        self.idmap = search.IdMap(list(urls), list(expect))
+        self.columns = self.manifest.columns()
+        self.inputs = {v["url"]: v for v in self.manifest.inputs}
         self.spec = EmbedderSpec(
             model=info.model,
             device=device,

@@ -7,14 +7,16 @@ from typing import Any
 import numpy as np
 
 from transforms import io
+from transforms.codec import CodecInfo
+from transforms.manifest import Manifest
 from transforms.planner.report import size_text
 
 
-def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+def summary_rows(manifest: Manifest) -> list[tuple[str, str]]:
     """(label, value) pairs shown by ``vecpress run``, ``vecpress inspect`` and the Prefect artifact."""
-    counts, codec, quality = manifest["counts"], manifest["codec"], manifest["evaluation"]
-    timings, sizes = manifest["timings_s"], manifest["sizes"]
-    float_bytes = 4 * codec["dim"]
+    counts, codec, quality = manifest.counts, manifest.codec, manifest.evaluation
+    timings, sizes = manifest.timings_s, manifest.sizes
+    float_bytes = 4 * codec.dim
 
     def pct(x: float | None) -> str:
         return "n/a" if x is None or x != x else f"{100 * x:.2f}%"
@@ -22,40 +24,40 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [
         (
             "documents",
-            f"{counts['read']} read, {counts['embedded']} embedded, {counts['rejected']} rejected, "
-            f"{counts['indexed']} indexed",
+            f"{counts.read} read, {counts.embedded} embedded, {counts.rejected} rejected, "
+            f"{counts.indexed} indexed",
         ),
         *[
             ("skipped file", f"{f['file']}: {f['reason']}")  # --on-bad-file skip; its rows are not counted
-            for f in manifest.get("skipped_files") or []
+            for f in manifest.skipped_files
         ],
-        *_reuse(manifest.get("reuse")),
-        ("model", f"{codec['model']} ({codec['dim']}-d)"),
+        *_reuse(manifest.reuse),
+        ("model", f"{codec.model} ({codec.dim}-d)"),
         (
             "codec",
-            codec["factory"]
-            + "".join(f" {k}={v}" for k, v in (codec.get("params") or {}).items())
-            + (f"  [{'; '.join(codec['reductions'])}]" if codec["reductions"] else "")
-            + (f"  [planned: {codec['plan']['pick']['why']}]" if codec.get("plan") else ""),
+            codec.factory
+            + "".join(f" {k}={v}" for k, v in codec.params.items())
+            + (f"  [{'; '.join(codec.reductions)}]" if codec.reductions else "")
+            + (f"  [planned: {codec.plan['pick']['why']}]" if codec.plan else ""),
         ),
         (
             "bytes per vector",
             f"{sizes['index_bytes_per_vector']:.1f} in the index files all told (float32: {float_bytes}): "
             f"{sizes['list_bytes_per_vector']:.1f} of codes, ids and lists plus a "
-            f"{size_text(sizes['codec_bytes'])} codec copy per shard; the code alone is {codec['code_size']}",
+            f"{size_text(sizes['codec_bytes'])} codec copy per shard; the code alone is {codec.code_size}",
         ),
         (
             "compression ratio",
             f"{_all_told(sizes, float_bytes):.1f}x all told (index files); "
-            f"{float_bytes / codec['code_size']:.1f}x counting the code alone",
+            f"{float_bytes / codec.code_size:.1f}x counting the code alone",
         ),
         *_stored_tier(codec, sizes),
         (
             f"recall@{quality['k']} vs exact",
             f"{quality['recall_at_k']:.4f} over {quality['queries']} queries"
-            + (f", nprobe {codec['nprobe']}" if "IVF" in codec["factory"] else " (flat code index)")
-            + (", ranked by unit-length reconstructions" if codec.get("unit_decode") else "")
-            + (", re-ranked from the stored tier" if codec.get("refine") else "")
+            + (f", nprobe {codec.nprobe}" if "IVF" in codec.factory else " (flat code index)")
+            + (", ranked by unit-length reconstructions" if codec.unit_decode else "")
+            + (", re-ranked from the stored tier" if codec.refine else "")
             + _unseen(quality),
         ),
     ]
@@ -70,7 +72,7 @@ def summary_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
             )
         )
     rows.append(("wall time", ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())))
-    rows.append(("outputs", f"{manifest['output']}/runs/{manifest['run_id']}"))
+    rows.append(("outputs", f"{manifest.output}/runs/{manifest.run_id}"))
     return rows
 
 
@@ -119,33 +121,33 @@ def _all_told(sizes: dict[str, Any], float_bytes: int) -> float:
     return float_bytes / max(sizes["index_bytes_per_vector"], 1e-9)
 
 
-def _stored_tier(codec: dict[str, Any], sizes: dict[str, Any]) -> list[tuple[str, str]]:
+def _stored_tier(codec: CodecInfo, sizes: dict[str, Any]) -> list[tuple[str, str]]:
     """The row describing a two-tier codec's stored tier (none for one tier)."""
-    if not codec.get("refine"):
+    if not codec.refine:
         return []
     return [
         (
             "stored tier",
-            f"{codec['refine']} codes on disk, {sizes['stored_bytes_per_vector']:.1f} bytes per vector "
-            f"({size_text(sizes['stored_bytes'])}), read only to re-rank {codec['rerank']}x candidates",
+            f"{codec.refine} codes on disk, {sizes['stored_bytes_per_vector']:.1f} bytes per vector "
+            f"({size_text(sizes['stored_bytes'])}), read only to re-rank {codec.rerank}x candidates",
         )
     ]
 
 
-def markdown(manifest: dict[str, Any]) -> str:
-    lines = [f"# vecpress run {manifest['run_id']}", "", "| | |", "|---|---|"]
+def markdown(manifest: Manifest) -> str:
+    lines = [f"# vecpress run {manifest.run_id}", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v.replace('|', '/')} |" for k, v in summary_rows(manifest)]
     return "\n".join(lines) + "\n"
 
 
-def plot(per_query_recall: np.ndarray, manifest: dict[str, Any], url: str) -> None:
+def plot(per_query_recall: np.ndarray, manifest: Manifest, url: str) -> None:
     """Histogram of per-query recall@k and the size of a vector before and after compression."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    codec, k = manifest["codec"], manifest["evaluation"]["k"]
+    codec, k = manifest.codec, manifest.evaluation["k"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     left.hist(per_query_recall, bins=np.linspace(0, 1, k + 2), color="#3b6ea8", edgecolor="white")
     left.set(
@@ -154,15 +156,15 @@ def plot(per_query_recall: np.ndarray, manifest: dict[str, Any], url: str) -> No
         ylabel="queries",
     )
     sizes = {
-        "float32": 4 * codec["dim"],
-        "code": codec["code_size"],
-        "index list entry": manifest["sizes"]["list_bytes_per_vector"],
+        "float32": 4 * codec.dim,
+        "code": codec.code_size,
+        "index list entry": manifest.sizes["list_bytes_per_vector"],
     }
     right.bar(list(sizes), list(sizes.values()), color=["#999999", "#3b6ea8", "#6fa0d8"])
     right.set(title="bytes per vector", yscale="log")
     for i, v in enumerate(sizes.values()):
         right.annotate(f"{v:.0f}", (i, v), ha="center", va="bottom")
-    fig.suptitle(f"{codec['factory']}  ({manifest['counts']['indexed']} vectors)")
+    fig.suptitle(f"{codec.factory}  ({manifest.counts.indexed} vectors)")
     fig.tight_layout()
     with io.open_file(url, "wb") as handle:
         fig.savefig(handle, format="png", dpi=110)

@@ -124,6 +124,38 @@ def open_shard(
     return refine.Reranked(index, refine.Store(refine_url, refine_expect), quantizer, info.rerank)
 
 
+Records = Mapping[str, Mapping[str, Any]]  # a run's files by relative path: {"bytes", "sha256"}
+
+
+def shard_files(layout: Any, records: Records, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
+    """(url, record) of each shard of ``kind`` of the run at ``layout`` (a RunLayout); a shard without a
+    record is an IntegrityError, since it could not be checked."""
+    from transforms import integrity
+
+    out = []
+    for i in range(layout.shards):
+        rel = layout.shard_path(kind, i)
+        if rel not in records:
+            raise integrity.IntegrityError(
+                f"{layout.dir(rel)}: run {layout.run_id} has this shard but no size or sha256 recorded for it"
+            )
+        out.append((layout.dir(rel), records[rel]))
+    return out
+
+
+def open_run(layout: Any, info: Any, records: Records, nprobe: int | None = None) -> list[Any]:
+    """Every index shard of a run, searchable as its codec says (``info``: its CodecInfo; two tiers with
+    their refine shards and the codec's fine quantizer), each file checked against ``records`` first."""
+    from transforms import integrity
+
+    quantizer = codec.load_refine(layout.codec, info, integrity.under(records, "codec"))
+    fine = shard_files(layout, records, "refine") if info.refine else [(None, None)] * layout.shards
+    return [
+        open_shard(url, nprobe or info.nprobe, info, record, quantizer, *fine[i])
+        for i, (url, record) in enumerate(shard_files(layout, records, "index"))
+    ]
+
+
 class Probed:
     """A shard searched with its own ``nprobe``, passed as faiss search parameters: nothing is copied and
     concurrent searches with other values do not interfere."""

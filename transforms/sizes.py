@@ -8,14 +8,14 @@ from transforms import codec, io
 from transforms.layout import RunLayout
 
 
-def run_sizes(layout: RunLayout, shards: int, info: codec.CodecInfo, indexed: int) -> dict[str, Any]:
+def run_sizes(layout: RunLayout, info: codec.CodecInfo, indexed: int) -> dict[str, Any]:
     """Bytes per vector of a run: the code alone; the index shards all told (codes, ids, lists, and the codec
     copy every shard holds), which is what search holds in memory; the same less the codec copies; and for
     two tiers, the stored tier's refine shards on disk (fine codes and row ids). Ratios are float32 bytes
     over each."""
-    index_bytes = sum(io.size(u) for u in layout.shards("index", shards))
+    index_bytes = sum(io.size(u) for u in layout.shard_urls("index"))
     codec_bytes = io.size(io.join(layout.codec, codec.CODEC_INDEX))
-    stored = sum(io.size(u) for u in layout.shards("refine", shards)) if info.refine else 0
+    stored = sum(io.size(u) for u in layout.shard_urls("refine")) if info.refine else 0
     n = max(1, indexed)
     float_bytes = 4 * info.dim
     return {
@@ -24,7 +24,7 @@ def run_sizes(layout: RunLayout, shards: int, info: codec.CodecInfo, indexed: in
         "index_bytes": index_bytes,
         "codec_bytes": codec_bytes,
         "index_bytes_per_vector": index_bytes / n,
-        "list_bytes_per_vector": (index_bytes - shards * codec_bytes) / n,
+        "list_bytes_per_vector": (index_bytes - layout.shards * codec_bytes) / n,
         "stored_bytes": stored,
         "stored_bytes_per_vector": stored / n,
         "compression_all_told": round(float_bytes * n / max(1, index_bytes), 2),

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_corpus, write_parquet
-
 ROOT = Path(__file__).resolve().parents[2]
 FAKE = ["--model", "fake:32", "--id-column", "doc_id", "--text-column", "body"]
 
@@ -33,30 +31,6 @@ def error_line(res: subprocess.CompletedProcess) -> str:
     lines = [line for line in res.stderr.splitlines() if line.startswith("vecpress: error:")]
     assert len(lines) == 1, res.stderr[-3000:]
     return lines[0]
-
-
-@pytest.fixture(scope="session")
-def published(tmp_path_factory, prefect_server) -> Path:
-    """A small published run (fake embedder, 2 shards): copy it before damaging it (see ``damageable``)."""
-    from flows.config import ReindexConfig
-    from flows.reindex import reindex
-
-    root = tmp_path_factory.mktemp("published")
-    write_parquet(make_corpus(600), str(root / "in" / "a.parquet"))
-    reindex(
-        ReindexConfig(
-            input=str(root / "in"),
-            output=str(root / "index"),
-            id_column="doc_id",
-            text_column="body",
-            label_column="topic",
-            model="fake:32",
-            codec="IVF4,SQ8",
-            shards=2,
-            eval_queries=100,
-        )
-    )
-    return root / "index"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from transforms import integrity, publish
 
 def _shard(output, kind: str, i: int = 0):
     layout, manifest = publish.current(str(output))
-    return output / "runs" / layout.run_id / kind / manifest["shards"][kind][i]
+    return output / "runs" / layout.run_id / kind / manifest.shards[kind][i]
 
 
 def test_search_refuses_a_damaged_index_shard_and_inspect_and_verify_name_it(damageable, cli_env):
@@ -66,7 +66,7 @@ def test_a_damaged_embed_chunk_is_refused_by_the_stages_and_named_by_verify(dama
 
     layout, manifest = publish.current(str(damageable))
     emb = Embeddings.load(layout)
-    chunk = damageable / manifest["chunks"][0]["path"]
+    chunk = damageable / manifest.chunks[0]["path"]
     flip_bytes(chunk, chunk.stat().st_size // 2)
     with pytest.raises(integrity.IntegrityError, match=rf"{chunk}: content differs from what was written"):
         emb.check()

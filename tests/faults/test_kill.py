@@ -26,7 +26,7 @@ ARGS += ["--shards", "2", "--eval-queries", "100"]
 
 def _files(output) -> dict[str, str]:
     _, manifest = publish.current(str(output))
-    return {f["path"]: f["sha256"] for f in manifest["files"] if not f["path"].startswith("report.")}
+    return {f["path"]: f["sha256"] for f in manifest.files if not f["path"].startswith("report.")}
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +118,8 @@ def test_kill_9_then_run_again(stage, chunks, reused, corpus, clean, cli_env, tm
     assert "took over a stale lock" in again.stderr and "is gone" in again.stderr
     assert _files(output) == clean  # byte-identical to the uninterrupted run
     _, manifest = publish.current(str(output))
-    assert reused <= set(manifest["reused"])
+    assert reused <= set(manifest.reused)
     # the re-run embedded only the chunks the killed run had not committed, and says so
-    assert manifest["reuse"]["chunks"] == 6 and manifest["reuse"]["chunks_reused"] == done >= chunks
+    assert manifest.reuse["chunks"] == 6 and manifest.reuse["chunks_reused"] == done >= chunks
     assert f"embed: 6 chunks, {done} done before (reused), {6 - done} to embed" in again.stderr
     assert not (output / "LOCK").exists() and verify.verify(str(output)).ok

@@ -121,8 +121,8 @@ def test_deployment_run_through_a_real_server_and_worker(tmp_path):
         from transforms import publish
 
         layout, manifest = publish.current(str(output))
-        assert manifest["counts"]["indexed"] == 300 and manifest["parameters"]["shards"] == 2
-        assert manifest["parameters"]["label_column"] == "topic"  # from configs/nightly.yaml
+        assert manifest.counts.indexed == 300 and manifest.parameters["shards"] == 2 == layout.shards
+        assert manifest.columns().label == "topic"  # from configs/nightly.yaml
         artifacts = httpx.post(
             f"{api}/artifacts/filter",
             json={

@@ -80,8 +80,8 @@ def test_a_nightly_run_embeds_and_encodes_only_what_changed(prefect_server, tmp_
     assert second["codec"]["fingerprint"] == first["codec"]["fingerprint"]
 
     index = PublishedIndex(str(tmp_path / "index"))
-    assert set(deleted).isdisjoint(index.idmap.doc_ids.tolist())  # deleted documents left the index
-    assert set(new) <= set(index.idmap.doc_ids.tolist())
+    indexed = set(index.idmap.lookup(index.idmap.row_ids))
+    assert set(deleted).isdisjoint(indexed) and set(new) <= indexed  # deleted documents left the index
     text = churned.to_pylist()[-1]["body"]
     assert index.search([text], 1)[0][0].doc_id == "new-9"
 

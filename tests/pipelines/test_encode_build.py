@@ -12,7 +12,7 @@ from transforms.layout import RunLayout
 def _setup(tmp_path, factory="IVF8,PQ4x4", fine=None):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1200, 16)).astype("float32")
-    layout = RunLayout(str(tmp_path), "r")
+    layout = RunLayout(str(tmp_path), "r", shards=3)
     trained = codec.train(x, factory)
     quantizer = refine.train(x, fine) if fine else None
     info = codec.CodecInfo(
@@ -26,7 +26,7 @@ def _setup(tmp_path, factory="IVF8,PQ4x4", fine=None):
     return layout, trained, info, x, emb
 
 
-def _encode(tmp_path, test_pipeline, layout, info, emb, shards=3):
+def _encode(tmp_path, test_pipeline, layout, info, emb):
     """The encode stage's two pipelines: code chunks, then the shards' code (and refine) files."""
     records = {
         name: integrity.of_file(f"{layout.codec}/{name}").to_json() for name in ("codec.faiss", "codec.json")
@@ -46,8 +46,8 @@ def _encode(tmp_path, test_pipeline, layout, info, emb, shards=3):
     store = encode_stage.code_store(str(tmp_path), "test", info)
     code_chunks = [store.url(k) for k, _ in keys]
     assert all(store.done(k) for k, _ in keys)  # each committed with its record
-    shard_job = encode.ShardJob(layout.codec, records, tuple(code_chunks), {}, shards)
-    items = [(i, layout.shard("codes", i, shards), layout.shard("refine", i, shards)) for i in range(shards)]
+    shard_job = encode.ShardJob(layout.codec, records, tuple(code_chunks), {}, layout.shards)
+    items = [(i, layout.shard("codes", i), layout.shard("refine", i)) for i in range(layout.shards)]
     with test_pipeline() as p:
         out = p | beam.Create(items) | beam.ParDo(encode.WriteShard(shard_job)) | beam.Values()
         assert_that(out | beam.CombineGlobally(sum), equal_to([1200]))
@@ -59,7 +59,7 @@ def test_encode_then_build_pipelines(tmp_path, test_pipeline):
     jobs = [
         (codes, index, idmap, integrity.of_file(codes).to_json())
         for codes, index, idmap in zip(
-            layout.shards("codes", 3), layout.shards("index", 3), layout.shards("idmap", 3), strict=True
+            layout.shard_urls("codes"), layout.shard_urls("index"), layout.shard_urls("idmap"), strict=True
         )
     ]
     with test_pipeline() as p:
@@ -68,7 +68,7 @@ def test_encode_then_build_pipelines(tmp_path, test_pipeline):
     # The shards together hold exactly what one index built from the floats holds.
     direct = faiss.clone_index(trained)
     direct.add_with_ids(x, np.arange(len(x), dtype=np.int64))
-    shards = [faiss.read_index(u) for u in layout.shards("index", 3)]
+    shards = [faiss.read_index(u) for u in layout.shard_urls("index")]
     for index in (direct, *shards):
         faiss.extract_index_ivf(index).nprobe = 8
     from transforms.search import search_shards
@@ -84,16 +84,13 @@ def test_two_tier_shards_search_by_position_and_answer_row_ids(tmp_path, test_pi
     layout, trained, info, x, emb = _setup(tmp_path, "PQ4x4", fine="SQ8")
     _encode(tmp_path, test_pipeline, layout, info, emb)
     jobs = [
-        (layout.shard("codes", i, 3), layout.shard("index", i, 3), layout.shard("idmap", i, 3), None)
-        for i in range(3)
+        (layout.shard("codes", i), layout.shard("index", i), layout.shard("idmap", i), None)
+        for i in range(layout.shards)
     ]
     with test_pipeline() as p:
         p | beam.Create(jobs) | beam.ParDo(build.BuildShard(layout.codec))
-    quantizer = codec.load_refine(layout.codec, info)
-    shards = [
-        search.open_shard(layout.shard("index", i, 3), 8, info, None, quantizer, layout.shard("refine", i, 3))
-        for i in range(3)
-    ]
+    # the run's shards as search opens them: every file checked against its record
+    shards = search.open_run(layout, info, integrity.describe(layout.root, ["codec", "index", "refine"]))
     hits = search.search_shards(shards, x[:50], 10)
     assert (hits.ids[:, 0] == np.arange(50)).all()  # each vector's nearest is itself, by global row id
     exact = np.argsort(((x[:50, None, :] - x[None]) ** 2).sum(-1), axis=1)[:, :10]

@@ -5,23 +5,6 @@ import pytest
 from transforms import codec
 
 
-def test_the_default_is_two_tiers_of_rabitq_and_sq8_at_any_size():
-    for n in (1, 40, 140, 5000, 100_000):
-        auto = codec.auto_choice(n_train=n, n_total=n, dim=384)
-        assert (auto.factory, auto.refine, auto.rerank, auto.nprobe) == ("RaBitQ", "SQ8", 10, None)
-        codec.check_trainable(auto.factory, 384, n)  # RaBitQ trains on the mean alone
-    assert codec.auto_choice(100_000, 100_000, 32).factory == "RaBitQ8"  # 256 bits a code at least
-    assert codec.auto_choice(100_000, 100_000, 64).factory == "RaBitQ4"
-
-
-def test_the_default_searches_lists_above_two_million_vectors():
-    auto = codec.auto_choice(n_train=100_000, n_total=4_000_000, dim=384)
-    assert auto.factory == "IVF2048,RaBitQ" and auto.nprobe == 256
-    small = codec.auto_choice(n_train=20_000, n_total=4_000_000, dim=384)
-    assert small.factory == "IVF512,RaBitQ" and any("nlist reduced from 4096" in r for r in small.reasons)
-    codec.check_trainable(small.factory, 384, 20_000)
-
-
 def test_too_few_training_points_is_an_error_with_the_numbers():
     with pytest.raises(codec.CodecError) as err:
         codec.check_trainable("PCAR64,IVF1024,PQ16", 128, 5000)

@@ -2,18 +2,18 @@ import json
 
 import pytest
 
+from tests.conftest import COUNTS, make_manifest
 from transforms import io, publish
 from transforms.layout import RunLayout
-
-COUNTS = {"read": 10, "embedded": 8, "rejected": 2, "indexed": 8}
+from transforms.manifest import Counts
 
 
 def test_counts_must_add_up():
     publish.check_counts(COUNTS)
     with pytest.raises(publish.PublishError, match="read 10 != embedded 7"):
-        publish.check_counts({**COUNTS, "embedded": 7, "indexed": 7})
+        publish.check_counts(Counts(read=10, embedded=7, rejected=2, indexed=7, encoded=7))
     with pytest.raises(publish.PublishError, match="embedded 8 != indexed 6"):
-        publish.check_counts({**COUNTS, "indexed": 6})
+        publish.check_counts(Counts(read=10, embedded=8, rejected=2, indexed=6, encoded=8))
 
 
 @pytest.mark.parametrize("root", ["local", "memory"])
@@ -21,16 +21,35 @@ def test_publish_lists_every_file_then_moves_the_pointer(root, tmp_path, memory_
     output = str(tmp_path) if root == "local" else memory_root
     with pytest.raises(publish.PublishError, match="no published run"):
         publish.current(output)
-    first = RunLayout(output, "run-1")
-    io.write_bytes(first.shard("index", 0, 1), b"abc")
-    publish.publish(first, {"counts": COUNTS})
-    second = RunLayout(output, "run-2")
+    first = RunLayout(output, "run-1", 1)
+    io.write_bytes(first.shard("index", 0), b"abc")
+    publish.publish(first, make_manifest(output, "run-1", 1))
+    second = RunLayout(output, "run-2", 2)
     io.write_bytes(second.dir("codec/codec.json"), b"{}")
-    manifest = publish.publish(second, {"counts": COUNTS})
+    published = publish.publish(second, make_manifest(output, "run-2", 2))
     layout, current = publish.current(output)
-    assert layout.run_id == "run-2" and current == manifest
-    assert [f["path"] for f in manifest["files"]] == ["codec/codec.json"]
-    assert manifest["files"][0]["sha256"] == io.sha256(second.dir("codec/codec.json"))
+    assert layout == second and current == published  # the layout knows the run's shard count
+    assert [f["path"] for f in published.files] == ["codec/codec.json"]
+    assert published.records()["codec/codec.json"]["sha256"] == io.sha256(second.dir("codec/codec.json"))
     assert json.loads(io.read_bytes(io.join(output, "CURRENT")))["run_id"] == "run-2"
     # The earlier run is untouched and still complete.
     assert io.read_json(first.manifest)["files"][0]["path"] == "index/part-00000-of-00001.faiss"
+
+
+def test_a_manifest_that_adds_up_to_nothing_is_not_published(tmp_path):
+    layout = RunLayout(str(tmp_path), "run-1", 1)
+    short = Counts(read=3, embedded=3, rejected=0, indexed=2, encoded=3)
+    broken = make_manifest(str(tmp_path), "run-1", 1, short)
+    with pytest.raises(publish.PublishError, match="embedded 3 != indexed 2"):
+        publish.publish(layout, broken)
+    with pytest.raises(publish.PublishError, match="cannot publish run run-1"):
+        publish.publish(layout, make_manifest(str(tmp_path), "run-0", 1))
+    assert not io.exists(io.join(str(tmp_path), "CURRENT"))
+
+
+def test_a_manifest_that_is_not_vecpress_s_is_a_clear_error(tmp_path):
+    layout = RunLayout(str(tmp_path), "run-1", 1)
+    publish.publish(layout, make_manifest(str(tmp_path), "run-1", 1))
+    io.write_json(layout.manifest, {"run_id": "run-1", "counts": {}})
+    with pytest.raises(publish.PublishError, match=r"manifest.json: damaged, not a vecpress manifest"):
+        publish.current(str(tmp_path))

@@ -28,10 +28,9 @@ def from_run(output: str, size: int, seed: int) -> PlanSample:
     emb = Embeddings.load(layout)
     emb.check()
     sample = sampling.bottom_k(emb.batches(["row_id", "embedding", "label"]), size, seed)
-    has_labels = manifest["parameters"].get("label_column") is not None
-    source = f"embeddings of run {manifest['run_id']} in {output} ({manifest['parameters']['model']})"
-    labels = sample.labels if has_labels else None
-    return PlanSample(sample.vectors, labels, source, manifest["counts"]["embedded"])
+    labels = sample.labels if manifest.columns().label is not None else None
+    source = f"embeddings of run {manifest.run_id} in {output} ({manifest.codec.model})"
+    return PlanSample(sample.vectors, labels, source, manifest.counts.embedded)
 
 
 def from_parquet(

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tests.conftest import clustered
 from transforms import codec, planner
 from transforms.planner import candidates
 from transforms.planner import report as plan_report
@@ -10,12 +11,7 @@ from transforms.planner import report as plan_report
 
 @pytest.fixture(scope="module")
 def corpus():
-    rng = np.random.default_rng(0)
-    centres = rng.standard_normal((8, 32)).astype("float32") * 2
-    labels = rng.integers(0, 8, 3000)
-    x = centres[labels] + rng.standard_normal((3000, 32)).astype("float32")
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    return x.astype("float32"), [f"c{v}" for v in labels]
+    return clustered(3000, 32, 8, seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,55 @@
+"""What ``vecpress run`` and ``vecpress plan`` do before any work starts: refuse an output that cannot last or
+be written, find the Prefect server, and load the model while it starts."""
+
+from __future__ import annotations
+
+import os
+
+
+def refuse_ephemeral(flag: str, url: str) -> None:
+    from transforms import io
+    from transforms.errors import StorageError
+
+    if io.is_ephemeral(url):
+        raise StorageError(
+            f"{flag} {url}: a memory:// location lives only as long as this process, so nothing would be "
+            "left once it exits; give a local path or an object-store URL (s3://, gs://)"
+        )
+
+
+def check_storage(input_url: str, output: str) -> None:
+    """Both URLs have a driver, and a local output can be written to."""
+    from transforms import io
+
+    io.filesystem(input_url)
+    io.ensure_writable(output)
+
+
+def prefect_api():
+    """The Prefect server the flow reports to: PREFECT_API_URL when set, else a temporary one that dies with
+    this process (flows.server)."""
+    from contextlib import nullcontext
+
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return nullcontext()
+    from flows.server import temporary_server
+
+    return temporary_server(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
+
+
+def warm_model(config) -> None:
+    """Load the model in a thread while the flow starts (seconds on 2 cores, mostly waiting on the Prefect
+    server): the flow's first stage then finds it loaded. A failure here is left for that stage to report."""
+    import threading
+
+    from transforms.embedder import load_embedder
+
+    def load() -> None:
+        try:
+            load_embedder(config.embedder())
+        except Exception:  # noqa: BLE001 - the flow's check_model_and_codec loads it again and reports
+            pass
+
+    threading.Thread(target=load, name="warm-model", daemon=True).start()
