@@ -1,0 +1,45 @@
+"""Search a published run as `vecpress search` does: every shard, ids back to documents, their texts."""
+
+import shutil
+
+import pytest
+
+from tests.conftest import make_corpus, write_parquet
+from transforms.query import PublishedIndex
+
+
+@pytest.fixture(scope="module")
+def index(published):
+    return PublishedIndex(str(published))
+
+
+def test_a_query_finds_its_topic_with_texts_and_labels_from_the_input(index):
+    (hits,) = index.search(["nasa orbit shuttle launch"], 5)
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+    assert all(h.label == "space" for h in hits)
+    assert all(h.text and "nasa" in h.text or "orbit" in h.text for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    bare = index.search(["nasa orbit shuttle launch"], 5, with_text=False)[0]
+    assert [h.doc_id for h in bare] == [h.doc_id for h in hits] and all(h.text is None for h in bare)
+
+
+def test_a_document_finds_itself_first_whatever_lists_are_probed(index, published):
+    row = make_corpus(600).slice(7, 1).to_pylist()[0]
+    for nprobe, rerank in ((None, None), (4, None), (1, 2)):
+        (hits,) = index.search([row["body"]], 3, with_text=False, nprobe=nprobe, rerank=rerank)
+        assert hits[0].doc_id == row["doc_id"], (nprobe, rerank)
+
+
+def test_a_changed_input_shows_no_text_and_says_why(published, tmp_path):
+    copy = tmp_path / "index"
+    shutil.copytree(published, copy)
+    index = PublishedIndex(str(copy))
+    source = published.parent / "in" / "a.parquet"
+    saved = source.read_bytes()
+    try:
+        write_parquet(make_corpus(601), str(source))  # the run's input, rewritten since the run read it
+        (hits,) = index.search(["nasa orbit"], 2)
+    finally:
+        source.write_bytes(saved)
+    assert all(h.text is None and h.doc_id for h in hits)
+    assert all(h.note and "changed" in h.note for h in hits)
