@@ -194,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    corpus = args.corpus or args.cache / "corpus"
+    # the bundled corpus is written and indexed once, under the names the out-of-sample part uses too
+    corpus = args.corpus or args.cache / "corpus-20newsgroups"
+    args.tag = "" if args.corpus else "-20newsgroups"
     if args.corpus is None:
         write_split_corpus(corpus, "20newsgroups")
     previous = args.out / "results.json"
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     results["corpus"] = "20 Newsgroups" if args.corpus is None else str(args.corpus)
     main_run = None
     if parts & {"quality", "speed"}:
-        main_run = experiment(corpus, args.cache, args.model, args.max_seq_length, args.quick)
+        main_run = experiment(corpus, args.cache, args.model, args.max_seq_length, args.quick, args.tag)
     if "quality" in parts:
         results.update({k: v for k, v in main_run.items() if k not in ("output", "vectors")})
 
@@ -291,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
 def serve_part(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
     """`vecpress serve` over the train split's index, queried with the test split's posts (their first 30
     words), see benchmarks.serve_load."""
-    output = index_split(corpus, args.cache, "train", args.model, args.max_seq_length)
+    output = index_split(corpus, args.cache, "train", args.model, args.max_seq_length, args.tag)
     posts = pq.read_table(corpus / "test", columns=["body"]).column("body").to_pylist()
     queries = [" ".join(p.split()[:30]) for p in posts if p and p.strip()][:500]
     run_args = ["--id-column", "doc_id", "--text-column", "body", "--label-column", "topic", "--model"]
