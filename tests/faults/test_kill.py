@@ -123,3 +123,6 @@ def test_kill_9_then_run_again(stage, chunks, reused, corpus, clean, cli_env, tm
     assert manifest.reuse["chunks"] == 6 and manifest.reuse["chunks_reused"] == done >= chunks
     assert f"embed: 6 chunks, {done} done before (reused), {6 - done} to embed" in again.stderr
     assert not (output / "LOCK").exists() and verify.verify(str(output)).ok
+    said = [line for line in again.stderr.splitlines() if "stale lock" in line or "done before" in line]
+    print(f"\nkilled at 'stage {stage}: started' with {done} of 6 chunks committed; the re-run said:")
+    print("\n".join(said), f"\nreused stages: {sorted(manifest.reused)}; files byte-identical: True")
