@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     parts = set(args.parts.split(","))
     if parts - set(PARTS):
         parser.error(f"--parts: unknown {sorted(parts - set(PARTS))}; choose from {','.join(PARTS)}")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from flows import preflight
+
+    preflight.environment_defaults()  # as `vecpress` itself: offline models, a Prefect server that starts
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     # the bundled corpus is written and indexed once, under the names the out-of-sample part uses too

@@ -6,7 +6,6 @@ import argparse
 import errno
 import json
 import logging
-import os
 import sys
 import traceback
 from pathlib import Path
@@ -256,11 +255,7 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    # The temporary Prefect server's telemetry write raced its first migration ("database is locked").
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # A fresh PREFECT_HOME migrates its database on first start: well over Prefect's 20 s default on 2 cores.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    preflight.environment_defaults()
     args = cli_args.parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
     _setup_logging(verbose)

@@ -6,6 +6,16 @@ from __future__ import annotations
 import os
 
 
+def environment_defaults() -> None:
+    """What every vecpress process sets unless the user did: models load offline, and the temporary
+    Prefect server starts reliably."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # The temporary Prefect server's telemetry write raced its first migration ("database is locked").
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # A fresh PREFECT_HOME migrates its database on first start: well over Prefect's 20 s default on 2 cores.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+
 def refuse_ephemeral(flag: str, url: str) -> None:
     from transforms import io
     from transforms.errors import StorageError
