@@ -5,6 +5,7 @@ the latency of its first query there are measured."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import socket
@@ -158,9 +159,9 @@ def _swap(
     res = subprocess.run([*command, *run_args], env=env, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(f"vecpress run failed: {res.stderr[-3000:]}")
-    published = time.perf_counter()
     health = _wait(lambda: (h := httpx.get(f"{base}/health").json())["run_id"] != old and h, 300, "the swap")
-    swapped = time.perf_counter()
+    swapped = time.time()  # the server may have swapped before the run's process exited: count from publish
+    published = dt.datetime.fromisoformat(health["published_at"]).timestamp()
     start = time.perf_counter()
     answer = httpx.post(f"{base}/search", json={"queries": [query], "k": k}, timeout=60).json()
     first_ms = 1000 * (time.perf_counter() - start)
