@@ -156,11 +156,21 @@ def _swap(
     """A real re-run publishes a new run (unchanged corpus: every chunk reused); how long until the server
     answers from it, and how long its first query there takes."""
     command = [sys.executable, "-m", "flows.cli", "run", "--input", str(corpus), "--output", str(output)]
-    res = subprocess.run([*command, *run_args], env=env, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise RuntimeError(f"vecpress run failed: {res.stderr[-3000:]}")
-    health = _wait(lambda: (h := httpx.get(f"{base}/health").json())["run_id"] != old and h, 300, "the swap")
-    swapped = time.time()  # the server may have swapped before the run's process exited: count from publish
+    log = output.parent / "rerun.log"
+    with log.open("wb") as handle:
+        run = subprocess.Popen([*command, *run_args], env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+        # watched while the run goes on: the server swaps right after the publish, seconds before the run's
+        # process has stopped its own Prefect server and exited
+        def swapped_or_ended() -> Any:
+            health = httpx.get(f"{base}/health").json()
+            return health if health["run_id"] != old else run.poll() is not None and {"ended": True}
+
+        health = _wait(swapped_or_ended, 900, "the swap")
+        swapped = time.time()
+        run.wait()
+    if run.returncode != 0 or "ended" in health:
+        raise RuntimeError(f"vecpress run failed or was not served: {log.read_text()[-3000:]}")
     published = dt.datetime.fromisoformat(health["published_at"]).timestamp()
     start = time.perf_counter()
     answer = httpx.post(f"{base}/search", json={"queries": [query], "k": k}, timeout=60).json()
