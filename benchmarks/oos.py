@@ -220,6 +220,7 @@ GOALS = {
         planner.Goal(max_loss_points=1.05),
     ],
 }
+DEFAULT_GOALS = GOALS["reuters-r8"]  # any other corpus (--corpus)
 QUICK_GOALS = [planner.Goal(budget_bytes=8), planner.Goal(budget_bytes=8, stored_budget_bytes=STORED_BUDGET)]
 QUERIES = {"20newsgroups": 1000, "reuters-r8": 500}
 SCALE_ROWS = 1_000_000
@@ -248,7 +249,7 @@ def run_corpus(
             picks.append({"goal": {k: v for k, v in vars(goal).items() if v is not None}, "error": str(err)})
     found = [p for p in picks if "error" not in p]
     out = {
-        "protocol": proto.describe(),
+        "protocol": {**proto.describe(), "plan_time_budget_s": time_budget_s},
         "rows": rows,
         "picks": picks,
         "goals": goals_table(rows, found),

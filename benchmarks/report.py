@@ -90,8 +90,9 @@ def oos_section(oos: dict[str, Any]) -> str:
             f"the test split less {proto['queries']:,} seeded queries ({proto['base']:,} documents) is what "
             f"they encode and search. float32 kNN-10 accuracy {proto['float_knn']:.4f}. Memory bytes are "
             f"real for a corpus of {proto['corpus_rows']:,} documents: code bytes plus the codec's bytes "
-            "spread over it. vecpress's picks are planned on the train split alone (`vecpress plan`), then "
-            "trained on it and measured here.\n\n"
+            "spread over it. vecpress's picks are planned on the train split alone (`vecpress plan`, "
+            f"{proto.get('plan_time_budget_s', 600):.0f} s per plan), then trained on it and measured "
+            "here.\n\n"
             "| goal | vecpress pick | memory B | stored B | recall@10 | kNN-10 Δ pt | plain faiss at that "
             "size (code bytes) | recall@10 | kNN-10 Δ pt |\n|---|---|---|---|---|---|---|---|---|\n"
         )

@@ -135,7 +135,8 @@ def oos_part(args: argparse.Namespace) -> dict[str, Any]:
     from transforms import newsgroups
 
     if args.corpus is None:
-        specs = [(name, args.cache / f"corpus-{name}", f"-{name}") for name in newsgroups.CORPORA]
+        names = args.corpora.split(",") if args.corpora else newsgroups.CORPORA
+        specs = [(name, args.cache / f"corpus-{name}", f"-{name}") for name in names]
     else:
         specs = [(args.corpus.name, args.corpus, "")]
     corpora = {}
@@ -146,7 +147,7 @@ def oos_part(args: argparse.Namespace) -> dict[str, Any]:
             quality.load_vectors(index_split(folder, args.cache, split, args.model, args.max_seq_length, tag))
             for split in ("train", "test")
         )
-        goals = oos.QUICK_GOALS if args.quick else oos.GOALS[name]
+        goals = oos.QUICK_GOALS if args.quick else oos.GOALS.get(name, oos.DEFAULT_GOALS)
         n_queries = oos.QUERIES.get(name, max(1, len(test.row_ids) // 5))
         factories = ("SQ8", "PQ8x4") if args.quick else None
         scale = 5_000 if args.quick else oos.SCALE_ROWS
@@ -180,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a four-codec sweep and small sizes (for tests)")
     parser.add_argument(
         "--plan-time-budget", type=float, default=600, help="seconds per plan (the planner's default)"
+    )
+    parser.add_argument(
+        "--corpora", help="oos: bundled corpora to measure, comma-separated (default: all of them)"
     )
     parser.add_argument(
         "--parts",
