@@ -220,10 +220,12 @@ def markdown(results: dict[str, Any]) -> str:
             "\nScale: a whole `vecpress run` (fake:384, 12-word documents, 4 shards, the default codec) "
             + "; ".join(
                 f"{r['documents']:,} documents: {r['wall_s']} s, peak RSS {r['peak_rss_mib']} MiB"
+                + (f" ({r['peak_anonymous_mib']} MiB anonymous)" if "peak_anonymous_mib" in r else "")
                 for r in runs
             )
-            + f". Peak memory grows {sc['rss_growth']}x for 10x the documents; time per document "
-            f"{sc['time_per_doc_growth']}x.\n"
+            + f". Peak RSS grows {sc['rss_growth']}x for 10x the documents"
+            + (f", its anonymous part {sc['anonymous_growth']}x" if "anonymous_growth" in sc else "")
+            + f"; time per document {sc['time_per_doc_growth']}x.\n"
         )
     if results.get("backends"):
         b = results["backends"]

@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         results.setdefault("ratios", {}).update(
             {
                 "run_rss_growth_1m_vs_100k": results["scale"]["rss_growth"],
+                "run_anonymous_growth_1m_vs_100k": results["scale"]["anonymous_growth"],
                 "run_time_per_doc_1m_vs_100k": results["scale"]["time_per_doc_growth"],
             }
         )

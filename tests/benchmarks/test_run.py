@@ -80,6 +80,7 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
         "encode_build_vs_raw",
         "run_vs_raw_sum",
         "run_rss_growth_1m_vs_100k",
+        "run_anonymous_growth_1m_vs_100k",
         "run_time_per_doc_1m_vs_100k",
         "incremental_embed_vs_full",
         "incremental_run_vs_full",
@@ -108,6 +109,7 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     scale = results["scale"]  # a whole `vecpress run` at 1,000 and 2,000 documents (--quick)
     assert scale["1000"]["peak_rss_mib"] > 0 and scale["2000"]["wall_s"] > 0
     assert scale["rss_growth"] == results["ratios"]["run_rss_growth_1m_vs_100k"]
+    assert 0 < scale["2000"]["peak_anonymous_mib"] <= scale["2000"]["peak_rss_mib"]
     served = results["serve"]  # `vecpress serve` over the train index, 1 and 8 clients, then a re-run's swap
     assert [row["clients"] for row in served["load"]] == [1, 8] and served["documents"] == 900
     assert all(row["requests"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0 for row in served["load"])
