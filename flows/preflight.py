@@ -1,5 +1,6 @@
-"""What ``vecpress run`` and ``vecpress plan`` do before any work starts: refuse an output that cannot last or
-be written, find the Prefect server, and load the model while it starts."""
+"""What vecpress does before any work starts: the environment every process sets (the CLI's and `make
+bench`'s), and for ``vecpress run`` and ``plan``: refuse an output that cannot last or be written, find the
+Prefect server, and load the model while it starts."""
 
 from __future__ import annotations
 
