@@ -27,10 +27,12 @@ VARIANTS = [
 QUALITY = {
     ("torch", "fp32", None),
     ("onnx", "int8", None),
+    ("openvino", "fp32", None),
     ("openvino", "int8", None),
     ("torch", "fp32", "static:"),
 }
 MAX_LOSS = 0.5  # points of kNN-10 accuracy a faster path may cost to count
+SPEED_GOAL = 2.5  # x torch fp32's docs/s: the issue's bar for a default CPU backend
 
 
 def _spec(
@@ -95,7 +97,7 @@ def measure(
     within = [
         r for r in measured if r["knn_change_points"] >= -MAX_LOSS and not r["variant"].startswith("static")
     ]
-    best = max(within, key=lambda r: r["speed_vs_torch_fp32"], default=None)
+    best = max(within, key=lambda r: (r["speed_vs_torch_fp32"], r["recall_at_10_vs_fp32"]), default=None)
     return {
         "model": model,
         "max_seq_length": max_seq_length or "the model's (256)",

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmarks.backends import MAX_LOSS as MAX_EMBED_LOSS
+from benchmarks.backends import SPEED_GOAL as EMBED_SPEED_GOAL
 from transforms.planner.report import size_text
 
 # The reference point: 768-d BERT sentence embeddings squeezed 45x (to 548 bits) for -1.05 kNN points on IMDB.
@@ -321,12 +323,48 @@ def plot(experiment: dict[str, Any], title: str, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_backends(b: dict[str, Any], path: Path) -> None:
+    """One bar per variant: docs/s against torch fp32 (log), green where it kept kNN-10 within the loss
+    allowed, red where it lost more, grey where quality was not measured; the speed goal drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = b["rows"]
+    fig, ax = plt.subplots(figsize=(10, 0.6 * len(rows) + 1.6))
+    for i, r in enumerate(rows):
+        change = r.get("knn_change_points")
+        colour = "#999999" if change is None else ("#2ca02c" if change >= -MAX_EMBED_LOSS else "#d62728")
+        ax.barh(i, r["speed_vs_torch_fp32"], color=colour, edgecolor="black" if r["variant"] ==
+                b.get("best_cpu") else colour)  # fmt: skip
+        text = f"{r['speed_vs_torch_fp32']}x, {r['docs_per_s']} docs/s"
+        if change is not None:
+            text += f"; kNN-10 {change:+.2f} pt, recall@10 vs fp32 {r['recall_at_10_vs_fp32']:.3f}"
+        ax.annotate(text, (r["speed_vs_torch_fp32"], i), xytext=(4, -3), textcoords="offset points",
+                    fontsize=8)  # fmt: skip
+    ax.axvline(EMBED_SPEED_GOAL, color="#444444", ls="--", lw=0.9, label=f"goal: {EMBED_SPEED_GOAL}x")
+    ax.set_yticks(range(len(rows)), [r["variant"] for r in rows])
+    ax.invert_yaxis()
+    right = max(r["speed_vs_torch_fp32"] for r in rows) * 60
+    ax.set(xscale="log", xlim=(0.5, right), xlabel="docs/s vs torch fp32 (log)")
+    ax.set_title(f"{b['model']} on the CPU: green within {MAX_EMBED_LOSS} pt of kNN-10, red beyond, grey "
+                 f"not measured; outlined: the fastest within ({b.get('best_cpu')})", fontsize=9)  # fmt: skip
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def write(results: dict[str, Any], folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (folder / "results.md").write_text(markdown(results))
     for corpus, r in (results.get("out_of_sample") or {}).get("corpora", {}).items():
         plot_oos(corpus, r, folder / f"quality_per_byte_oos_{corpus}.png")
+    if results.get("backends"):
+        plot_backends(results["backends"], folder / "backends.png")
     if "rows" not in results:  # a partial run (--parts) into a fresh folder: the JSON and Markdown only
         return
     plot(results, f"{results['corpus']} / {results['model']} (in sample)", folder / "quality_per_byte.png")

@@ -78,13 +78,26 @@ class EmbedOptions(_Options):
     batch_size: int = Field(64, ge=1, description="documents per model call")
     normalize: bool = Field(True, description="scale embeddings to unit length (cosine similarity)")
     max_seq_length: int | None = Field(None, ge=8, description="token limit; the model's own when unset")
-    backend: Literal["torch", "onnx", "openvino"] = Field(
-        "torch", description="run the model with torch, ONNX Runtime or OpenVINO (the last two on the CPU)"
+    backend: Literal["auto", "torch", "onnx", "openvino"] = Field(
+        "auto",
+        description="run the model with torch, ONNX Runtime or OpenVINO (the last two on the CPU); auto: "
+        "OpenVINO on the CPU (measured 2.57x torch, no kNN loss), torch on CUDA",
     )
     precision: Literal["fp32", "fp16", "int8"] = Field(
         "fp32", description="fp16: halved weights, torch on CUDA; int8: 8-bit weights, onnx or openvino"
     )
     seed: int = Field(0, description="seed of every sample and split")
+
+    @model_validator(mode="after")
+    def _resolve_backend(self):
+        """``auto`` becomes the backend that will run (transforms.backends.choose), so the codec, the
+        manifest and the stage keys record what embedded, never ``auto``."""
+        from transforms import backends
+
+        if self.backend == backends.AUTO:
+            chosen = backends.choose(self.backend, self.precision, self.device, self.model)
+            object.__setattr__(self, "backend", chosen)  # frozen: set once, while validating
+        return self
 
     def columns(self) -> Columns:
         return Columns(id=self.id_column, text=self.text_column, label=self.label_column)

@@ -171,7 +171,8 @@ class RuntimeEmbedder:
         else:
             model = backends.openvino_model(fp32, path, spec.precision)
         self.session = backends.Session(spec.backend, model, len(os.sched_getaffinity(0)))
-        self.inputs = ("input_ids", "attention_mask", "token_type_ids")
+        # the model's own Normalize module normalizes whatever spec.normalize says, as torch's path does
+        self.normalize = spec.normalize or any(type(m).__name__ == "Normalize" for m in st)
         logger.info("loaded %s through %s %s (dim %d, max_seq_length %d)", spec.model, spec.backend,
                     spec.precision, self.dim, self.max_length)  # fmt: skip
 
@@ -189,11 +190,11 @@ class RuntimeEmbedder:
                 max_length=self.max_length,
                 return_tensors="np",
             )
-            feed = {k: tokens[k].astype(np.int64) for k in self.inputs if k in tokens}
-            if "token_type_ids" not in feed:
-                feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+            ids = tokens["input_ids"].astype(np.int64)
+            feed = {k: tokens[k].astype(np.int64) if k in tokens else np.zeros_like(ids)
+                    for k in self.session.inputs}  # fmt: skip
             out[rows] = backends.pooled(self.session(feed), tokens["attention_mask"], self.mode)
-        if self.spec.normalize:
+        if self.normalize:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 

@@ -102,6 +102,7 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
         and variants["torch fp32"]["knn_change_points"] == 0
     )
     assert variants["openvino int8"]["recall_at_10_vs_fp32"] > 0.5  # the same model, 8-bit weights
+    assert variants["openvino fp32"]["recall_at_10_vs_fp32"] > 0.9  # the same model and numbers
     inc = results["incremental"]  # 500 posts, then 1% changed, 0.5% new, 0.5% deleted
     assert (inc["churn"]["changed"], inc["churn"]["new"], inc["churn"]["deleted"]) == (4, 2, 2)
     assert inc["incremental"]["reuse"]["documents_embedded"] == 6  # the changed and the new alone
@@ -115,6 +116,6 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     assert all(row["requests"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0 for row in served["load"])
     assert served["swap"]["swaps"] == 1 and served["swap"]["publish_to_serving_s"] >= 0
     assert "| clients | requests | queries/s | p50 ms | p99 ms |" in (out / "results.md").read_text()
-    for png in ("quality_per_byte.png", "quality_per_byte_subset_fake-16.png"):
+    for png in ("quality_per_byte.png", "quality_per_byte_subset_fake-16.png", "backends.png"):
         assert (out / png).stat().st_size > 10_000
     assert "| codec | bytes/vec |" in (out / "results.md").read_text()

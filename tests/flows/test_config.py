@@ -41,6 +41,14 @@ def test_a_plan_and_a_run_share_their_defaults():
     )
 
 
+def test_the_default_backend_is_resolved_to_what_will_embed():
+    # on this CPU machine: OpenVINO for the packaged model, torch for the fake one; never "auto" recorded
+    assert ReindexConfig.build(input="a", output="b").backend == "openvino"
+    assert ReindexConfig.build(input="a", output="b").fit_settings().backend == "openvino"
+    assert PlanConfig.build(input="a", model="fake:8").embedder().backend == "torch"
+    assert ReindexConfig.build(input="a", output="b", backend="torch").backend == "torch"
+
+
 def test_a_plan_needs_one_source():
     with pytest.raises(ConfigError, match=r"^give --input .* or --embeddings"):
         PlanConfig.build()

@@ -13,8 +13,11 @@ def posts() -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("backend", "precision", "close"), [("onnx", "fp32", 0.9999), ("onnx", "int8", 0.98),
-                                                            ("openvino", "int8", 0.99)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("backend", "precision", "close"),
+    [("onnx", "fp32", 0.9999), ("onnx", "int8", 0.98), ("openvino", "fp32", 0.9999)]
+    + [("openvino", "int8", 0.99)],
+)
 def test_backends_embed_like_the_model(posts, backend, precision, close):
     spec = EmbedderSpec(device="cpu", max_seq_length=128)
     reference = load_embedder(spec).encode(posts)
@@ -35,6 +38,38 @@ def test_backends_embed_like_the_model(posts, backend, precision, close):
     ).exists()
 
 
+def _model_folder(folder, modules, pooling):
+    import json
+
+    folder.mkdir()
+    (folder / "modules.json").write_text(json.dumps(
+        [{"idx": i, "name": str(i), "path": p, "type": f"sentence_transformers.models.{t}"}
+         for i, (t, p) in enumerate(modules)]
+    ))  # fmt: skip
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    return str(folder)
+
+
+def test_auto_is_openvino_on_the_cpu_and_torch_where_the_exported_path_cannot_follow(tmp_path):
+    mean = {"pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}
+    plain = [("Transformer", ""), ("Pooling", "1_Pooling"), ("Normalize", "2_Normalize")]
+    assert backends.choose("auto", "fp32", "cpu", "all-MiniLM-L6-v2") == "openvino"
+    assert backends.choose("auto", "int8", "cpu", "all-MiniLM-L6-v2") == "openvino"
+    assert backends.choose("auto", "fp32", "cpu", _model_folder(tmp_path / "a", plain, mean)) == "openvino"
+    # what the export does not reproduce stays with torch: a dense layer, max pooling, no model at all
+    dense = _model_folder(tmp_path / "b", [*plain[:2], ("Dense", "2_Dense")], mean)
+    maxed = _model_folder(tmp_path / "c", plain, {"pooling_mode_max_tokens": True})
+    for model in (dense, maxed, str(tmp_path / "missing")):
+        assert not backends.exportable(model)
+        assert backends.choose("auto", "fp32", "cpu", model) == "torch"
+    assert backends.choose("auto", "fp32", "cpu", "fake:16") == "torch"
+    assert backends.choose("auto", "fp32", "cpu", "static:all-MiniLM-L6-v2") == "torch"
+    assert backends.choose("auto", "fp16", "cuda", "all-MiniLM-L6-v2") == "torch"
+    assert backends.choose("auto", "fp32", "cuda:0", "all-MiniLM-L6-v2") == "torch"
+    assert backends.choose("onnx", "fp32", "cpu", "all-MiniLM-L6-v2") == "onnx"  # a choice is kept
+
+
 @pytest.mark.slow
 def test_a_static_model_is_distilled_once_and_embeds_fast(posts):
     static = load_embedder(EmbedderSpec(model="static:all-MiniLM-L6-v2"))
@@ -46,7 +81,7 @@ def test_a_static_model_is_distilled_once_and_embeds_fast(posts):
 @pytest.mark.parametrize(
     ("backend", "precision", "device", "model", "message"),
     [
-        ("tensorrt", "fp32", "cpu", "m", "--backend 'tensorrt': choose one of torch, onnx, openvino"),
+        ("tensorrt", "fp32", "cpu", "m", "--backend 'tensorrt': choose one of auto, torch, onnx, openvino"),
         ("torch", "fp16", "cpu", "m", "fp16 runs on CUDA with the torch backend only"),
         ("torch", "int8", "cpu", "m", "int8 needs --backend onnx or openvino"),
         ("onnx", "fp32", "cuda:0", "m", "--backend onnx runs on the CPU here"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
@@ -64,7 +64,11 @@ def plan(
     if budget is not None and budget >= 2:  # the codec's own bytes may push the budget's size over it:
         # also the families with small codecs at half the size (large codecs would not fit there either)
         half = candidates.generate(dim, len(split.learn), budget // 2)
-        cands += [c for c in half if c not in cands and c.family in candidates.SMALL_CODECS]
+        cands += [
+            replace(c, below_budget=True)
+            for c in half
+            if c not in cands and c.family in candidates.SMALL_CODECS
+        ]
     cands.sort(key=candidates.order_key)
     rows: list[Measurement] = []
     skipped: list[dict[str, str]] = []

@@ -39,3 +39,16 @@ def test_small_samples_get_no_8_bit_codebooks():
 def test_without_a_budget_every_ladder_size_is_offered():
     sizes = {faiss.index_factory(128, c.factory).sa_code_size() for c in candidates.generate(128, 12_000)}
     assert {4, 8, 16, 32, 64, 128, 256} <= sizes
+
+
+def test_a_time_budget_measures_the_cheap_families_and_plain_pq_before_the_slow_ones():
+    from dataclasses import replace
+
+    cands = candidates.generate(384, 12_000, budget_bytes=48)
+    half = [replace(c, below_budget=True) for c in candidates.generate(384, 12_000, budget_bytes=24)]
+    ordered = [c.name for c in sorted(cands + half, key=candidates.order_key)]
+    # full-width ITQ and the residual quantizers train for minutes: after PQ and OPQ at the budget's size
+    for slow in ("ITQ384,LSH", "RQ48x8", "PRQ2x24x8"):
+        assert ordered.index("PQ48") < ordered.index("OPQ48,PQ48") < ordered.index(slow)
+    # within a family, the budget's own size before the one below it
+    assert ordered.index("PCAR188,IVF256,PQ47np") < ordered.index("PCAR92,IVF256,PQ23np")
