@@ -116,5 +116,6 @@ def test_run_search_and_plan_through_openvino_int8_on_real_posts(tmp_path, env):
                     "--time-budget", "20", "--out", str(tmp_path / "plan"), "--json", env=env)  # fmt: skip
     assert plan.returncode == 0, plan.stderr[-3000:]
     assert json.loads(plan.stdout)["sample"]["dim"] == 384
-    refused = vecpress("run", "--input", data, "--output", out, *columns, "--precision", "int8", env=env)
+    torch_int8 = ["--backend", "torch", "--precision", "int8"]
+    refused = vecpress("run", "--input", data, "--output", out, *columns, *torch_int8, env=env)
     assert refused.returncode == 2 and "int8 needs --backend onnx or openvino" in refused.stderr
