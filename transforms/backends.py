@@ -6,7 +6,8 @@ sentence-transformers' own ``backend="onnx"`` / ``"openvino"`` go through optimu
 which (as published) require transformers < 5, while sentence-transformers 6 requires transformers >= 5: the
 two cannot be installed together. So the model's transformer is exported with ``torch.onnx.export``,
 quantized with ONNX Runtime's dynamic quantization (int8 weights, per channel) or compiled by OpenVINO (int8
-weights through NNCF), and the model's own tokenizer and pooling run around it.
+weights and activations through NNCF's static quantization), and the model's own tokenizer and pooling run
+around it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from transforms import calibration
 from transforms.errors import VecpressError
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ AUTO = "auto"
 PRECISIONS = ("fp32", "fp16", "int8")
 STATIC_PREFIX = "static:"
 EXPORT_VERSION = 1  # bump when an export changes, so cached exports are rebuilt
+VERSIONS = {("openvino", "int8"): 2}  # exports changed since: 2, static quantization (was weights only)
+CALIBRATION_TOKENS = 256  # calibration texts are cut here, whatever --max-seq-length the first user asked
 STATIC_DIMS = 256  # model2vec's default PCA size
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # what an export may take, in this order
 
@@ -119,11 +123,8 @@ def export_dir(model_path: str, backend: str, precision: str) -> Path:
     from transforms import models
 
     tag = hashlib.sha256(str(Path(model_path).resolve()).encode()).hexdigest()[:10]
-    return (
-        models.cache_dir()
-        / "exports"
-        / f"{Path(model_path).name}-{tag}-{backend}-{precision}-v{EXPORT_VERSION}"
-    )
+    version = VERSIONS.get((backend, precision), EXPORT_VERSION)
+    return models.cache_dir() / "exports" / f"{Path(model_path).name}-{tag}-{backend}-{precision}-v{version}"
 
 
 def _build_once(target: Path, build: Any) -> Path:
@@ -188,8 +189,11 @@ def quantize_onnx(fp32: Path, model_path: str) -> Path:
     return _build_once(export_dir(model_path, "onnx", "int8"), build) / "model.onnx"
 
 
-def openvino_model(fp32: Path, model_path: str, precision: str) -> Path:
-    """The ONNX export converted to OpenVINO IR; int8: weights compressed to 8 bits by NNCF."""
+def openvino_model(fp32: Path, model_path: str, precision: str, tokenizer: Any = None) -> Path:
+    """The ONNX export converted to OpenVINO IR. int8: static quantization by NNCF (int8 weights and
+    activations, SmoothQuant, the transformer preset), its activation ranges calibrated on
+    ``transforms.calibration`` texts tokenized by the model's ``tokenizer``: int8 matrix products run on
+    VNNI/AMX CPUs. Weights alone in int8 ran no faster than fp32 here (both 2.0-2.2x torch fp32)."""
 
     def build(folder: Path) -> None:
         import openvino as ov
@@ -198,10 +202,25 @@ def openvino_model(fp32: Path, model_path: str, precision: str) -> Path:
         if precision == "int8":
             import nncf
 
-            model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+            logger.info("quantizing %s to int8 (calibration: %d texts)", fp32, calibration.TEXTS)
+            model = nncf.quantize(
+                model, nncf.Dataset(_calibration_batches(tokenizer, [i.any_name for i in model.inputs])),
+                model_type=nncf.ModelType.TRANSFORMER, subset_size=calibration.TEXTS,
+            )  # fmt: skip
         ov.save_model(model, str(folder / "model.xml"))
 
     return _build_once(export_dir(model_path, "openvino", precision), build) / "model.xml"
+
+
+def _calibration_batches(tokenizer: Any, inputs: list[str]) -> list[dict[str, np.ndarray]]:
+    texts = calibration.texts()
+    batches = []
+    for start in range(0, len(texts), 16):
+        tokens = tokenizer(texts[start : start + 16], padding=True, truncation=True,
+                           max_length=CALIBRATION_TOKENS, return_tensors="np")  # fmt: skip
+        ids = tokens["input_ids"].astype(np.int64)
+        batches.append({k: tokens[k].astype(np.int64) if k in tokens else np.zeros_like(ids) for k in inputs})
+    return batches
 
 
 class Session:

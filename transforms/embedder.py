@@ -169,7 +169,7 @@ class RuntimeEmbedder:
         if spec.backend == "onnx":
             model = backends.quantize_onnx(fp32, path) if spec.precision == "int8" else fp32
         else:
-            model = backends.openvino_model(fp32, path, spec.precision)
+            model = backends.openvino_model(fp32, path, spec.precision, st.tokenizer)
         self.session = backends.Session(spec.backend, model, len(os.sched_getaffinity(0)))
         # the model's own Normalize module normalizes whatever spec.normalize says, as torch's path does
         self.normalize = spec.normalize or any(type(m).__name__ == "Normalize" for m in st)
