@@ -114,6 +114,7 @@ def vecpress_run(parquet: Path, output: str, model: str, max_seq_length: int | N
         "--input", str(parquet), "--output", output,
         "--id-column", "doc_id", "--text-column", "body", "--label-column", "topic",
         "--model", model,
+        "--backend", "torch",  # the raw pass is plain torch: this measures vecpress, not a backend
     ]  # fmt: skip
     if max_seq_length:
         command += ["--max-seq-length", str(max_seq_length)]

@@ -81,22 +81,24 @@ class EmbedOptions(_Options):
     backend: Literal["auto", "torch", "onnx", "openvino"] = Field(
         "auto",
         description="run the model with torch, ONNX Runtime or OpenVINO (the last two on the CPU); auto: "
-        "OpenVINO on the CPU (measured 2.57x torch, no kNN loss), torch on CUDA",
+        "OpenVINO on the CPU (README: Faster embedding), torch on CUDA",
     )
-    precision: Literal["fp32", "fp16", "int8"] = Field(
-        "fp32", description="fp16: halved weights, torch on CUDA; int8: 8-bit weights, onnx or openvino"
+    precision: Literal["auto", "fp32", "fp16", "int8"] = Field(
+        "auto",
+        description="fp16: halved weights, torch on CUDA; int8: 8-bit weights (openvino: and activations), "
+        "onnx or openvino; auto: int8 on openvino, else fp32",
     )
     seed: int = Field(0, description="seed of every sample and split")
 
     @model_validator(mode="after")
     def _resolve_backend(self):
-        """``auto`` becomes the backend that will run (transforms.backends.choose), so the codec, the
-        manifest and the stage keys record what embedded, never ``auto``."""
+        """``auto`` becomes the backend and precision that will run (transforms.backends.choose), so the
+        codec, the manifest and the stage keys record what embedded, never ``auto``."""
         from transforms import backends
 
-        if self.backend == backends.AUTO:
-            chosen = backends.choose(self.backend, self.precision, self.device, self.model)
-            object.__setattr__(self, "backend", chosen)  # frozen: set once, while validating
+        backend = backends.choose(self.backend, self.precision, self.device, self.model)
+        object.__setattr__(self, "backend", backend)  # frozen: set once, while validating
+        object.__setattr__(self, "precision", backends.choose_precision(self.precision, backend))
         return self
 
     def columns(self) -> Columns:

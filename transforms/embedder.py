@@ -148,7 +148,7 @@ class SentenceTransformerEmbedder:
 
 
 class RuntimeEmbedder:
-    """The same model through ONNX Runtime or OpenVINO (fp32, or int8 weights), with its own tokenizer and
+    """The same model through ONNX Runtime or OpenVINO (fp32 or int8), with its own tokenizer and
     pooling; exported from the packaged model on first use and cached (transforms.backends)."""
 
     def __init__(self, spec: EmbedderSpec):

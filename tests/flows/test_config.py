@@ -43,10 +43,14 @@ def test_a_plan_and_a_run_share_their_defaults():
 
 def test_the_default_backend_is_resolved_to_what_will_embed():
     # on this CPU machine: OpenVINO for the packaged model, torch for the fake one; never "auto" recorded
-    assert ReindexConfig.build(input="a", output="b").backend == "openvino"
-    assert ReindexConfig.build(input="a", output="b").fit_settings().backend == "openvino"
-    assert PlanConfig.build(input="a", model="fake:8").embedder().backend == "torch"
-    assert ReindexConfig.build(input="a", output="b", backend="torch").backend == "torch"
+    default = ReindexConfig.build(input="a", output="b")
+    assert (default.backend, default.precision) == ("openvino", "int8")
+    assert (default.fit_settings().backend, default.fit_settings().precision) == ("openvino", "int8")
+    fake = PlanConfig.build(input="a", model="fake:8").embedder()
+    assert (fake.backend, fake.precision) == ("torch", "fp32")
+    named = ReindexConfig.build(input="a", output="b", backend="torch")
+    assert (named.backend, named.precision) == ("torch", "fp32")
+    assert ReindexConfig.build(input="a", output="b", precision="fp32").backend == "openvino"
 
 
 def test_a_plan_needs_one_source():

@@ -68,6 +68,9 @@ def test_auto_is_openvino_on_the_cpu_and_torch_where_the_exported_path_cannot_fo
     assert backends.choose("auto", "fp16", "cuda", "all-MiniLM-L6-v2") == "torch"
     assert backends.choose("auto", "fp32", "cuda:0", "all-MiniLM-L6-v2") == "torch"
     assert backends.choose("onnx", "fp32", "cpu", "all-MiniLM-L6-v2") == "onnx"  # a choice is kept
+    assert backends.choose_precision("auto", "openvino") == "int8"
+    assert [backends.choose_precision("auto", b) for b in ("torch", "onnx")] == ["fp32", "fp32"]
+    assert backends.choose_precision("fp32", "openvino") == "fp32"
 
 
 @pytest.mark.slow
