@@ -81,7 +81,10 @@ def index_split(
     tag: str = "",
     **codec_settings: Any,
 ) -> str:
-    """`vecpress run` over one split; returns its output (reused from the stage cache when unchanged)."""
+    """`vecpress run` over one split; returns its output (reused from the stage cache when unchanged).
+
+    Embedded with torch fp32, the model's reference vectors: the codec figures are measured on those
+    whatever the default backend (the backends part measures what the others change)."""
     from flows.config import ReindexConfig
     from flows.reindex import reindex
 
@@ -96,6 +99,8 @@ def index_split(
             label_column="topic",
             model=model,
             max_seq_length=max_seq_length,
+            backend="torch",
+            precision="fp32",
             shards=4,
             eval_queries=1000,
             **codec_settings,
