@@ -188,9 +188,10 @@ def read_row_group(
     url, row = group.url, group.first
     end = group.first + group.rows
     try:
-        with io.open_file(url) as handle:
+        with io.open_file(url) as handle:  # read on this thread: Arrow threads reading a Python (fsspec)
+            # file can still be alive when the interpreter exits and abort it (apache/arrow#34314, #39162)
             batches = pq.ParquetFile(handle).iter_batches(
-                batch_size=batch_size, row_groups=[group.index], columns=columns.names()
+                batch_size=batch_size, row_groups=[group.index], columns=columns.names(), use_threads=False
             )
             for batch in batches:
                 yield from _documents(batch, columns, url, row)

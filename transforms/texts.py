@@ -39,8 +39,8 @@ def fetch(
             for g in range(parquet.metadata.num_row_groups):
                 size = parquet.metadata.row_group(g).num_rows
                 here = sorted(r for r in rows if first <= r < first + size)
-                if here:
-                    table = parquet.read_row_group(g, columns=names)
+                if here:  # no Arrow threads reading a Python file: they can abort the process at exit
+                    table = parquet.read_row_group(g, columns=names, use_threads=False)
                     for r in here:
                         label = table.column(columns.label)[r - first].as_py() if columns.label else None
                         out[(file, r)] = Text(
