@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from transforms import codec
 
@@ -12,27 +12,16 @@ LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 NPROBES = (1, 2, 4, 8, 16, 32, 64, 128)
 RABITQ_BITS = (1, 2, 4)
 RABITQ_MIN_DIMS = 32
-# families whose trained codec is small (scalar ranges, a few rotations, 4-bit codebooks): worth measuring
-# below the budget's size when the codec's own bytes might not leave room at it
-SMALL_CODECS = (
-    "sq",
-    "binary",
-    "itq",
-    "rabitq",
-    "pca+rabitq",
-    "pca+sq",
-    "pq4-fastscan",
-    "ivf-rabitq",
-    "ivf-pq",
-)
+CODEC_HEADER_BYTES = 512  # what a serialized codec keeps besides its arrays (faiss headers, ~100 B each part)
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One codec to measure. ``after`` names a weaker variant (same family and size) that must be on the
-    quality frontier before this costlier one is tried: beam search only where plain RQ already competes.
-    ``cost`` is its training time in units of that variant's: the planner skips it when that would overrun
-    the time budget."""
+    """One codec to measure. ``after`` names the family whose plain codec (no parameters) must be on the
+    quality frontier before this costlier variant is tried: beam search only where plain RQ already
+    competes. ``cost`` is its training time in units of that codec's: the planner skips it when that would
+    overrun the time budget. ``code_bytes`` and ``codec_floats`` (what the trained codec keeps, in float32s)
+    say what one vector will really cost before anything is trained."""
 
     factory: str
     family: str
@@ -40,8 +29,13 @@ class Candidate:
     nprobes: tuple[int, ...] = ()
     after: str | None = None
     cost: float = field(default=1.0, compare=False)
-    below_budget: bool = field(default=False, compare=False)  # sized under the budget, in case codec bytes
-    # push the full-size one over it: measured after its family's full-size candidates
+    code_bytes: int = field(default=0, compare=False)
+    codec_floats: int = field(default=0, compare=False)
+
+    def real_bytes(self, corpus_rows: int) -> float:
+        """Its code and its share of the one trained codec, as measure.real_bytes counts them."""
+        codec_bytes = 4 * self.codec_floats + CODEC_HEADER_BYTES
+        return round(self.code_bytes + codec_bytes / max(1, corpus_rows), 2)
 
     @property
     def name(self) -> str:
@@ -60,6 +54,12 @@ def _rabitq_code_size(dim: int, bits: int) -> int:
     return int(faiss.index_factory(dim, "RaBitQ" if bits == 1 else f"RaBitQ{bits}").sa_code_size())
 
 
+def _pca(dim: int, k: int) -> int:
+    """Float32s a trained PCAR{k} keeps: faiss stores the whole eigenvector matrix besides the projection,
+    the mean, the eigenvalues and the bias."""
+    return dim * dim + k * dim + 2 * dim + k
+
+
 def rabitq(dim: int, size: int, n_train: int) -> list[Candidate]:
     """RaBitQ at ``size`` code bytes: for 1, 2 and 4 bits per dimension, on as many PCA dimensions (a
     multiple of 8) as fit, the whole dimension when it does (then also behind a random rotation, and under an
@@ -72,56 +72,78 @@ def rabitq(dim: int, size: int, n_train: int) -> list[Candidate]:
         if not fit:
             continue
         d = fit[0]
+        code = _rabitq_code_size(d, bits)
         if d == dim:
-            out.append(Candidate(name, "rabitq"))
+            out.append(Candidate(name, "rabitq", code_bytes=code, codec_floats=dim))
             if bits == 1:
-                out.append(Candidate(f"RR{dim},{name}", "rabitq"))
+                out.append(
+                    Candidate(f"RR{dim},{name}", "rabitq", code_bytes=code, codec_floats=dim * dim + dim)
+                )
         elif d >= min(dim, RABITQ_MIN_DIMS):  # fewer dimensions leave little but the factors
-            out.append(Candidate(f"PCAR{d},{name}", "pca+rabitq"))
+            out.append(
+                Candidate(f"PCAR{d},{name}", "pca+rabitq", code_bytes=code, codec_floats=_pca(dim, d) + d)
+            )
     nlist = _ivf_nlist(n_train)
-    full = _rabitq_code_size(dim, 1)
-    if nlist >= 4 and full + (1 if nlist <= 256 else 2) <= size:
-        out.append(Candidate(f"IVF{nlist},RaBitQ", "ivf-rabitq", nprobes=NPROBES))
+    full = _rabitq_code_size(dim, 1) + (1 if nlist <= 256 else 2)
+    if nlist >= 4 and full <= size:
+        ivf = Candidate(f"IVF{nlist},RaBitQ", "ivf-rabitq", nprobes=NPROBES, code_bytes=full)
+        out.append(replace(ivf, codec_floats=(nlist + 1) * dim))
     return out
 
 
 def for_size(dim: int, size: int, n_train: int) -> list[Candidate]:
-    """Every family at ``size`` code bytes per vector (where the family can make that size)."""
+    """Every family at ``size`` code bytes per vector (where the family can make that size). Where ``size``
+    does not divide the dimension, product quantizers work on a PCA rotation to the most dimensions it
+    divides (ivf-pq: 4 per sub-quantizer)."""
     eight_bit = n_train >= codec.EIGHT_BIT_POINTS
     out: list[Candidate] = rabitq(dim, size, n_train)
+
+    def add(factory: str, family: str, floats: int, **kw) -> None:
+        out.append(Candidate(factory, family, code_bytes=size, codec_floats=floats, **kw))
+
     if size >= 8 and size < dim:
-        out.append(Candidate(f"PCAR{size},SQ8", "pca+sq"))
+        add(f"PCAR{size},SQ8", "pca+sq", _pca(dim, size) + 2 * size)
     if 2 * size >= 8 and 2 * size < dim:
-        out.append(Candidate(f"PCAR{2 * size},SQ4", "pca+sq"))
+        add(f"PCAR{2 * size},SQ4", "pca+sq", _pca(dim, 2 * size) + 4 * size)
     if 8 * size <= dim:
-        out.append(Candidate(f"ITQ{8 * size},LSH", "itq"))
-    if _divides(dim, 2 * size):
-        out.append(Candidate(f"PQ{2 * size}x4fs", "pq4-fastscan"))
+        k = 8 * size
+        add(f"ITQ{k},LSH", "itq", dim + k * k + k * dim + 2 * k)
+    m4 = 2 * size  # 4-bit sub-quantizers
+    if _divides(dim, m4):
+        add(f"PQ{m4}x4fs", "pq4-fastscan", 16 * dim)
+    elif 0 < m4 <= dim:
+        d = m4 * (dim // m4)
+        add(f"PCAR{d},PQ{m4}x4fs", "pq4-fastscan", _pca(dim, d) + 16 * d)
     if eight_bit and _divides(dim, size):
-        out.append(Candidate(f"PQ{size}", "pq"))
-        out.append(Candidate(f"OPQ{size},PQ{size}", "opq"))
+        add(f"PQ{size}", "pq", 256 * dim)
+        add(f"OPQ{size},PQ{size}", "opq", dim * dim + 256 * dim)
+    elif eight_bit and 0 < size <= dim:
+        d = size * (dim // size)
+        add(f"PCAR{d},PQ{size}", "pq", _pca(dim, d) + 256 * d)
+        add(f"OPQ{size}_{d},PQ{size}", "opq", d * dim + 256 * d)
     if eight_bit and 4 * size < dim:
-        out.append(Candidate(f"OPQ{size}_{4 * size},PQ{size}", "opq+reduction"))
+        add(f"OPQ{size}_{4 * size},PQ{size}", "opq+reduction", 4 * size * dim + 256 * 4 * size)
     if eight_bit and size >= 2:
         nlist = _ivf_nlist(n_train)
         coarse = 1 if nlist <= 256 else 2
         m = size - coarse
         if m >= 1 and _divides(dim, m):
-            out.append(Candidate(f"IVF{nlist},PQ{m}np", "ivf-pq", nprobes=NPROBES))
+            add(f"IVF{nlist},PQ{m}np", "ivf-pq", (nlist + 256) * dim, nprobes=NPROBES)
         elif m >= 1 and 4 * m <= dim:  # a PCA rotation to 4 dims per sub-quantizer makes any size fit
-            out.append(Candidate(f"PCAR{4 * m},IVF{nlist},PQ{m}np", "ivf-pq", nprobes=NPROBES))
-        rq = f"RQ{size}x8"
-        out.append(Candidate(rq, "rq"))
+            d = 4 * m
+            add(f"PCAR{d},IVF{nlist},PQ{m}np", "ivf-pq", _pca(dim, d) + (nlist + 256) * d, nprobes=NPROBES)
+        rq, books = f"RQ{size}x8", size * 256 * dim
+        add(rq, "rq", books)
         # Relative costs: beam search grows with the beam (faiss's default is 5); LSQ re-encodes the whole
         # sample with iterated local search at each of its training iterations.
-        out.append(Candidate(rq, "rq", params=(("max_beam_size", 16),), after=rq, cost=3.0))
-        out.append(Candidate(f"LSQ{size}x8", "lsq", after=rq, cost=10.0))
+        add(rq, "rq", books, params=(("max_beam_size", 16),), after="rq", cost=3.0)
+        add(f"LSQ{size}x8", "lsq", books, after="rq", cost=10.0)
         if size % 2 == 0 and _divides(dim, 2):
-            out.append(Candidate(f"PRQ2x{size // 2}x8", "prq"))
+            add(f"PRQ2x{size // 2}x8", "prq", books)  # the sub-quantizers' and the whole's copy
         # Beyond the presets: a PCA rotation learned on the sample drops the low-variance directions the
         # residual codebooks would otherwise spend bits on.
         if dim // 2 >= size:
-            out.append(Candidate(f"PCAR{dim // 2},RQ{size}x8", "pca+rq", after=rq))
+            add(f"PCAR{dim // 2},RQ{size}x8", "pca+rq", _pca(dim, dim // 2) + books // 2, after="rq")
     return out
 
 
@@ -135,33 +157,57 @@ def _ivf_nlist(n_train: int) -> int:
     return nlist
 
 
-def generate(dim: int, n_train: int, budget_bytes: int | None = None) -> list[Candidate]:
-    """Candidates at the budget (and the scalar codecs that fit under it), or at every ladder size.
+def generate(
+    dim: int, n_train: int, budget_bytes: int | None = None, corpus_rows: int | None = None
+) -> list[Candidate]:
+    """Candidates for a byte budget, or at every ladder size when there is none.
 
-    Only codecs the sample can train (39 points per centroid) are returned; cheap families come first, then
-    the costlier variants, cheapest first.
+    With a budget, each family comes at the largest code that fits it once its share of the trained codec
+    is counted (``corpus_rows`` documents share one codec; none given: the codec is free), down to half the
+    budget: a 48-byte budget over a million rows gets PQ32 or a PCA-rotated PQ46, not PQ48 at 48.39 bytes,
+    and residual quantizers, whose codebooks grow with each byte, smaller still. Only codecs the sample can
+    train (39 points per centroid) are returned; cheap families come first, then the costlier variants,
+    cheapest first.
     """
-    sizes = [budget_bytes] if budget_bytes else [s for s in LADDER if s < 4 * dim]
-    scalar = [("SQfp16", 2 * dim), ("SQ8", dim), ("SQ4", dim // 2), ("LSH", dim // 8)]
-    fits = [f for f, b in scalar if budget_bytes is None or b <= budget_bytes]
-    out = [Candidate(f, "sq" if f.startswith("SQ") else "binary") for f in fits]
-    for size in sizes:
-        out += for_size(dim, size, n_train)
-    unique: dict[Candidate, None] = {}
-    for c in out:
-        try:
-            codec.check_trainable(c.factory, dim, n_train)
-        except codec.CodecError:
-            continue
-        unique.setdefault(c, None)
+    scalar = [
+        Candidate(f, "sq" if f.startswith("SQ") else "binary", code_bytes=b, codec_floats=floats)
+        for f, b, floats in (
+            ("SQfp16", 2 * dim, 0),
+            ("SQ8", dim, 2 * dim),
+            ("SQ4", dim // 2, 2 * dim),
+            ("LSH", dim // 8, 0),
+        )
+    ]
+    if budget_bytes is None:
+        out = scalar + [c for size in LADDER if size < 4 * dim for c in for_size(dim, size, n_train)]
+    else:
+        rows = corpus_rows or 1 << 62
+
+        def fits(c: Candidate) -> bool:
+            return c.real_bytes(rows) <= budget_bytes and _trainable(c, dim, n_train)
+
+        out = [c for c in scalar if fits(c)]
+        sized: set[str] = set()
+        for size in range(budget_bytes, max(1, budget_bytes // 2) - 1, -1):
+            here = [c for c in for_size(dim, size, n_train) if c.family not in sized and fits(c)]
+            sized |= {c.family for c in here}
+            out += here
+    unique: dict[Candidate, None] = {c: None for c in out if _trainable(c, dim, n_train)}
     return sorted(unique, key=order_key)
 
 
-def order_key(c: Candidate) -> tuple[bool, float, int, bool]:
-    """Plain codecs by family, each family's full-size codecs before its ones below the budget, then the
-    variants, the cheapest first: a time budget spent on one 3x-costly beam search would leave no room for
-    two cheaper variants."""
-    return (c.after is not None, c.cost if c.after else 0.0, FAMILY_ORDER.index(c.family), c.below_budget)
+def _trainable(c: Candidate, dim: int, n_train: int) -> bool:
+    try:
+        codec.check_trainable(c.factory, dim, n_train)
+    except codec.CodecError:
+        return False
+    return True
+
+
+def order_key(c: Candidate) -> tuple[bool, float, int]:
+    """Plain codecs by family, then the variants, the cheapest first: a time budget spent on one 3x-costly
+    beam search would leave no room for two cheaper variants."""
+    return (c.after is not None, c.cost if c.after else 0.0, FAMILY_ORDER.index(c.family))
 
 
 # Families in the order of their training time (measured at 48 B on 10k 384-d vectors on 2 cores: scalar,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -60,16 +60,7 @@ def plan(
     key = quality_key(goal, objective)
     dim = vectors.shape[1]
     budget = None if goal.budget_bytes is None else int(goal.budget_bytes)
-    cands = candidates.generate(dim, len(split.learn), budget)
-    if budget is not None and budget >= 2:  # the codec's own bytes may push the budget's size over it:
-        # also the families with small codecs at half the size (large codecs would not fit there either)
-        half = candidates.generate(dim, len(split.learn), budget // 2)
-        cands += [
-            replace(c, below_budget=True)
-            for c in half
-            if c not in cands and c.family in candidates.SMALL_CODECS
-        ]
-    cands.sort(key=candidates.order_key)
+    cands = candidates.generate(dim, len(split.learn), budget, corpus_rows)
     rows: list[Measurement] = []
     skipped: list[dict[str, str]] = []
     start = time.perf_counter()
@@ -118,12 +109,17 @@ def _skip(
         return f"time budget of {budget_s:.0f} s spent"
     if cand.after is None:
         return None
-    if cand.after not in {r.candidate for r in frontier(rows, key)}:
-        return f"{cand.after} is not on the {key} frontier"
-    base_s = max(r.train_s for r in rows if r.candidate == cand.after)
+
+    def plain(r: Measurement) -> bool:
+        return r.family == cand.after and not r.params
+
+    base = [r for r in frontier(rows, key) if plain(r)]
+    if not base:
+        return f"no plain {cand.after} codec is on the {key} frontier"
+    base_s = max(r.train_s for r in rows if plain(r))
     if elapsed + cand.cost * base_s > budget_s:
         return (
-            f"training would take about {cand.cost * base_s:.0f} s ({cand.cost:g}x {cand.after}), past the "
-            f"time budget of {budget_s:.0f} s"
+            f"training would take about {cand.cost * base_s:.0f} s ({cand.cost:g}x {base[0].candidate}), "
+            f"past the time budget of {budget_s:.0f} s"
         )
     return None
