@@ -159,7 +159,8 @@ def oos_part(args: argparse.Namespace) -> dict[str, Any]:
         corpora[name] = oos.run_corpus(
             name, learn, test, goals, n_queries, args.plan_time_budget, scale, factories
         )
-    return {"corpus_rows": oos.CORPUS_ROWS, "corpora": corpora}
+    seq = args.max_seq_length or "the model's (256)"
+    return {"corpus_rows": oos.CORPUS_ROWS, "max_seq_length": seq, "corpora": corpora}
 
 
 def main(argv: list[str] | None = None) -> int:
