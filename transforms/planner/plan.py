@@ -61,6 +61,13 @@ def plan(
     dim = vectors.shape[1]
     budget = None if goal.budget_bytes is None else int(goal.budget_bytes)
     cands = candidates.generate(dim, len(split.learn), budget, corpus_rows)
+    if not cands and budget is not None:  # every codec's own bytes, spread over these rows, outweigh it
+        free = candidates.generate(dim, len(split.learn), budget)
+        least = min(free, key=lambda c: c.real_bytes(corpus_rows))
+        raise PlanError(
+            f"no candidate fits in {budget:g} bytes per vector over {corpus_rows:,} rows (codec included); "
+            f"the smallest was {least.name} at {least.real_bytes(corpus_rows):g}"
+        )
     rows: list[Measurement] = []
     skipped: list[dict[str, str]] = []
     start = time.perf_counter()
