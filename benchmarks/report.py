@@ -90,7 +90,9 @@ def oos_section(oos: dict[str, Any]) -> str:
         parts.append(
             f"\n### {corpus}, out of sample\n\nCodecs learn on the {proto['learn']:,} train documents; "
             f"the test split less {proto['queries']:,} seeded queries ({proto['base']:,} documents) is what "
-            f"they encode and search. float32 kNN-10 accuracy {proto['float_knn']:.4f}. Memory bytes are "
+            "they encode and search (embedded by torch fp32, max_seq_length "
+            f"{oos.get('max_seq_length', 128)}). "
+            f"float32 kNN-10 accuracy {proto['float_knn']:.4f}. Memory bytes are "
             f"real for a corpus of {proto['corpus_rows']:,} documents: code bytes plus the codec's bytes "
             "spread over it. vecpress's picks are planned on the train split alone (`vecpress plan`, "
             f"{proto.get('plan_time_budget_s', 600):.0f} s per plan), then trained on it and measured "
