@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from transforms import codec
 
@@ -86,8 +86,12 @@ def rabitq(dim: int, size: int, n_train: int) -> list[Candidate]:
     nlist = _ivf_nlist(n_train)
     full = _rabitq_code_size(dim, 1) + (1 if nlist <= 256 else 2)
     if nlist >= 4 and full <= size:
-        ivf = Candidate(f"IVF{nlist},RaBitQ", "ivf-rabitq", nprobes=NPROBES, code_bytes=full)
-        out.append(replace(ivf, codec_floats=(nlist + 1) * dim))
+        floats = (nlist + 1) * dim  # the coarse centroids and RaBitQ's mean
+        out.append(
+            Candidate(
+                f"IVF{nlist},RaBitQ", "ivf-rabitq", nprobes=NPROBES, code_bytes=full, codec_floats=floats
+            )
+        )
     return out
 
 

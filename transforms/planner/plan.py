@@ -61,8 +61,8 @@ def plan(
     dim = vectors.shape[1]
     budget = None if goal.budget_bytes is None else int(goal.budget_bytes)
     cands = candidates.generate(dim, len(split.learn), budget, corpus_rows)
-    if not cands and budget is not None:  # every codec's own bytes, spread over these rows, outweigh it
-        free = candidates.generate(dim, len(split.learn), budget)
+    free = [] if cands or budget is None else candidates.generate(dim, len(split.learn), budget)
+    if free:  # every codec's own bytes, spread over these rows, outweigh the budget
         least = min(free, key=lambda c: c.real_bytes(corpus_rows))
         raise PlanError(
             f"no candidate fits in {budget:g} bytes per vector over {corpus_rows:,} rows (codec included); "
