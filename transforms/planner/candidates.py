@@ -15,6 +15,11 @@ RABITQ_MIN_DIMS = 32
 CODEC_HEADER_BYTES = 512  # what a serialized codec keeps besides its arrays (faiss headers, ~100 B each part)
 
 
+def real_bytes(code_bytes: int, codec_bytes: int, corpus_rows: int) -> float:
+    """What one vector costs in memory: its code, and its share of the one codec."""
+    return round(code_bytes + codec_bytes / max(1, corpus_rows), 2)
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One codec to measure. ``after`` names the family whose plain codec (no parameters) must be on the
@@ -33,9 +38,8 @@ class Candidate:
     codec_floats: int = field(default=0, compare=False)
 
     def real_bytes(self, corpus_rows: int) -> float:
-        """Its code and its share of the one trained codec, as measure.real_bytes counts them."""
-        codec_bytes = 4 * self.codec_floats + CODEC_HEADER_BYTES
-        return round(self.code_bytes + codec_bytes / max(1, corpus_rows), 2)
+        """Its code and its share of the one trained codec, estimated before training."""
+        return real_bytes(self.code_bytes, 4 * self.codec_floats + CODEC_HEADER_BYTES, corpus_rows)
 
     @property
     def name(self) -> str:
@@ -183,7 +187,8 @@ def generate(
         )
     ]
     if budget_bytes is None:
-        out = scalar + [c for size in LADDER if size < 4 * dim for c in for_size(dim, size, n_train)]
+        ladder = scalar + [c for size in LADDER if size < 4 * dim for c in for_size(dim, size, n_train)]
+        out = [c for c in ladder if _trainable(c, dim, n_train)]
     else:
         rows = corpus_rows or 1 << 62
 
@@ -196,8 +201,7 @@ def generate(
             here = [c for c in for_size(dim, size, n_train) if c.family not in sized and fits(c)]
             sized |= {c.family for c in here}
             out += here
-    unique: dict[Candidate, None] = {c: None for c in out if _trainable(c, dim, n_train)}
-    return sorted(unique, key=order_key)
+    return sorted(dict.fromkeys(out), key=order_key)
 
 
 def _trainable(c: Candidate, dim: int, n_train: int) -> bool:

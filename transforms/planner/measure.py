@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from transforms import building, codec, encoding, refine, search
-from transforms.planner.candidates import Candidate
+from transforms.planner.candidates import Candidate, real_bytes
 from transforms.planner.split import K, Split
 
 LATENCY_QUERIES = 200
@@ -45,11 +45,6 @@ class Measurement:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def real_bytes(code_bytes: int, codec_bytes: int, corpus_rows: int) -> float:
-    """What one vector costs in memory: its code, and its share of the one codec."""
-    return round(code_bytes + codec_bytes / max(1, corpus_rows), 2)
 
 
 def measure(
