@@ -76,13 +76,18 @@ def _family(factory: str) -> str:
 
 
 def measure(
-    proto: Protocol, factory: str, nprobes: tuple[int, ...] = (), stored: float | None = None
+    proto: Protocol,
+    factory: str,
+    nprobes: tuple[int, ...] = (),
+    stored: float | None = None,
+    params: tuple[tuple[str, int], ...] = (),
+    split: planner.Split | None = None,
 ) -> list[dict]:
     """Every way of searching one codec (each nprobe, unit-decoded, and with ``stored`` every stored tier and
-    re-rank factor within it), as the planner measures it."""
+    re-rank factor within it), as the planner measures it (on ``split``, the protocol's by default)."""
     logger.info("%s: measuring %s", proto.corpus, factory)
-    cand = Candidate(factory, _family(factory), nprobes=nprobes)
-    return [r.to_json() for r in planner.measure(cand, proto.split, CORPUS_ROWS, stored)]
+    cand = Candidate(factory, _family(factory), params, nprobes=nprobes)
+    return [r.to_json() for r in planner.measure(cand, split or proto.split, CORPUS_ROWS, stored)]
 
 
 PRESETS = ("SQ8", "SQ4", "PQ48", "OPQ48,PQ48", "PQ24", "PQ16", "OPQ16,PQ16", "PQ12", "RQ24x8", "RQ16x8")

@@ -126,6 +126,33 @@ def oos_section(oos: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def ceiling_section(c: dict[str, Any], oos: dict[str, Any] | None) -> str:
+    """Per corpus and code size: faiss's strongest quantizers (codebooks not counted), beside vecpress's
+    one-tier pick at that budget."""
+    parts = []
+    for corpus, rows in c["corpora"].items():
+        picks = {
+            p["goal"]["budget_bytes"]: p
+            for p in ((oos or {}).get("corpora", {}).get(corpus, {}).get("picks", []))
+            if "error" not in p and p["goal"].get("budget_bytes") and not p.get("refine")
+        }
+        for size in sorted({r["size"] for r in rows}, reverse=True):
+            here = [r for r in rows if r["size"] == size]
+            pick = picks.get(size)
+            said = (
+                ""
+                if pick is None
+                else f" vecpress's one-tier pick within {size} real bytes: {pick['codec']}, recall@10 "
+                f"{pick['recall_at_10']:.3f}."
+            )
+            parts.append(
+                f"\n### {corpus}, {size} code bytes per vector\n\nOut of sample as above, the codebooks not "
+                f"counted against the code (memory B shows them spread over {c['corpus_rows']:,} rows); "
+                f"'in sample' codecs trained on the base too.{said}\n\n" + oos_table(here)
+            )
+    return "".join(parts)
+
+
 def plot_oos(corpus: str, r: dict[str, Any], path: Path) -> None:
     """Recall@10 against real memory bytes per vector (log): presets, two tiers hollow, picks starred."""
     import matplotlib
@@ -203,6 +230,11 @@ def markdown(results: dict[str, Any]) -> str:
     parts = []
     if results.get("out_of_sample"):
         parts.append("## Out of sample (the headline)\n" + oos_section(results["out_of_sample"]))
+    if results.get("ceiling"):
+        parts.append(
+            "\n## The one-tier goals against faiss's strongest quantizers\n"
+            + ceiling_section(results["ceiling"], results.get("out_of_sample"))
+        )
     if "rows" in results:
         parts += [
             "\n## In sample (codecs trained on the database they index)\n\n",

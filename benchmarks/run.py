@@ -19,14 +19,25 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from benchmarks import backends, incremental, oos, pipeline_speed, quality, report, scale, serve_load, speed
+from benchmarks import (
+    backends,
+    ceiling,
+    incremental,
+    oos,
+    pipeline_speed,
+    quality,
+    report,
+    scale,
+    serve_load,
+    speed,
+)
 from transforms import auto, codec, publish
 from transforms.models import MINILM, MPNET
 
 logger = logging.getLogger(__name__)
 
 SHORT_NAMES = {MINILM: "minilm", MPNET: "mpnet"}
-PARTS = ("oos", "quality", "subset", "speed", "scale", "incremental", "backends", "serve")
+PARTS = ("oos", "ceiling", "quality", "subset", "speed", "scale", "incremental", "backends", "serve")
 
 
 def sweep(dim: int, n: int, quick: bool) -> list[tuple[str, tuple[int, ...]]]:
@@ -135,8 +146,8 @@ def experiment(
     }
 
 
-def oos_part(args: argparse.Namespace) -> dict[str, Any]:
-    """The out-of-sample headline on 20 Newsgroups and Reuters R8 (or on --corpus), see benchmarks.oos."""
+def oos_corpora(args: argparse.Namespace) -> list[tuple[str, quality.Vectors, quality.Vectors]]:
+    """(name, train split vectors, test split vectors) of the bundled corpora (or --corpus), embedded."""
     from transforms import newsgroups
 
     if args.corpus is None:
@@ -144,7 +155,7 @@ def oos_part(args: argparse.Namespace) -> dict[str, Any]:
         specs = [(name, args.cache / f"corpus-{name}", f"-{name}") for name in names]
     else:
         specs = [(args.corpus.name, args.corpus, "")]
-    corpora = {}
+    out = []
     for name, folder, tag in specs:
         if args.corpus is None:
             write_split_corpus(folder, name)
@@ -152,15 +163,45 @@ def oos_part(args: argparse.Namespace) -> dict[str, Any]:
             quality.load_vectors(index_split(folder, args.cache, split, args.model, args.max_seq_length, tag))
             for split in ("train", "test")
         )
+        out.append((name, learn, test))
+    return out
+
+
+def n_queries(name: str, test: quality.Vectors) -> int:
+    return oos.QUERIES.get(name, max(1, len(test.row_ids) // 5))
+
+
+def keep_other_corpora(
+    measured: dict[str, Any], before: dict[str, Any] | None, args: argparse.Namespace
+) -> dict[str, Any]:
+    """With --corpora, the corpora not named are kept from the existing results."""
+    if args.corpora and before:
+        measured["corpora"] = {**before.get("corpora", {}), **measured["corpora"]}
+    return measured
+
+
+def oos_part(args: argparse.Namespace) -> dict[str, Any]:
+    """The out-of-sample headline on 20 Newsgroups and Reuters R8 (or on --corpus), see benchmarks.oos."""
+    corpora = {}
+    for name, learn, test in oos_corpora(args):
         goals = oos.QUICK_GOALS if args.quick else oos.GOALS.get(name, oos.DEFAULT_GOALS)
-        n_queries = oos.QUERIES.get(name, max(1, len(test.row_ids) // 5))
         factories = ("SQ8", "PQ8x4") if args.quick else None
         scale = 5_000 if args.quick else oos.SCALE_ROWS
         corpora[name] = oos.run_corpus(
-            name, learn, test, goals, n_queries, args.plan_time_budget, scale, factories
+            name, learn, test, goals, n_queries(name, test), args.plan_time_budget, scale, factories
         )
     seq = args.max_seq_length or "the model's (256)"
     return {"corpus_rows": oos.CORPUS_ROWS, "max_seq_length": seq, "corpora": corpora}
+
+
+def ceiling_part(args: argparse.Namespace) -> dict[str, Any]:
+    """faiss's strongest quantizers against the one-tier goals, on the oos protocol (benchmarks.ceiling)."""
+    specs = ceiling.QUICK_SPECS if args.quick else ceiling.SPECS
+    corpora = {
+        name: ceiling.measure(oos.protocol(name, learn, test, n_queries(name, test)), specs)
+        for name, learn, test in oos_corpora(args)
+    }
+    return {"corpus_rows": oos.CORPUS_ROWS, "corpora": corpora}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,11 +336,9 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     if "oos" in parts:
-        measured = oos_part(args)
-        if args.corpora:  # the corpora not named are kept from the existing results
-            kept = results.get("out_of_sample", {}).get("corpora", {})
-            measured["corpora"] = {**kept, **measured["corpora"]}
-        results["out_of_sample"] = measured
+        results["out_of_sample"] = keep_other_corpora(oos_part(args), results.get("out_of_sample"), args)
+    if "ceiling" in parts:
+        results["ceiling"] = keep_other_corpora(ceiling_part(args), results.get("ceiling"), args)
     results.pop("planner", None)  # in-sample planner picks, replaced by the out-of-sample headline
     report.write(results, args.out)
     print(report.markdown(results))

@@ -70,7 +70,15 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     assert two["recall_at_10"] >= one["recall_at_10"]  # re-ranked from the stored tier
     assert {r["codec"] for r in oos["rows"]} >= {"SQ8", "PQ8x4", "RaBitQ + SQ8 x4"}
     assert [g["pick"] for g in oos["goals"]] == [one["codec"], two["codec"]]
+    ceiling = results["ceiling"]["corpora"]["corpus"]  # the strongest quantizers, codebooks not counted
+    assert {(r["codec"], r["in_sample"]) for r in ceiling} >= {
+        ("RQ8x4 max_beam_size=8", False),
+        ("RQ8x4 max_beam_size=8 unit-decoded", False),
+        ("SQ4 (in sample: trained on learn + base)", True),
+    }
+    assert all(r["size"] == r["code_bytes"] and 0 < r["recall_at_10"] <= 1 for r in ceiling)
     text = (out / "results.md").read_text()
+    assert "### corpus, 4 code bytes per vector" in text and "### corpus, 16 code bytes" in text
     assert "## Out of sample (the headline)" in text and "## In sample" in text
     assert "| ≤ 8 B (one tier) |" in text and "| ≤ 8 B memory + 400 B stored |" in text
     assert (out / "quality_per_byte_oos_corpus.png").stat().st_size > 10_000
