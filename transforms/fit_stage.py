@@ -155,11 +155,13 @@ def _keep(
     try:
         fresh = sampling.bottom_k(
             emb.batches(["row_id", "embedding", "label"]), drift.SAMPLE, settings.codec.seed + 3, keep
-        )
-    except ValueError:
+        ).vectors
+    except ValueError:  # no embeddings at all
+        fresh = np.zeros((0, info.dim), np.float32)
+    if not len(fresh):  # (an empty sample's error would be NaN, and NaN fails the check)
         ok, why, measured = True, "no document is new or changed since it was trained", {}
     else:
-        measured = drift.errors(index, quantizer, fresh.vectors)
+        measured = drift.errors(index, quantizer, fresh)
         ok, why = drift.check(info.drift_reference, measured)
     if not ok:
         logger.warning("codec: not keeping the codec of run %s: %s", manifest.run_id, why)
