@@ -12,6 +12,7 @@ LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 NPROBES = (1, 2, 4, 8, 16, 32, 64, 128)
 RABITQ_BITS = (1, 2, 4)
 RABITQ_MIN_DIMS = 32
+RQ4_BEAM = 32  # a wide beam for many small stages; the planner measures it against the default (5)
 CODEC_HEADER_BYTES = 512  # what a serialized codec keeps besides its arrays (faiss headers, ~100 B each part)
 
 
@@ -131,6 +132,12 @@ def for_size(dim: int, size: int, n_train: int) -> list[Candidate]:
         add(f"OPQ{size}_{d},PQ{size}", "opq", d * dim + 256 * d)
     if eight_bit and 4 * size < dim:
         add(f"OPQ{size}_{4 * size},PQ{size}", "opq+reduction", 4 * size * dim + 256 * 4 * size)
+    # Residual quantization with 16-entry codebooks: twice the stages of 8-bit RQ for the same bytes, at a
+    # sixteenth of the codebook bytes, so it fits a real budget where 8-bit RQ cannot, and trains on 624
+    # points. Beam search (faiss's default beam is 5) pays most with many small stages.
+    books4 = 2 * size * 16 * dim
+    add(f"RQ{2 * size}x4", "rq4", books4)
+    add(f"RQ{2 * size}x4", "rq4", books4, params=(("max_beam_size", RQ4_BEAM),), after="rq4", cost=7.0)
     if eight_bit and size >= 2:
         nlist = _ivf_nlist(n_train)
         coarse = 1 if nlist <= 256 else 2
@@ -232,6 +239,7 @@ FAMILY_ORDER = (
     "ivf-rabitq",
     "ivf-pq",
     "pq",
+    "rq4",
     "opq",
     "opq+reduction",
     "prq",

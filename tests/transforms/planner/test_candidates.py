@@ -33,7 +33,8 @@ def test_variants_come_after_every_plain_codec_the_cheapest_first():
 def test_small_samples_get_no_8_bit_codebooks():
     names = [c.name for c in candidates.generate(64, 2_000, budget_bytes=16)]
     assert "PQ32x4fs" in names and "PCAR16,SQ8" in names
-    assert not any(n.startswith(("RQ", "LSQ", "OPQ", "PRQ", "PQ16")) for n in names)
+    assert not any(n.startswith(("LSQ", "OPQ", "PRQ", "PQ16")) or "x8" in n for n in names)
+    assert "RQ32x4" in names  # 16-entry codebooks train on 624 points
 
 
 def test_without_a_budget_every_ladder_size_is_offered():
@@ -64,6 +65,8 @@ def test_each_family_comes_at_the_largest_code_whose_real_size_fits_the_budget()
     assert by["pq4-fastscan"].name == "PCAR368,PQ92x4fs"
     # residual codebooks grow with every byte (98 KB each here): a smaller code is what fits
     assert by["rq"].code_bytes == 34 and by["rq"].real_bytes(10**6) > 47
+    # 16-entry codebooks are a sixteenth of that: 4-bit RQ fits at 45 B (RQ96x4 would be 50.36 B)
+    assert by["rq4"].name == "RQ90x4" and 47 < by["rq4"].real_bytes(10**6) <= 48
 
 
 def test_the_codec_size_estimate_is_what_faiss_keeps():
