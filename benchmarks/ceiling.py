@@ -4,10 +4,10 @@ vecpress's one-tier picks are held to real bytes (the codec counted). This part 
 quantizers reach at the same *code* bytes when their codebooks are not counted at all (at a million rows
 they do not fit the budgets: a 48-byte residual quantizer of 384-d vectors keeps 18.9 MB of codebooks):
 residual quantization with a wide beam and LSQ (additive quantizers, faiss's most accurate; LSQ at 16 bytes
-only: at 48 it had not finished training after 10 minutes on 2 cores), searched plainly and unit-decoded,
-and OPQ trained on the learn split and the base together (in sample: the codec has seen every vector it
-encodes, the case that flatters a codec most). If these do not reach a goal, no codec the planner can choose
-will.
+only: at 48 it had not finished training after about 10 minutes on 2 cores), searched plainly and
+unit-decoded, and OPQ trained on the learn split and the base together (in sample: the codec has seen every
+vector it encodes, the case that flatters a codec most). They bound the planner's PQ and residual families
+from above; they prove nothing about codecs faiss does not have.
 """
 
 from __future__ import annotations

@@ -134,8 +134,8 @@ def for_size(dim: int, size: int, n_train: int) -> list[Candidate]:
         add(f"OPQ{size}_{4 * size},PQ{size}", "opq+reduction", 4 * size * dim + 256 * 4 * size)
     # Residual quantization with 16-entry codebooks: twice the stages of 8-bit RQ for the same bytes, at a
     # sixteenth of the codebook bytes, so it fits a real budget where 8-bit RQ cannot, and trains on 624
-    # points. Beam search (faiss's default beam is 5) pays most with many small stages. Up to 2 bits per
-    # dimension: its stages train one after another, and beyond that finer codes are near-exact already.
+    # points. Its beam-search variant widens faiss's default beam of 5. Up to 2 bits per dimension: its
+    # stages train one after another, and beyond that finer codes are near-exact already.
     if 8 * size <= 2 * dim:
         books4 = 2 * size * 16 * dim
         add(f"RQ{2 * size}x4", "rq4", books4)
