@@ -16,14 +16,16 @@ class BuildError(VecpressError, ValueError):
 
 
 class Shard:
-    """An index shard being filled from standalone codes with global ids, for any codec vecpress builds.
+    """An index shard being filled from standalone codes, for any codec vecpress builds.
 
-    IVF codecs take the codes and ids straight into their inverted lists (``add_sa_codes``); flat code
-    indexes (PQ, SQ, RQ, LSQ, LSH, ...) take the codes in order under an ``IndexIDMap`` that keeps the ids;
-    flat 4-bit fast-scan PQ packs the codes into its SIMD blocks.
+    IVF codecs take the codes and their ids straight into their inverted lists (``add_sa_codes``); flat code
+    indexes (PQ, SQ, RQ, LSQ, LSH, ...) take the codes in order, and flat 4-bit fast-scan PQ packs them into
+    its SIMD blocks. A flat shard's own ids are then its positions: with ``keep_ids`` an ``IndexIDMap`` keeps
+    the ids given to ``add`` beside them (8 bytes a vector, in memory); without, the caller keeps them in
+    that order elsewhere (a run's id map, read by ``positions.Located``).
     """
 
-    def __init__(self, trained: Any):
+    def __init__(self, trained: Any, keep_ids: bool = True):
         import faiss
 
         self.kind = codec.searchable_kind(trained)
@@ -34,7 +36,7 @@ class Shard:
         self.index = codec.copy(trained)
         self.ids: list[np.ndarray] = []
         # IndexIDMap must wrap an empty index; codes then go to the flat index inside it
-        self.mapped = None if self.kind == "ivf" else faiss.IndexIDMap(self.index)
+        self.mapped = faiss.IndexIDMap(self.index) if self.kind != "ivf" and keep_ids else None
         self.target = faiss.extract_index_ivf(self.index) if self.kind == "ivf" else codec.unwrap(self.index)
 
     def add(self, codes: np.ndarray, ids: np.ndarray) -> None:
@@ -53,10 +55,11 @@ class Shard:
         self.index.ntotal = self.target.ntotal
 
     def finish(self) -> Any:
-        """The searchable index: search results carry the global ids given to ``add``."""
+        """The searchable index: its results carry the ids given to ``add``, or for a flat shard built
+        without ``keep_ids``, positions in the order they were added."""
         import faiss
 
-        if self.kind == "ivf":
+        if self.mapped is None:
             return self.index
         ids = np.concatenate(self.ids) if self.ids else np.zeros(0, np.int64)
         self.mapped.id_map.clear()
@@ -81,9 +84,9 @@ def build_shard(
     expect: dict[str, Any] | None = None,
 ) -> int:
     """Build one index shard and its id map from one code shard, after checking the codes against their
-    record (``expect``: size and sha256, when given); returns the number of vectors. The shard's ids are
-    global row ids, or for a two-tier codec positions in the shard (its refine shard maps them to row ids
-    while it re-ranks)."""
+    record (``expect``: size and sha256, when given); returns the number of vectors. An IVF shard's ids are
+    global row ids; a flat shard's are its positions, which its id map (written here in the same order) maps
+    to row ids; a two-tier codec's are positions too (its refine shard maps them while it re-ranks)."""
     import faiss
 
     integrity.verify_file(codes_url, expect)
@@ -91,7 +94,7 @@ def build_shard(
     found = meta.get(b"vecpress.codec_fingerprint", b"").decode()
     if found != info.fingerprint:
         raise BuildError(f"{codes_url}: codes were made with codec {found or '?'}, not {info.fingerprint}")
-    shard = Shard(trained)
+    shard = Shard(trained, keep_ids=False)
     idmap = arrow_files.BatchWriter(idmap_url, schemas.IDMAP)
     position = 0
     try:

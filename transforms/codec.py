@@ -194,6 +194,13 @@ def searchable_kind(index: Any) -> str:
     return ""
 
 
+def positional(index: Any) -> bool:
+    """Whether a built index shard's ids are its positions: a flat code index without an ``IndexIDMap``."""
+    import faiss
+
+    return not isinstance(index, faiss.IndexIDMap) and searchable_kind(index) in ("flat", "fastscan")
+
+
 def unit_decodable(index: Any) -> bool:
     """Whether index shards of this codec can be searched by unit-length reconstructions: a flat index of
     vector-quantizer codes (PQ, SQ, RQ, LSQ and their products, behind an optional transform) whose codes

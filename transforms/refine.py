@@ -11,14 +11,13 @@ as faiss's IndexRefine does, but with the fine codes left on disk.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
-from transforms import arrow_files, integrity, io
+from transforms import arrow_files, positions
 from transforms.errors import VecpressError
 
 REFINE_INDEX = "refine.faiss"
@@ -60,52 +59,22 @@ def schema(code_size: int, fingerprint: str, refine: str) -> pa.Schema:
     )
 
 
-class Store:
+class Store(positions.Rows):
     """The fine codes of one index shard, by position: a two-tier index shard's ids are positions in its
     refine shard, whose ``row_id`` column gives the global row id. On a local disk the file is
     memory-mapped and nothing is copied: a search reads the pages of the codes it gathers. From an object
     store the file is read whole."""
 
     def __init__(self, url: str, expect: Mapping[str, Any] | None = None):
-        integrity.verify_file(url, expect)
-        fs, path = io.filesystem(url)
-        source = pa.memory_map(path) if io.is_local(fs) else pa.BufferReader(io.read_bytes(url))
-        reader = ipc.open_file(source)
-        batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
-        batches = [b for b in batches if b.num_rows]
-        self.ids = [b.column("row_id").to_numpy() for b in batches]  # views of the mapped file
-        self.codes = [arrow_files.code_view(b.column("code")) for b in batches]
-        self.starts = np.cumsum([0] + [len(i) for i in self.ids])
-        self.rows = int(self.starts[-1])
+        super().__init__(url, expect)
+        self.codes = [arrow_files.code_view(b.column("code")) for b in self.batches]
         self.width = self.codes[0].shape[1] if self.codes else 0
-        self.url = url
 
-    def _split(self, positions: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """(batch, which of ``positions``, their offsets in that batch) for each batch they fall in."""
-        if len(positions) and (positions.min() < 0 or positions.max() >= self.rows):
-            raise RefineError(
-                f"{self.url}: a candidate is not one of its {self.rows} rows; the shards do not match"
-            )
-        batch = np.searchsorted(self.starts, positions, side="right") - 1
-        for b in np.unique(batch):
-            which = np.flatnonzero(batch == b)
-            yield int(b), which, positions[which] - self.starts[b]
-
-    def gather(self, positions: np.ndarray) -> np.ndarray:
+    def gather(self, where: np.ndarray) -> np.ndarray:
         """The fine codes at the given positions, in order."""
-        out = np.empty((len(positions), self.width), np.uint8)
-        for b, which, local in self._split(positions):
+        out = np.empty((len(where), self.width), np.uint8)
+        for b, which, local in self.split(where):
             out[which] = self.codes[b][local]
-        return out
-
-    def row_ids(self, positions: np.ndarray) -> np.ndarray:
-        """The global row ids at the given positions (-1 stays -1)."""
-        out = np.full(positions.shape, -1, np.int64)
-        valid = positions >= 0
-        flat = np.empty(int(valid.sum()), np.int64)
-        for b, which, local in self._split(positions[valid]):
-            flat[which] = self.ids[b][local]
-        out[valid] = flat
         return out
 
 
@@ -153,5 +122,5 @@ class Reranked:
         """Distances and global row ids of the best k (the shard's own ids are positions)."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         _, cand = self.index.search(queries, k * self.factor)
-        dist, positions = rerank(cand, queries, self.store.gather, self.quantizer, k)
-        return dist, self.store.row_ids(positions)
+        dist, where = rerank(cand, queries, self.store.gather, self.quantizer, k)
+        return dist, self.store.row_ids(where)

@@ -48,8 +48,9 @@ class UnitDecoded:
     Embeddings that are unit-norm lie on the sphere, so the length of a reconstruction is pure error; a
     plain codec search counts that error in every distance, while here it is removed and only the
     direction is compared (exact L2 between the query and the unit reconstruction, i.e. 2 - 2 cos for a
-    unit query). The shard file is the same flat code index (``IndexIDMap`` over it); codes are decoded
-    block by block for each search, so memory stays at the codes plus one block.
+    unit query). The shard file is the same flat code index, with an ``IndexIDMap`` over it or with its
+    positions as ids; codes are decoded block by block for each search, so memory stays at the codes plus one
+    block.
     """
 
     BLOCK = 32768
@@ -57,16 +58,19 @@ class UnitDecoded:
     def __init__(self, index: Any):
         import faiss
 
-        if not isinstance(index, faiss.IndexIDMap):
-            raise ValueError("unit-length search needs a flat code index shard (an IndexIDMap)")
         self.index = index  # owns the decoder below
-        self.decoder = faiss.downcast_index(index.index)
+        self.mapped = isinstance(index, faiss.IndexIDMap)
+        self.decoder = faiss.downcast_index(index.index) if self.mapped else faiss.downcast_index(index)
         if not codec.unit_decodable(self.decoder):
             raise ValueError(f"{type(self.decoder).__name__} codes cannot be decoded for unit-length search")
         flat = codec.unwrap(self.decoder)
         self.ntotal = int(flat.ntotal)
         self.codes = faiss.vector_to_array(flat.codes).reshape(self.ntotal, flat.code_size)
-        self.ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        self.ids = (
+            faiss.vector_to_array(index.id_map).astype(np.int64)
+            if self.mapped
+            else np.arange(self.ntotal, dtype=np.int64)
+        )
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         import faiss
@@ -112,16 +116,28 @@ def open_shard(
     quantizer: Any = None,
     refine_url: str | None = None,
     refine_expect: Mapping[str, Any] | None = None,
+    idmap_url: str | None = None,
+    idmap_expect: Mapping[str, Any] | None = None,
 ) -> Any:
     """One index shard as the codec says to search it (``info``: its CodecInfo): by unit-length
     reconstructions, re-ranked from its stored tier (two tiers: ``quantizer`` and the refine shard at
-    ``refine_url``), or plainly. Every file is checked against its record first."""
-    from transforms import refine
+    ``refine_url``), or plainly; a flat shard whose ids are positions answers with the row ids of its id
+    map at ``idmap_url``. Every file is checked against its record first."""
+    from transforms import positions, refine
 
     index = load_index(url, nprobe, info.unit_decode, expect)
-    if info.refine is None:
+    if info.refine is not None:
+        return refine.Reranked(index, refine.Store(refine_url, refine_expect), quantizer, info.rerank)
+    if not _positional(index):
         return index
-    return refine.Reranked(index, refine.Store(refine_url, refine_expect), quantizer, info.rerank)
+    if idmap_url is None:
+        raise ValueError(f"{url}: a flat shard's results are positions, and no id map was given to map them")
+    return positions.Located(index, positions.Rows(idmap_url, idmap_expect))
+
+
+def _positional(index: Any) -> bool:
+    """Whether a loaded shard answers with its positions rather than row ids."""
+    return not index.mapped if isinstance(index, UnitDecoded) else codec.positional(index)
 
 
 Records = Mapping[str, Mapping[str, Any]]  # a run's files by relative path: {"bytes", "sha256"}
@@ -145,13 +161,15 @@ def shard_files(layout: Any, records: Records, kind: str) -> list[tuple[str, Map
 
 def open_run(layout: Any, info: Any, records: Records, nprobe: int | None = None) -> list[Any]:
     """Every index shard of a run, searchable as its codec says (``info``: its CodecInfo; two tiers with
-    their refine shards and the codec's fine quantizer), each file checked against ``records`` first."""
+    their refine shards and the codec's fine quantizer; flat shards with their id maps), each file checked
+    against ``records`` first."""
     from transforms import integrity
 
     quantizer = codec.load_refine(layout.codec, info, integrity.under(records, "codec"))
     fine = shard_files(layout, records, "refine") if info.refine else [(None, None)] * layout.shards
+    idmaps = shard_files(layout, records, "idmap") if not info.refine else [(None, None)] * layout.shards
     return [
-        open_shard(url, nprobe or info.nprobe, info, record, quantizer, *fine[i])
+        open_shard(url, nprobe or info.nprobe, info, record, quantizer, *fine[i], *idmaps[i])
         for i, (url, record) in enumerate(shard_files(layout, records, "index"))
     ]
 
@@ -178,12 +196,12 @@ def tuned(index: Any, nprobe: int | None = None, rerank: int | None = None) -> A
     (two tiers); each setting is left as it is when None or when the shard has no such thing."""
     import faiss
 
-    from transforms import refine
+    from transforms import positions, refine
 
     if isinstance(index, refine.Reranked):
         inner = tuned(index.index, nprobe)
         return refine.Reranked(inner, index.store, index.quantizer, rerank or index.factor)
-    if nprobe is None or isinstance(index, UnitDecoded):
+    if nprobe is None or isinstance(index, UnitDecoded | positions.Located):  # flat: no lists to probe
         return index
     try:
         faiss.extract_index_ivf(index)

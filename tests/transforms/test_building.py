@@ -1,3 +1,6 @@
+import dataclasses
+import os
+
 import faiss
 import numpy as np
 import pyarrow as pa
@@ -34,21 +37,15 @@ def test_add_sa_codes_is_identical_to_add_with_ids(trained):
     assert np.array_equal(faiss.serialize_index(direct), faiss.serialize_index(from_codes))
 
 
-def test_build_shard_from_files_and_reject_foreign_codes(trained, tmp_path):
-    index, x = trained
-    info = codec.CodecInfo(
-        "fake:48",
-        48,
-        True,
-        None,
-        "PCAR24,IVF16,PQ8x6",
-        "L2",
-        4000,
-        0,
-        16,
-        int(index.sa_code_size()),
+def _info(index, factory: str) -> codec.CodecInfo:
+    return codec.CodecInfo(
+        "fake:48", 48, True, None, factory, "L2", 4000, 0, 16, int(index.sa_code_size()),
         codec.fingerprint(index),
-    )
+    )  # fmt: skip
+
+
+def _codes_file(tmp_path, index, info, x) -> str:
+    """One code shard of ``x`` written the encode stage's way (row i: document d{i}, row id i)."""
     emb = write_chunk_files(str(tmp_path / "out"), x)
     schema = encoding.code_chunk_schema(index, info)
     code_chunks = []
@@ -62,6 +59,13 @@ def test_build_shard_from_files_and_reject_foreign_codes(trained, tmp_path):
         code_chunks.append(url)
     rows = encoding.write_shard(code_chunks, {}, 0, 1, info, str(tmp_path / "codes.arrow"))
     assert rows == len(x)
+    return str(tmp_path / "codes.arrow")
+
+
+def test_build_shard_from_files_and_reject_foreign_codes(trained, tmp_path):
+    index, x = trained
+    info = _info(index, "PCAR24,IVF16,PQ8x6")
+    _codes_file(tmp_path, index, info, x)
     meta = arrow_files.read_schema(str(tmp_path / "codes.arrow")).metadata
     assert meta[b"vecpress.codec_fingerprint"].decode() == info.fingerprint
     n = building.build_shard(
@@ -77,6 +81,37 @@ def test_build_shard_from_files_and_reject_foreign_codes(trained, tmp_path):
         building.build_shard(
             index, other, str(tmp_path / "codes.arrow"), str(tmp_path / "j.faiss"), str(tmp_path / "j.arrow")
         )
+
+
+@pytest.mark.parametrize("factory, unit", [("PQ8x6", False), ("PQ8x6", True), ("PQ16x4fs", False)])
+def test_a_flat_shard_keeps_no_ids_and_answers_with_its_id_maps_row_ids(factory, unit, tmp_path):
+    rng = np.random.default_rng(2)
+    learn = rng.standard_normal((4600, 48)).astype("float32")
+    learn /= np.linalg.norm(learn, axis=1, keepdims=True)
+    index, x = codec.train(learn[:4000], factory), learn[4000:]
+    info = dataclasses.replace(_info(index, factory), unit_decode=unit)
+    codes_url = _codes_file(tmp_path, index, info, x)
+    table = arrow_files.read_table(codes_url)  # global row ids that are not positions
+    row_ids = 10**12 + 7919 * table.column("row_id").to_numpy()[::-1]
+    table = table.set_column(table.schema.get_field_index("row_id"), "row_id", pa.array(row_ids))
+    arrow_files.write_table(codes_url, table, arrow_files.read_schema(codes_url))
+    index_url, idmap_url = str(tmp_path / "i.faiss"), str(tmp_path / "idmap.arrow")
+    assert building.build_shard(index, info, codes_url, index_url, idmap_url) == len(x)
+    plain = faiss.read_index(index_url)
+    assert not isinstance(plain, faiss.IndexIDMap) and codec.positional(plain)
+    # in memory: the codes and the codec, no 8 bytes of id a vector
+    assert os.path.getsize(index_url) < len(x) * index.sa_code_size() + codec.serialized_size(index) + 200
+    shard = search.open_shard(index_url, 1, info, idmap_url=idmap_url)
+    reference = faiss.IndexIDMap(codec.copy(index))
+    reference.add_with_ids(x, row_ids)
+    want = search.UnitDecoded(reference) if unit else reference
+    d_got, i_got = shard.search(x[:20], 5)
+    d_want, i_want = want.search(x[:20], 5)
+    np.testing.assert_array_equal(i_got, i_want)
+    np.testing.assert_allclose(d_got, d_want, rtol=1e-4, atol=1e-4)
+    assert set(i_got.ravel()) <= set(row_ids)
+    with pytest.raises(ValueError, match="no id map was given"):
+        search.open_shard(index_url, 1, info)
 
 
 def test_a_codec_without_standalone_codes_is_refused():
