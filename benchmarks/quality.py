@@ -112,7 +112,7 @@ def measure(
                 name,
                 codes.shape[1],
                 dim,
-                ids,
+                ids[:, :K],  # the planner's searches find K + 1 (for its left-out probes)
                 truth,
                 train_s=round(train_s, 2),
                 encode_vectors_per_s=round(len(codes) / encode_s),

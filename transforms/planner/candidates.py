@@ -14,11 +14,14 @@ RABITQ_BITS = (1, 2, 4)
 RABITQ_MIN_DIMS = 32
 RQ4_BEAM = 32  # a wide beam for many small stages; the planner measures it against the default (5)
 CODEC_HEADER_BYTES = 512  # what a serialized codec keeps besides its arrays (faiss headers, ~100 B each part)
+# An IVF index keeps each vector's 64-bit id beside its code in its inverted list; a flat index keeps none
+# (its ids are positions, mapped to row ids on disk), nor does a two-tier one (its refine shard maps them).
+ID_BYTES = 8
 
 
-def real_bytes(code_bytes: int, codec_bytes: int, corpus_rows: int) -> float:
-    """What one vector costs in memory: its code, and its share of the one codec."""
-    return round(code_bytes + codec_bytes / max(1, corpus_rows), 2)
+def real_bytes(code_bytes: int, codec_bytes: int, corpus_rows: int, ivf: bool = False) -> float:
+    """What one vector costs in memory: its code, its id in an IVF list, and its share of the one codec."""
+    return round(code_bytes + (ID_BYTES if ivf else 0) + codec_bytes / max(1, corpus_rows), 2)
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,9 @@ class Candidate:
     codec_floats: int = field(default=0, compare=False)
 
     def real_bytes(self, corpus_rows: int) -> float:
-        """Its code and its share of the one trained codec, estimated before training."""
-        return real_bytes(self.code_bytes, 4 * self.codec_floats + CODEC_HEADER_BYTES, corpus_rows)
+        """Its code, its id (IVF), and its share of the one trained codec, estimated before training."""
+        codec_bytes = 4 * self.codec_floats + CODEC_HEADER_BYTES
+        return real_bytes(self.code_bytes, codec_bytes, corpus_rows, ivf=bool(self.nprobes))
 
     @property
     def name(self) -> str:

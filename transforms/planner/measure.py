@@ -11,12 +11,11 @@ from typing import Any
 import numpy as np
 
 from transforms import building, codec, encoding, refine, search
-from transforms.planner.candidates import Candidate, real_bytes
+from transforms.planner.candidates import ID_BYTES, Candidate, real_bytes
 from transforms.planner.split import K, Split
 
 LATENCY_QUERIES = 200
 RERANK_FACTORS = (2, 4, 8, 16, 32)
-ROW_ID_BYTES = 8  # a refine shard keeps each fine code's row id beside it
 
 
 @dataclass
@@ -62,7 +61,8 @@ def measure(
     codes = encoding.encode_vectors(trained, db)
     encode_rate = len(db) / max(time.perf_counter() - start, 1e-9)
     index = building.build_from_codes(trained, codes, np.arange(len(db), dtype=np.int64))
-    memory = real_bytes(int(codes.shape[1]), codec_bytes, corpus_rows)
+    ivf = codec.searchable_kind(trained) == "ivf"
+    memory = real_bytes(int(codes.shape[1]), codec_bytes, corpus_rows, ivf)
 
     def row(name: str, nprobe: int | None, ids: np.ndarray, ms: float, **extra: Any) -> Measurement:
         knn = split.knn(ids)
@@ -89,7 +89,7 @@ def measure(
 
     out: list[Measurement] = []
     for nprobe, unit, ids, latency in search_variants(
-        index, trained, codes, split.queries, cand.nprobes, split.unit_norm
+        index, trained, codes, split.searched, cand.nprobes, split.unit_norm
     ):
         out.append(row(cand.name + variant_suffix(nprobe, unit), nprobe, ids, latency, unit_decode=unit))
         if nprobe is not None and out[-1].recall_at_10 >= 0.999:
@@ -114,7 +114,7 @@ def two_tier(
     tiers = []
     for name in refine.FACTORIES:
         quantizer = refine.train(split.learn, name)
-        stored = quantizer.sa_code_size() + ROW_ID_BYTES
+        stored = quantizer.sa_code_size() + ID_BYTES  # a refine shard keeps each row id beside its code
         if stored <= stored_budget:
             tiers.append((name, quantizer, quantizer.sa_encode(split.base), float(stored)))
     if not tiers:
@@ -122,14 +122,15 @@ def two_tier(
     for nprobe in nprobes or (None,):
         if nprobe is not None:
             codec.set_nprobe(index, nprobe)
+        queries = split.searched
         start = time.perf_counter()
-        _, cand = index.search(split.queries, K * max(RERANK_FACTORS))
-        base_ms = 1000 * (time.perf_counter() - start) / len(split.queries)
+        _, cand = index.search(queries, K * max(RERANK_FACTORS))
+        base_ms = 1000 * (time.perf_counter() - start) / len(queries)
         for name, quantizer, fine, stored in tiers:
             for factor in RERANK_FACTORS:
                 start = time.perf_counter()
-                _, ids = refine.rerank(cand[:, : K * factor], split.queries, fine.__getitem__, quantizer, K)
-                rerank_ms = 1000 * (time.perf_counter() - start) / len(split.queries)
+                _, ids = refine.rerank(cand[:, : K * factor], queries, fine.__getitem__, quantizer, K + 1)
+                rerank_ms = 1000 * (time.perf_counter() - start) / len(queries)
                 # the in-memory search for K * factor candidates, as a share of the one for the most
                 ms = base_ms * factor / max(RERANK_FACTORS) + rerank_ms
                 yield nprobe, name, factor, ids, ms, stored
@@ -143,8 +144,9 @@ def search_variants(
     nprobes: Sequence[int],
     unit_norm: bool,
 ) -> Iterator[tuple[int | None, bool, np.ndarray, float]]:
-    """(nprobe, unit_decode, neighbour ids, ms per query) for each way the built index can be searched: once
-    per nprobe for IVF codecs (once for others), and unit-decoded for flat codes of unit-norm vectors."""
+    """(nprobe, unit_decode, ids of the K + 1 nearest, ms per query) for each way the built index can be
+    searched: once per nprobe for IVF codecs (once for others), and unit-decoded for flat codes of unit-norm
+    vectors. K + 1: a kNN probe taken from the base finds itself, and is answered by the K others."""
     for nprobe in nprobes or (None,):
         if nprobe is not None:
             codec.set_nprobe(index, nprobe)
@@ -158,27 +160,28 @@ def variant_suffix(nprobe: int | None, unit: bool) -> str:
 
 
 def timed_search(index: Any, queries: np.ndarray) -> tuple[np.ndarray, float]:
-    """Neighbour ids of all queries, searched at once, and the time per query."""
+    """Ids of the K + 1 nearest of all queries, searched at once, and the time per query."""
     start = time.perf_counter()
-    _, ids = index.search(queries, K)
+    _, ids = index.search(queries, K + 1)
     return ids, 1000 * (time.perf_counter() - start) / len(queries)
 
 
 def search_codes(
     index: Any, trained: Any, codes: np.ndarray, queries: np.ndarray
 ) -> tuple[np.ndarray, float]:
-    """Neighbour ids and latency per query. Additive quantizers search by decompressing every code (their
-    default, exact for the codes); the same ranking comes from one decode of the database and a flat search,
-    so all queries are scored that way and latency is timed on the built index with a few queries."""
+    """Ids of the K + 1 nearest and latency per query. Additive quantizers search by decompressing every
+    code (their default, exact for the codes); the same ranking comes from one decode of the database and a
+    flat search, so all queries are scored that way and latency is timed on the built index with a few
+    queries."""
     import faiss
 
     if isinstance(codec.unwrap(trained), faiss.IndexAdditiveQuantizer):
         decoded = trained.sa_decode(codes)
         flat = faiss.IndexFlatL2(decoded.shape[1])
         flat.add(decoded)
-        _, ids = flat.search(queries, K)
+        _, ids = flat.search(queries, K + 1)
         few = queries[:LATENCY_QUERIES]
         start = time.perf_counter()
-        index.search(few, K)
+        index.search(few, K + 1)
         return ids, 1000 * (time.perf_counter() - start) / len(few)
     return timed_search(index, queries)

@@ -70,8 +70,9 @@ def markdown(plan: dict[str, Any]) -> str:
         f"{protocol(s)} Seed {s['seed']}; {len(plan['candidates'])} measurements in {plan['elapsed_s']} s. "
         f"Frontier ({plan['objective']}): {', '.join(plan['frontier'])}.",
         "",
-        "Memory B/vec is real: code bytes plus the codec's bytes spread over the corpus. Stored B/vec is the "
-        "second tier's fine codes and row ids on disk, read only to re-rank.",
+        "Memory B/vec is real: code bytes, the 8-byte id an IVF list keeps beside each code, and the "
+        "codec's bytes spread over the corpus. Stored B/vec is the second tier's fine codes and row ids on "
+        "disk, read only to re-rank.",
         "",
         "| codec | memory B/vec | ratio | code B | codec size | stored B/vec | recall@10 | kNN-10 | Δ pt "
         "| train s | encode vec/s | search ms/q |",

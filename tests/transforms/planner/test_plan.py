@@ -36,6 +36,7 @@ def test_budget_pick_is_the_best_measured_codec_within_the_budget(budget_plan):
         "learn": 2800,
         "base": 2800,
         "queries": 200,
+        "knn_probes": 3000,  # the queries and every base vector, left out in turn
         "out_of_sample": False,
         "eight_bit_codebooks": False,
         "corpus_rows": 3000,
@@ -165,9 +166,13 @@ def test_rabitq_is_measured_at_the_budget(corpus):
     assert [c.name for c in candidates.rabitq(384, 56, 20_000)][:2] == ["RaBitQ", "RR384,RaBitQ"]
     assert candidates.rabitq(32, 8, 3000) == []  # 1 bit on 8 dimensions is already 9 bytes
     x, labels = corpus
-    plan = planner.plan(x, labels, planner.Goal(budget_bytes=16), n_queries=200, time_budget_s=60)
-    names = {r["candidate"] for r in plan["candidates"]}
-    assert {"RaBitQ", "RR32,RaBitQ", "IVF64,RaBitQ"} <= names
+    plan = planner.plan(x, labels, planner.Goal(budget_bytes=24), n_queries=200, time_budget_s=60)
+    rows = {r["candidate"]: r for r in plan["candidates"]}
+    assert {"RaBitQ", "RR32,RaBitQ", "IVF64,RaBitQ"} <= set(rows)
+    # 12 bytes of code either way, and the IVF lists keep an 8-byte id beside each
+    ivf, flat = rows["IVF64,RaBitQ"], rows["RaBitQ"]
+    assert ivf["code_bytes"] == flat["code_bytes"] + 1  # the list number, which faiss's code counts
+    assert ivf["bytes_per_vector"] == round(ivf["code_bytes"] + 8 + ivf["codec_bytes"] / 3000, 2)
 
 
 def test_a_costly_variant_that_would_overrun_the_budget_is_skipped(corpus, monkeypatch):
@@ -199,6 +204,41 @@ def test_out_of_sample_learn_base_and_queries_are_disjoint(corpus):
     assert len(capped.learn) == 500 and _rows(capped.base) == base  # fewer to learn, the same base
     with pytest.raises(planner.PlanError, match="at least 1 vector, got 0"):
         planner.Split.make(x, labels, 200, 0, train_size=0)
+
+
+def test_knn_loss_is_measured_on_the_queries_and_base_vectors_left_out_in_turn(corpus, monkeypatch):
+    import faiss
+
+    from transforms import evaluation
+    from transforms.planner import split as split_mod
+
+    x, labels = corpus
+    monkeypatch.setattr(split_mod, "MAX_PROBES", 700)
+    split = planner.Split.make(x, labels, 200, 0, out_of_sample=True)
+    nq = len(split.queries)
+    assert len(split.searched) == 700 and np.array_equal(split.searched[:nq], split.queries)
+    left_out = split.probe_self[nq:]
+    assert (split.probe_self[:nq] == -1).all() and len(set(left_out.tolist())) == 500
+    np.testing.assert_array_equal(split.searched[nq:], split.base[left_out])
+    # each left-out vector's neighbours are the K nearest of the others, never itself
+    others = np.delete(split.base, left_out[0], axis=0)
+    _, want = faiss.knn(split.base[left_out[:1]], others, 10)
+    want = np.where(want >= left_out[0], want + 1, want)
+    assert np.array_equal(split.knn_truth[nq], want[0]) and left_out[0] not in split.knn_truth[nq]
+    label_of = dict(enumerate(split.base_labels))
+    assert split.float_knn == evaluation.knn_accuracy(split.knn_truth, split.probe_labels, label_of)
+    # a lossless codec loses nothing on them, and its recall is the queries' alone
+    (exact,) = planner.measure(candidates.Candidate("Flat", "flat"), split, corpus_rows=3000)
+    assert exact.knn_loss_points == 0.0 and exact.knn_loss_bound == 0.0 and exact.recall_at_10 == 1.0
+    # a codec's K + 1 nearest: a left-out vector's own code is dropped wherever it ranks, or the last one is
+    found = np.tile(np.arange(100, 111), (len(split.searched), 1))
+    found[nq, 3] = left_out[0]
+    found[nq + 1, 0] = left_out[1]
+    kept = split.neighbours(found)
+    assert kept.shape == (len(split.searched), 10)
+    assert kept[0].tolist() == list(range(100, 110))  # a query: its first K
+    assert left_out[0] not in kept[nq] and left_out[1] not in kept[nq + 1]
+    assert kept[nq].tolist() == [100, 101, 102, 104, 105, 106, 107, 108, 109, 110]
 
 
 def test_in_sample_only_when_the_run_trains_on_its_whole_corpus_and_the_sample_is_it():
