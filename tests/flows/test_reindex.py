@@ -131,7 +131,7 @@ def test_search_scores_are_cosine_for_normalised_embeddings(prefect_server, memo
 
 
 def test_unit_decode_is_what_evaluation_and_search_use(prefect_server, memory_root):
-    from transforms import codec, search
+    from transforms import codec, positions, search
 
     with pytest.raises(ValueError, match="--unit-decode needs normalized embeddings and an explicit"):
         _config(memory_root, unit_decode=True)
@@ -143,7 +143,11 @@ def test_unit_decode_is_what_evaluation_and_search_use(prefect_server, memory_ro
     assert manifest["codec"]["unit_decode"] is True
     assert 0.3 < manifest["evaluation"]["recall_at_k"] <= 1.0
     published = PublishedIndex(f"{memory_root}/index")
-    assert all(isinstance(i, search.UnitDecoded) for i in published.indexes)
+    # flat shards keep no ids: unit-decoded, their positions mapped to row ids by the id map
+    assert all(
+        isinstance(i, positions.Located) and isinstance(i.index, search.UnitDecoded) and not i.index.mapped
+        for i in published.indexes
+    )
     hits = published.search(["nasa orbit shuttle launch"], 3)[0]
     assert len(hits) == 3 and all(-1.0 <= h.score <= 1.0 for h in hits)
 
