@@ -24,16 +24,23 @@ def per_vector_text(x: float) -> str:
 
 
 def protocol(s: dict[str, Any]) -> str:
-    """How the sample was cut, in one sentence."""
+    """How the sample was cut, in a sentence or two."""
     cut = f"{s['learn']:,} vectors to train on, {s['base']:,} others to index, {s['queries']:,} queries"
+    probes = s.get("knn_probes", 0)
+    knn = (
+        f" kNN accuracy is measured on the queries and {probes - s['queries']:,} indexed vectors, each left "
+        "out in turn."
+        if probes > s["queries"]
+        else ""
+    )
     if s["out_of_sample"]:
         return (
             f"Out of sample: {cut}, all disjoint. The corpus ({s['corpus_rows']:,} documents) is larger than "
-            "what the run trains on, so quality is measured on vectors the codec never saw."
+            f"what the run trains on, so quality is measured on vectors the codec never saw.{knn}"
         )
     return (
         f"In sample: {cut}; codecs train on the vectors they index, because the run trains on its whole "
-        f"corpus ({s['corpus_rows']:,} documents) and the sample is that corpus."
+        f"corpus ({s['corpus_rows']:,} documents) and the sample is that corpus.{knn}"
     )
 
 

@@ -16,7 +16,7 @@ narrow it without taking a vector from learning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -98,17 +98,32 @@ class Split:
         if not has:
             return cls(learn, base, queries, None, None, truth, None, is_unit_norm(vectors), out_of_sample)
         base_labels, query_labels = [labels[i] for i in b_idx], [labels[i] for i in q_idx]
-        left_out = np.random.default_rng(seed + 1).permutation(len(base))[: max(0, MAX_PROBES - len(queries))]
-        left_out = np.sort(left_out)
-        probes = np.ascontiguousarray(np.vstack([queries, base[left_out]]))
-        probe_self = np.concatenate([np.full(len(queries), -1, np.int64), left_out.astype(np.int64)])
+        float_knn = evaluation.knn_accuracy(truth, query_labels, dict(enumerate(base_labels)))
+        split = cls(
+            learn, base, queries, base_labels, query_labels, truth, float_knn, is_unit_norm(vectors),
+            out_of_sample,
+        )  # fmt: skip
+        return split.leaving_out(MAX_PROBES - len(queries), seed + 1)
+
+    def leaving_out(self, n: int, seed: int) -> Split:
+        """The same split with kNN accuracy measured on the queries and up to ``n`` seeded base vectors,
+        each left out in turn: classified by its K nearest others in the base."""
+        import faiss
+
+        if self.base_labels is None or self.query_labels is None:
+            raise PlanError("kNN accuracy needs labels")
+        left_out = np.sort(np.random.default_rng(seed).permutation(len(self.base))[: max(0, n)])
+        probes = np.ascontiguousarray(np.vstack([self.queries, self.base[left_out]]))
+        probe_self = np.concatenate([np.full(len(self.queries), -1, np.int64), left_out.astype(np.int64)])
+        flat = faiss.IndexFlatL2(self.base.shape[1])
+        flat.add(self.base)
         _, nearest = flat.search(probes, K + 1)
         knn_truth = others(nearest, probe_self)
-        probe_labels = query_labels + [base_labels[i] for i in left_out]
-        float_knn = evaluation.knn_accuracy(knn_truth, probe_labels, dict(enumerate(base_labels)))
-        return cls(
-            learn, base, queries, base_labels, query_labels, truth, float_knn, is_unit_norm(vectors),
-            out_of_sample, probes, probe_self, probe_labels, knn_truth,
+        probe_labels = list(self.query_labels) + [self.base_labels[i] for i in left_out]
+        float_knn = evaluation.knn_accuracy(knn_truth, probe_labels, dict(enumerate(self.base_labels)))
+        return replace(
+            self, probes=probes, probe_self=probe_self, probe_labels=probe_labels, knn_truth=knn_truth,
+            float_knn=float_knn,
         )  # fmt: skip
 
     @property

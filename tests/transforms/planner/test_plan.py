@@ -269,6 +269,7 @@ def test_the_report_says_how_the_sample_was_cut(corpus):
     assert (
         "Out of sample: 1,680 vectors to train on, 1,120 others to index, 200 queries, all disjoint" in text
     )
+    assert "kNN accuracy is measured on the queries and 1,120 indexed vectors, each left out in turn" in text
 
 
 def test_bytes_per_vector_read_as_whole_bytes_from_100_up():
