@@ -115,9 +115,7 @@ class Split:
         left_out = np.sort(np.random.default_rng(seed).permutation(len(self.base))[: max(0, n)])
         probes = np.ascontiguousarray(np.vstack([self.queries, self.base[left_out]]))
         probe_self = np.concatenate([np.full(len(self.queries), -1, np.int64), left_out.astype(np.int64)])
-        flat = faiss.IndexFlatL2(self.base.shape[1])
-        flat.add(self.base)
-        _, nearest = flat.search(probes, K + 1)
+        _, nearest = faiss.knn(probes, self.base, K + 1)
         knn_truth = others(nearest, probe_self)
         probe_labels = list(self.query_labels) + [self.base_labels[i] for i in left_out]
         float_knn = evaluation.knn_accuracy(knn_truth, probe_labels, dict(enumerate(self.base_labels)))
