@@ -82,6 +82,17 @@ def _goal_text(goal: dict[str, Any]) -> str:
     return f"≤ {goal['budget_bytes']:g} B{two}"
 
 
+def _probes_text(proto: dict[str, Any]) -> str:
+    """Where kNN accuracy (and so the loss) was measured, when not on the queries alone."""
+    probes = proto.get("knn_probes")
+    if not probes or probes == proto["queries"]:
+        return ""
+    return (
+        f"Recall is measured on the queries; kNN-10 accuracy on all {probes:,} test documents: the queries, "
+        "and each base document left out in turn (classified by its 10 nearest others). "
+    )
+
+
 def oos_section(oos: dict[str, Any]) -> str:
     """The headline: per corpus, the goals with vecpress's picks, then every measured row."""
     parts = []
@@ -92,7 +103,7 @@ def oos_section(oos: dict[str, Any]) -> str:
             f"the test split less {proto['queries']:,} seeded queries ({proto['base']:,} documents) is what "
             "they encode and search (embedded by torch fp32, max_seq_length "
             f"{oos.get('max_seq_length', 128)}). "
-            f"float32 kNN-10 accuracy {proto['float_knn']:.4f}. Memory bytes are "
+            f"{_probes_text(proto)}float32 kNN-10 accuracy {proto['float_knn']:.4f}. Memory bytes are "
             f"real for a corpus of {proto['corpus_rows']:,} documents: code bytes plus the codec's bytes "
             "spread over it, plus 8 bytes of id a vector for IVF codecs (a flat index keeps none: its "
             "positions map to row ids through the id map on disk). vecpress's picks are planned on the "

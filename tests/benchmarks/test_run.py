@@ -64,6 +64,7 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     ]
     oos = results["out_of_sample"]["corpora"]["corpus"]  # the --corpus folder's name
     assert oos["protocol"]["learn"] == 900 and oos["protocol"]["base"] + oos["protocol"]["queries"] == 150
+    assert oos["protocol"]["knn_probes"] == 150  # kNN over every test document, each base one left out
     one, two = oos["picks"]
     assert one["goal"] == {"budget_bytes": 8} and one["bytes_per_vector"] <= 8 and not one["refine"]
     assert two["refine"] and two["stored_bytes_per_vector"] <= 400 and two["plan_s"] >= 0
@@ -80,6 +81,7 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     text = (out / "results.md").read_text()
     assert "### corpus, 4 code bytes per vector" in text and "### corpus, 16 code bytes" in text
     assert "## Out of sample (the headline)" in text and "## In sample" in text
+    assert "kNN-10 accuracy on all 150 test documents" in text
     assert "| ≤ 8 B (one tier) |" in text and "| ≤ 8 B memory + 400 B stored |" in text
     assert (out / "quality_per_byte_oos_corpus.png").stat().st_size > 10_000
     assert "| codec | bytes/vec | ratio | codec size |" in (out / "results.md").read_text()
