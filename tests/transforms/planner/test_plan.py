@@ -270,6 +270,8 @@ def test_the_report_says_how_the_sample_was_cut(corpus):
         "Out of sample: 1,680 vectors to train on, 1,120 others to index, 200 queries, all disjoint" in text
     )
     assert "kNN accuracy is measured on the queries and 1,120 indexed vectors, each left out in turn" in text
+    assert "kNN loss grows with the vectors searched" in text  # the base is smaller than the corpus
+    assert "measured among 1,120, expect more among the corpus's 3,000." in text
 
 
 def test_bytes_per_vector_read_as_whole_bytes_from_100_up():
