@@ -132,7 +132,7 @@ def open_shard(
         return index
     if idmap_url is None:
         raise ValueError(f"{url}: a flat shard's results are positions, and no id map was given to map them")
-    return positions.Located(index, positions.Rows(idmap_url, idmap_expect))
+    return positions.Located(index, positions.Rows(idmap_url, idmap_expect, columns=("row_id",)))
 
 
 def _positional(index: Any) -> bool:
