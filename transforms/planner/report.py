@@ -33,7 +33,7 @@ def protocol(s: dict[str, Any]) -> str:
         if probes > s["queries"]
         else ""
     )
-    if probes and s["base"] < s["corpus_rows"]:  # measured: 20NG PQ24 loses -0.3 pt among 1k, 1.3 among 7.5k
+    if probes and s["base"] < s["corpus_rows"]:  # README: 20NG PQ24 loses -0.3 pt among 1k, 1.3 among 7.5k
         knn += (
             " kNN loss grows with the vectors searched, as neighbours crowd closer than the codes resolve: "
             f"measured among {s['base']:,}, expect more among the corpus's {s['corpus_rows']:,}."
