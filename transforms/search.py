@@ -66,11 +66,8 @@ class UnitDecoded:
         flat = codec.unwrap(self.decoder)
         self.ntotal = int(flat.ntotal)
         self.codes = faiss.vector_to_array(flat.codes).reshape(self.ntotal, flat.code_size)
-        self.ids = (
-            faiss.vector_to_array(index.id_map).astype(np.int64)
-            if self.mapped
-            else np.arange(self.ntotal, dtype=np.int64)
-        )
+        # the IndexIDMap's ids; without one, results are positions and nothing a vector is held for them
+        self.ids = faiss.vector_to_array(index.id_map).astype(np.int64) if self.mapped else None
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         import faiss
@@ -82,7 +79,8 @@ class UnitDecoded:
             rec = self.decoder.sa_decode(self.codes[start : start + self.BLOCK])
             rec /= np.maximum(np.linalg.norm(rec, axis=1, keepdims=True), np.float32(1e-12))
             dist, pos = faiss.knn(queries, rec, min(k, len(rec)))
-            ids = np.where(pos >= 0, self.ids[start + np.maximum(pos, 0)], -1)
+            at = start + np.maximum(pos, 0)
+            ids = np.where(pos >= 0, at if self.ids is None else self.ids[at], -1)
             parts.append(_pad(Hits(dist, ids), k))
         hits = merge_topk(parts, k)
         return hits.distances, hits.ids

@@ -11,7 +11,8 @@ from transforms.layout import RunLayout
 def run_sizes(layout: RunLayout, info: codec.CodecInfo, indexed: int) -> dict[str, Any]:
     """Bytes per vector of a run: the code alone; the index shards all told (codes, an IVF shard's ids and
     lists, and the codec copy every shard holds), which is what search holds in memory (a flat shard's ids
-    stay in its id map on disk, read for the results only); the same less the codec copies; and for
+    stay in its id map: memory-mapped on a local disk, read for the results only; from an object store its
+    row_id column is held, 8 bytes a vector); the same less the codec copies; and for
     two tiers, the stored tier's refine shards on disk (fine codes and row ids). Ratios are float32 bytes
     over each."""
     index_bytes = sum(io.size(u) for u in layout.shard_urls("index"))
