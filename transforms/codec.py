@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
@@ -243,11 +244,11 @@ def validate(factory: str, dim: int, unit_decode: bool = False, refine: str | No
         )
 
 
-def _check(index: Any, factory: str, n_train: int) -> None:
+def _check(index: Any, factory: str, n_train: int, share: float = 1.0) -> None:
     _require_buildable(index, factory)
-    short = [r for r in requirements(index) if n_train < r.min_points]
+    short = [r for r in requirements(index) if n_train < math.ceil(share * r.min_points)]
     if short:
-        detail = "; ".join(f"{r.component} needs >= {r.min_points}" for r in short)
+        detail = "; ".join(f"{r.component} needs >= {math.ceil(share * r.min_points)}" for r in short)
         raise CodecError(
             f"codec {factory!r} cannot be trained on {n_train} vectors: {detail} "
             f"(faiss needs {MIN_POINTS_PER_CENTROID} points per centroid). Use a smaller codec, "
@@ -260,11 +261,12 @@ def check_trainable(factory: str, dim: int, n_train: int) -> None:
     _check(_build(factory, dim), factory, n_train)
 
 
-def train(sample: np.ndarray, factory: str, params: dict[str, int] | None = None) -> Any:
+def train(sample: np.ndarray, factory: str, params: dict[str, int] | None = None, share: float = 1.0) -> Any:
     """Train an empty index from ``factory`` (and ``params``, see ``apply_params``) on the sample, after
-    checking it has enough points."""
+    checking it has enough points: ``share`` of faiss's points per centroid (less than 1 only where the
+    planner measures a codec on part of what the run will train it on)."""
     index = _build(factory, sample.shape[1])
-    _check(index, factory, len(sample))
+    _check(index, factory, len(sample), share)
     apply_params(index, params or {})
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
     return index

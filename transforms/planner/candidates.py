@@ -17,6 +17,10 @@ CODEC_HEADER_BYTES = 512  # what a serialized codec keeps besides its arrays (fa
 # An IVF index keeps each vector's 64-bit id beside its code in its inverted list; a flat index keeps none
 # (its ids are positions, mapped to row ids on disk), nor does a two-tier one (its refine shard maps them).
 ID_BYTES = 8
+# The plan trains codecs on its learn part, which may hold fewer points than the run trains on: a codec the
+# run can train (faiss's 39 points per centroid) is measured when the learn part holds this share of that.
+# Codebooks trained on fewer points are coarser, so the plan measures such a codec pessimistically, if at all.
+PLAN_SHARE = 0.5
 
 
 def real_bytes(code_bytes: int, codec_bytes: int, corpus_rows: int, ivf: bool = False) -> float:
@@ -104,12 +108,13 @@ def rabitq(dim: int, size: int, n_train: int) -> list[Candidate]:
     return out
 
 
-def for_size(dim: int, size: int, n_train: int) -> list[Candidate]:
+def for_size(dim: int, size: int, n_train: int, n_lists: int | None = None) -> list[Candidate]:
     """Every family at ``size`` code bytes per vector (where the family can make that size). Where ``size``
     does not divide the dimension, product quantizers work on a PCA rotation to the most dimensions it
-    divides (ivf-pq: 4 per sub-quantizer)."""
+    divides (ivf-pq: 4 per sub-quantizer). IVF lists are as many as ``n_lists`` points train (``n_train``
+    when not given)."""
     eight_bit = n_train >= codec.EIGHT_BIT_POINTS
-    out: list[Candidate] = rabitq(dim, size, n_train)
+    out: list[Candidate] = rabitq(dim, size, n_lists or n_train)
 
     def add(factory: str, family: str, floats: int, **kw) -> None:
         out.append(Candidate(factory, family, code_bytes=size, codec_floats=floats, **kw))
@@ -145,7 +150,7 @@ def for_size(dim: int, size: int, n_train: int) -> list[Candidate]:
         add(f"RQ{2 * size}x4", "rq4", books4)
         add(f"RQ{2 * size}x4", "rq4", books4, params=(("max_beam_size", RQ4_BEAM),), after="rq4", cost=7.0)
     if eight_bit and size >= 2:
-        nlist = _ivf_nlist(n_train)
+        nlist = _ivf_nlist(n_lists or n_train)
         coarse = 1 if nlist <= 256 else 2
         m = size - coarse
         if m >= 1 and _divides(dim, m):
@@ -178,8 +183,20 @@ def _ivf_nlist(n_train: int) -> int:
     return nlist
 
 
+def trains_on(n_learn: int, run_train: int | None) -> int:
+    """The training rows a codec is judged by: the run's, as far as the plan's ``n_learn`` points are
+    ``PLAN_SHARE`` of them; ``n_learn`` when the run's are not known."""
+    if run_train is None:
+        return n_learn
+    return max(n_learn, min(run_train, int(n_learn / PLAN_SHARE)))
+
+
 def generate(
-    dim: int, n_train: int, budget_bytes: int | None = None, corpus_rows: int | None = None
+    dim: int,
+    n_train: int,
+    budget_bytes: int | None = None,
+    corpus_rows: int | None = None,
+    run_train: int | None = None,
 ) -> list[Candidate]:
     """Candidates for a byte budget, or at every ladder size when there is none.
 
@@ -188,8 +205,10 @@ def generate(
     budget: a 48-byte budget over a million rows gets PQ32 or a PCA-rotated PQ46, not PQ48 at 48.39 bytes,
     and residual quantizers, whose codebooks grow with each byte, smaller still. Only codecs the sample can
     train (39 points per centroid) are returned; cheap families come first, then the costlier variants,
-    cheapest first.
+    cheapest first. ``n_train``: the points the plan trains on; ``run_train``: those the run will (see
+    ``trains_on``). IVF codecs get as many lists as ``n_train`` trains.
     """
+    n_lists, n_train = n_train, trains_on(n_train, run_train)
     scalar = [
         Candidate(f, "sq" if f.startswith("SQ") else "binary", code_bytes=b, codec_floats=floats)
         for f, b, floats in (
@@ -200,7 +219,8 @@ def generate(
         )
     ]
     if budget_bytes is None:
-        ladder = scalar + [c for size in LADDER if size < 4 * dim for c in for_size(dim, size, n_train)]
+        sizes = [size for size in LADDER if size < 4 * dim]
+        ladder = scalar + [c for size in sizes for c in for_size(dim, size, n_train, n_lists)]
         out = [c for c in ladder if _trainable(c, dim, n_train)]
     else:
         rows = corpus_rows or 1 << 62
@@ -211,7 +231,7 @@ def generate(
         out = [c for c in scalar if fits(c)]
         sized: set[str] = set()
         for size in range(budget_bytes, max(1, budget_bytes // 2) - 1, -1):
-            here = [c for c in for_size(dim, size, n_train) if c.family not in sized and fits(c)]
+            here = [c for c in for_size(dim, size, n_train, n_lists) if c.family not in sized and fits(c)]
             sized |= {c.family for c in here}
             out += here
     return sorted(dict.fromkeys(out), key=order_key)

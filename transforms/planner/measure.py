@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from transforms import building, codec, encoding, refine, search
-from transforms.planner.candidates import ID_BYTES, Candidate, real_bytes
+from transforms.planner.candidates import ID_BYTES, PLAN_SHARE, Candidate, real_bytes
 from transforms.planner.split import K, Split
 
 LATENCY_QUERIES = 200
@@ -54,7 +54,7 @@ def measure(
     each stored tier that fits it at each re-rank factor (two tiers)."""
     db, dim = split.base, split.base.shape[1]
     start = time.perf_counter()
-    trained = codec.train(split.learn, cand.factory, dict(cand.params))
+    trained = codec.train(split.learn, cand.factory, dict(cand.params), share=PLAN_SHARE)
     train_s = time.perf_counter() - start
     codec_bytes = codec.serialized_size(trained)
     start = time.perf_counter()

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from transforms import codec
 from transforms.planner import candidates
 from transforms.planner.frontier import frontier, pick
 from transforms.planner.goal import Goal, PlanError, quality_key
@@ -60,8 +61,10 @@ def plan(
     key = quality_key(goal, objective)
     dim = vectors.shape[1]
     budget = None if goal.budget_bytes is None else int(goal.budget_bytes)
-    cands = candidates.generate(dim, len(split.learn), budget, corpus_rows)
-    free = [] if cands or budget is None else candidates.generate(dim, len(split.learn), budget)
+    run_train = min(run_sample or corpus_rows, corpus_rows)  # what the run will train its codec on
+    n_learn = len(split.learn)
+    cands = candidates.generate(dim, n_learn, budget, corpus_rows, run_train)
+    free = [] if cands or budget is None else candidates.generate(dim, n_learn, budget, None, run_train)
     if free:  # every codec's own bytes, spread over these rows, outweigh the budget
         least = min(free, key=lambda c: c.real_bytes(corpus_rows))
         raise PlanError(
@@ -94,6 +97,7 @@ def plan(
         "sample": {
             "vectors": len(vectors),
             **split.describe(),
+            "eight_bit_codebooks": candidates.trains_on(n_learn, run_train) >= codec.EIGHT_BIT_POINTS,
             "corpus_rows": corpus_rows,
             "sampled_from": whole,
             "dim": int(dim),

@@ -12,6 +12,12 @@ queries and, leaving each one out, up to MAX_PROBES base vectors, each classifie
 in the base. A loss bound from a few hundred queries is a few points wide, and the cheapest of many
 candidates within it is most often one whose loss the queries happened to flatter; the base's own vectors
 narrow it without taking a vector from learning.
+
+Learning and the base get equal shares of what the queries leave. A coarse code loses more kNN accuracy the
+more vectors it is searched among, as true neighbours crowd closer than it resolves, so a base far smaller
+than the corpus measures it optimistically; a codec's training set matters far less. Where half the sample
+is short of what 8-bit codebooks train on but the run will train them on enough, the plan trains them on
+what it has (candidates.PLAN_SHARE), which can only make them look worse than the run will make them.
 """
 
 from __future__ import annotations
@@ -21,13 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from transforms import codec, evaluation
+from transforms import evaluation
 from transforms.planner.goal import PlanError
 
 K = 10
-LEARN_SHARE = 0.6  # of the non-query sample, out of sample: about 20 Newsgroups' train/test proportion
-MIN_BASE = 1000  # vectors to search, at least, when a small sample gives learning the rest
-MIN_QUERIES = 300
+LEARN_SHARE = 0.5  # of the non-query sample, out of sample: as many to learn as to search
 MAX_PROBES = 3000  # kNN probes (queries, then base vectors left out in turn): the cost of each search
 
 
@@ -60,28 +64,17 @@ class Split:
     ) -> Split:
         """Seeded queries first; out of sample, ``LEARN_SHARE`` of the rest to learn (at most
         ``train_size``) and the rest of it to the base; in sample, the rest is the base and codecs train on it
-        (on a seeded sub-sample of ``train_size`` when smaller).
-
-        A small sample out of sample is spent on what codecs need to learn first: when 60% would leave too
-        few vectors for 8-bit codebooks (codec.EIGHT_BIT_POINTS) but the sample can hold them, down to
-        MIN_QUERIES queries and MIN_BASE base vectors, learning gets what those codebooks need."""
+        (on a seeded sub-sample of ``train_size`` when smaller)."""
         import faiss
 
         if train_size is not None and train_size < 1:
             raise PlanError(f"the training sub-sample must hold at least 1 vector, got {train_size}")
         if len(vectors) < 2 * n_queries:
             n_queries = max(1, len(vectors) // 10)
-        eight_bit = codec.EIGHT_BIT_POINTS
-        if out_of_sample and LEARN_SHARE * (len(vectors) - n_queries) < eight_bit:
-            spare = len(vectors) - eight_bit - MIN_BASE  # queries the sample can give while learning 8 bits
-            if spare >= MIN_QUERIES:
-                n_queries = min(n_queries, spare)
         order = np.random.default_rng(seed).permutation(len(vectors))
         q_idx, rest = np.sort(order[:n_queries]), order[n_queries:]
         if out_of_sample:
             n_learn = max(1, int(round(LEARN_SHARE * len(rest))))
-            if n_learn < eight_bit <= len(rest) - MIN_BASE:
-                n_learn = eight_bit
             learn_idx, b_idx = np.sort(rest[:n_learn][: train_size or None]), np.sort(rest[n_learn:])
         else:
             b_idx = np.sort(rest)
@@ -168,7 +161,6 @@ class Split:
             "queries": len(self.queries),
             "knn_probes": len(self.searched) if self.base_labels is not None else 0,
             "out_of_sample": self.out_of_sample,
-            "eight_bit_codebooks": len(self.learn) >= codec.EIGHT_BIT_POINTS,
         }
 
 

@@ -39,6 +39,22 @@ def test_small_samples_get_no_8_bit_codebooks():
     assert "RQ32x4" in names  # 16-entry codebooks train on 624 points
 
 
+def test_8_bit_codebooks_are_measured_on_half_their_points_when_the_run_trains_them_on_enough():
+    plan_only = {c.name for c in candidates.generate(64, 6_000, budget_bytes=16)}
+    assert "PQ16" not in plan_only  # judged by the plan's 6,000 points: 8-bit codebooks need 9,984
+    for_run = {c.name for c in candidates.generate(64, 6_000, budget_bytes=16, run_train=100_000)}
+    assert {"PQ16", "OPQ16,PQ16"} <= for_run and plan_only <= for_run
+    small_run = {c.name for c in candidates.generate(64, 6_000, budget_bytes=16, run_train=9_000)}
+    assert "PQ16" not in small_run  # the run itself could not train them
+    assert candidates.trains_on(6_000, 100_000) == 12_000 and candidates.trains_on(6_000, None) == 6_000
+    assert candidates.trains_on(4_000, 9_984) == 8_000  # too few to measure 8-bit codebooks on
+    # IVF lists stay as many as the plan's own points train
+    ivf = [c for c in candidates.generate(64, 6_000, budget_bytes=16, run_train=10**6) if "IVF" in c.name]
+    assert ivf and all(
+        codec.MIN_POINTS_PER_CENTROID * int(c.factory.split("IVF")[1].split(",")[0]) <= 6_000 for c in ivf
+    )
+
+
 def test_without_a_budget_every_ladder_size_is_offered():
     sizes = {faiss.index_factory(128, c.factory).sa_code_size() for c in candidates.generate(128, 12_000)}
     assert {4, 8, 16, 32, 64, 128, 256} <= sizes

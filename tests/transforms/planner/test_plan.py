@@ -198,7 +198,7 @@ def test_out_of_sample_learn_base_and_queries_are_disjoint(corpus):
     split = planner.Split.make(x, labels, 200, 0, out_of_sample=True)
     learn, base, queries = _rows(split.learn), _rows(split.base), _rows(split.queries)
     assert not (learn & base) and not (learn & queries) and not (base & queries)
-    assert len(learn) == 1680 and len(base) == 1120 and len(queries) == 200  # 60% of the rest learns
+    assert len(learn) == 1400 and len(base) == 1400 and len(queries) == 200  # half the rest learns
     assert split.truth.max() < len(base) and len(split.base_labels) == len(base)
     capped = planner.Split.make(x, labels, 200, 0, out_of_sample=True, train_size=500)
     assert len(capped.learn) == 500 and _rows(capped.base) == base  # fewer to learn, the same base
@@ -254,7 +254,7 @@ def test_codecs_train_on_learn_and_encode_the_base(corpus, monkeypatch):
     split = planner.Split.make(x, labels, 200, 0, out_of_sample=True)
     trained_on, encoded = [], []
     real_train, real_encode = codec.train, encoding.encode_vectors
-    monkeypatch.setattr(codec, "train", lambda v, *a: trained_on.append(v) or real_train(v, *a))
+    monkeypatch.setattr(codec, "train", lambda v, *a, **k: trained_on.append(v) or real_train(v, *a, **k))
     monkeypatch.setattr(encoding, "encode_vectors", lambda idx, v: encoded.append(v) or real_encode(idx, v))
     planner.measure(candidates.Candidate("PQ8x4", "pq"), split, corpus_rows=3000)
     assert _rows(trained_on[0]) == _rows(split.learn) and _rows(encoded[0]) == _rows(split.base)
@@ -267,11 +267,11 @@ def test_the_report_says_how_the_sample_was_cut(corpus):
     )
     text = plan_report.markdown(plan)
     assert (
-        "Out of sample: 1,680 vectors to train on, 1,120 others to index, 200 queries, all disjoint" in text
+        "Out of sample: 1,400 vectors to train on, 1,400 others to index, 200 queries, all disjoint" in text
     )
-    assert "kNN accuracy is measured on the queries and 1,120 indexed vectors, each left out in turn" in text
+    assert "kNN accuracy is measured on the queries and 1,400 indexed vectors, each left out in turn" in text
     assert "kNN loss grows with the vectors searched" in text  # the base is smaller than the corpus
-    assert "measured among 1,120, expect more among the corpus's 3,000." in text
+    assert "measured among 1,400, expect more among the corpus's 3,000." in text
 
 
 def test_bytes_per_vector_read_as_whole_bytes_from_100_up():
@@ -283,10 +283,19 @@ def test_bytes_per_vector_read_as_whole_bytes_from_100_up():
     ]
 
 
-def test_a_small_sample_out_of_sample_keeps_enough_to_learn_8_bit_codebooks():
-    x = np.random.default_rng(0).standard_normal((11_293, 8)).astype("float32")  # 20 Newsgroups' train
+def test_a_small_sample_out_of_sample_searches_as_many_as_it_learns_and_still_measures_8_bit_codebooks():
+    x = np.random.default_rng(0).standard_normal((11_293, 16)).astype("float32")  # 20 Newsgroups' train
     split = planner.Split.make(x, None, 1000, 0, out_of_sample=True)
-    assert split.describe()["learn"] == codec.EIGHT_BIT_POINTS and split.describe()["eight_bit_codebooks"]
-    assert len(split.base) == 1000 and len(split.queries) == 309
-    small = planner.Split.make(x[:10_500], None, 1000, 0, out_of_sample=True)  # cannot: 60/40 as usual
-    assert (len(small.learn), len(small.base), len(small.queries)) == (5700, 3800, 1000)
+    assert (len(split.learn), len(split.base), len(split.queries)) == (5146, 5147, 1000)
+    # 8-bit codebooks (256 centroids) need 9,984 points: the run's 11,293 hold them, the plan trains on 5,146
+    plan = planner.plan(
+        x, None, planner.Goal(budget_bytes=8), n_queries=1000, time_budget_s=0, run_sample=11_293,
+        corpus_rows=10**6,
+    )  # fmt: skip
+    assert plan["sample"]["learn"] == 5146 and plan["sample"]["eight_bit_codebooks"]
+    offered = {r["candidate"] for r in plan["candidates"]} | {s["codec"] for s in plan["skipped"]}
+    assert {"PCAR14,PQ7", "OPQ7_14,PQ7"} <= offered  # PQ8's codebooks would not fit 8 B over 1M rows
+    (pq,) = planner.measure(candidates.Candidate("PCAR14,PQ7", "pq"), split, corpus_rows=10**6)
+    assert pq.code_bytes == 7 and pq.recall_at_10 > 0
+    with pytest.raises(codec.CodecError, match="needs >= 9984"):
+        codec.train(split.learn, "PQ8")  # a run is held to faiss's 39 points per centroid
