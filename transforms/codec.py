@@ -6,6 +6,7 @@ modules. The default choice lives in transforms.auto, the stored tier in transfo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -265,10 +266,14 @@ def train(sample: np.ndarray, factory: str, params: dict[str, int] | None = None
     """Train an empty index from ``factory`` (and ``params``, see ``apply_params``) on the sample, after
     checking it has enough points: ``share`` of faiss's points per centroid (less than 1 only where the
     planner measures a codec on part of what the run will train it on)."""
+    from transforms import kmeans_warnings
+
     index = _build(factory, sample.shape[1])
     _check(index, factory, len(sample), share)
     apply_params(index, params or {})
-    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    short = any(len(sample) < r.min_points for r in requirements(index))
+    with kmeans_warnings.gathered(factory) if short else contextlib.nullcontext():
+        index.train(np.ascontiguousarray(sample, dtype=np.float32))
     return index
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transforms import io
+from transforms import codec, io
 
 
 def _fmt(v: Any, spec: str) -> str:
@@ -37,6 +37,12 @@ def protocol(s: dict[str, Any]) -> str:
         knn += (
             " kNN loss grows with the vectors searched, as neighbours crowd closer than the codes resolve: "
             f"measured among {s['base']:,}, expect more among the corpus's {s['corpus_rows']:,}."
+        )
+    if s.get("eight_bit_codebooks") and s["learn"] < codec.EIGHT_BIT_POINTS:
+        knn += (
+            f" 8-bit codebooks train on the {s['learn']:,} learn vectors, fewer than the "
+            f"{codec.EIGHT_BIT_POINTS:,} faiss asks for and the run will give them: if anything, they "
+            "measure worse here than they will be."
         )
     if s["out_of_sample"]:
         return (

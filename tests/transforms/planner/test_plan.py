@@ -283,7 +283,9 @@ def test_bytes_per_vector_read_as_whole_bytes_from_100_up():
     ]
 
 
-def test_a_small_sample_out_of_sample_searches_as_many_as_it_learns_and_still_measures_8_bit_codebooks():
+def test_a_small_sample_out_of_sample_searches_as_many_as_it_learns_and_still_measures_8_bit_codebooks(
+    capfd, caplog
+):
     x = np.random.default_rng(0).standard_normal((11_293, 16)).astype("float32")  # 20 Newsgroups' train
     split = planner.Split.make(x, None, 1000, 0, out_of_sample=True)
     assert (len(split.learn), len(split.base), len(split.queries)) == (5146, 5147, 1000)
@@ -293,9 +295,17 @@ def test_a_small_sample_out_of_sample_searches_as_many_as_it_learns_and_still_me
         corpus_rows=10**6,
     )  # fmt: skip
     assert plan["sample"]["learn"] == 5146 and plan["sample"]["eight_bit_codebooks"]
+    assert "8-bit codebooks train on the 5,146 learn vectors, fewer than the 9,984" in plan_report.protocol(
+        plan["sample"]
+    )
     offered = {r["candidate"] for r in plan["candidates"]} | {s["codec"] for s in plan["skipped"]}
     assert {"PCAR14,PQ7", "OPQ7_14,PQ7"} <= offered  # PQ8's codebooks would not fit 8 B over 1M rows
-    (pq,) = planner.measure(candidates.Candidate("PCAR14,PQ7", "pq"), split, corpus_rows=10**6)
+    capfd.readouterr()
+    with caplog.at_level("INFO", logger="transforms.kmeans_warnings"):
+        (pq,) = planner.measure(candidates.Candidate("PCAR14,PQ7", "pq"), split, corpus_rows=10**6)
     assert pq.code_bytes == 7 and pq.recall_at_10 > 0
+    # faiss warns once per codebook trained short: the 7 warnings are one log line, not 7 on stderr
+    assert "WARNING clustering" not in capfd.readouterr().err
+    assert "PCAR14,PQ7: 7 k-means runs had fewer than 39 points per centroid" in caplog.text
     with pytest.raises(codec.CodecError, match="needs >= 9984"):
         codec.train(split.learn, "PQ8")  # a run is held to faiss's 39 points per centroid
