@@ -33,10 +33,10 @@ def gathered(what: str) -> Iterator[None]:
             os.close(saved)
             tmp.seek(0)
             lines = tmp.read().splitlines(keepends=True)
-            other = b"".join(line for line in lines if not line.startswith(PREFIX))
+            other = [line for line in lines if not line.startswith(PREFIX)]
             if other:
-                sys.stderr.write(other.decode(errors="replace"))
+                sys.stderr.write(b"".join(other).decode(errors="replace"))
                 sys.stderr.flush()
-            warned = len(lines) - sum(1 for line in lines if not line.startswith(PREFIX))
+            warned = len(lines) - len(other)
             if warned:
                 logger.info("%s: %d k-means runs had fewer than 39 points per centroid", what, warned)
