@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,12 +90,14 @@ def measure(
     stored: float | None = None,
     params: tuple[tuple[str, int], ...] = (),
     split: planner.Split | None = None,
+    encode: Callable[[Any, np.ndarray], np.ndarray] | None = None,
 ) -> list[dict]:
     """Every way of searching one codec (each nprobe, unit-decoded, and with ``stored`` every stored tier and
-    re-rank factor within it), as the planner measures it (on ``split``, the protocol's by default)."""
+    re-rank factor within it), as the planner measures it (on ``split``, the protocol's by default; its
+    codes chosen by ``encode``, the run's way by default)."""
     logger.info("%s: measuring %s", proto.corpus, factory)
     cand = Candidate(factory, _family(factory), params, nprobes=nprobes)
-    return [r.to_json() for r in planner.measure(cand, split or proto.split, CORPUS_ROWS, stored)]
+    return [r.to_json() for r in planner.measure(cand, split or proto.split, CORPUS_ROWS, stored, encode)]
 
 
 PRESETS = ("SQ8", "SQ4", "PQ48", "OPQ48,PQ48", "PQ24", "PQ16", "OPQ16,PQ16", "PQ12", "RQ24x8", "RQ16x8")

@@ -197,8 +197,9 @@ def oos_part(args: argparse.Namespace) -> dict[str, Any]:
 def ceiling_part(args: argparse.Namespace) -> dict[str, Any]:
     """faiss's strongest quantizers against the one-tier goals, on the oos protocol (benchmarks.ceiling)."""
     specs = ceiling.QUICK_SPECS if args.quick else ceiling.SPECS
+    aware = ceiling.QUICK_SCORE_AWARE if args.quick else ceiling.SCORE_AWARE
     corpora = {
-        name: ceiling.measure(oos.protocol(name, learn, test, n_queries(name, test)), specs)
+        name: ceiling.measure(oos.protocol(name, learn, test, n_queries(name, test)), specs, aware)
         for name, learn, test in oos_corpora(args)
     }
     return {"corpus_rows": oos.CORPUS_ROWS, "corpora": corpora}

@@ -4,7 +4,7 @@ answer the queries; in memory bytes that count the codec itself, and for two tie
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -47,18 +47,23 @@ class Measurement:
 
 
 def measure(
-    cand: Candidate, split: Split, corpus_rows: int, stored_budget: float | None = None
+    cand: Candidate,
+    split: Split,
+    corpus_rows: int,
+    stored_budget: float | None = None,
+    encode: Callable[[Any, np.ndarray], np.ndarray] | None = None,
 ) -> list[Measurement]:
     """Train, encode, build and search one candidate: one measurement per nprobe for IVF codecs; for flat
     codes of unit-norm embeddings, also searching by unit-length reconstructions; with a stored budget, also
-    each stored tier that fits it at each re-rank factor (two tiers)."""
+    each stored tier that fits it at each re-rank factor (two tiers). ``encode`` (trained codec, vectors) ->
+    codes is the run's unless a study swaps in another way of choosing the codes."""
     db, dim = split.base, split.base.shape[1]
     start = time.perf_counter()
     trained = codec.train(split.learn, cand.factory, dict(cand.params), share=PLAN_SHARE)
     train_s = time.perf_counter() - start
     codec_bytes = codec.serialized_size(trained)
     start = time.perf_counter()
-    codes = encoding.encode_vectors(trained, db)
+    codes = (encode or encoding.encode_vectors)(trained, db)
     encode_rate = len(db) / max(time.perf_counter() - start, 1e-9)
     index = building.build_from_codes(trained, codes, np.arange(len(db), dtype=np.int64))
     ivf = codec.searchable_kind(trained) == "ivf"
