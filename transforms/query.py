@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from transforms import publish, search, texts
+from transforms import id_maps, publish, search, texts
 from transforms.embedder import EmbedderSpec, load_embedder
 
 
@@ -33,7 +33,7 @@ class PublishedIndex:
         records = self.manifest.records()
         self.indexes = search.open_run(self.layout, info, records, self.nprobe)
         urls, expect = zip(*search.shard_files(self.layout, records, "idmap"), strict=True)
-        self.idmap = search.IdMap(list(urls), list(expect))
+        self.idmap = id_maps.IdMap(list(urls), list(expect))
         self.columns = self.manifest.columns()
         self.inputs = {v["url"]: v for v in self.manifest.inputs}
         self.spec = EmbedderSpec(

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import write_chunk_files
-from transforms import arrow_files, building, codec, encoding, search
+from transforms import arrow_files, building, codec, encoding, id_maps, search
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_build_shard_from_files_and_reject_foreign_codes(trained, tmp_path):
     assert n == len(x)
     plain = faiss.read_index(str(tmp_path / "i.faiss"))  # readable by plain faiss
     assert plain.ntotal == len(x)
-    idmap = search.IdMap([str(tmp_path / "idmap.arrow")])
+    idmap = id_maps.IdMap([str(tmp_path / "idmap.arrow")])
     assert idmap.lookup(np.array([5, 10**12])) == ["d5", None]
     other = info.__class__(**{**info.to_json(), "fingerprint": "f" * 64})
     with pytest.raises(building.BuildError, match="codes were made with codec"):
