@@ -1,10 +1,13 @@
 """id_maps.IdMap: row ids -> doc ids and places, the id maps memory-mapped, 12 bytes a row held."""
 
+import os
+
 import fsspec
 import numpy as np
 import pyarrow as pa
+import pytest
 
-from transforms import arrow_files, id_maps, ids, schemas
+from transforms import arrow_files, id_maps, ids, integrity, schemas
 
 
 def _write(url: str, doc_ids: list[str], batch_rows: int = 700) -> dict[int, tuple[str, str, int]]:
@@ -41,16 +44,25 @@ def test_row_ids_answer_their_documents_across_shards(tmp_path):
     assert idmap.places(asked) == [want[r][1:] for r in asked[:300]] + [None, None]
 
 
-def test_an_object_store_id_map_answers_the_same(tmp_path):
+def test_an_object_store_id_map_is_mapped_from_a_checked_local_copy(tmp_path):
     fs = fsspec.filesystem("memory")
     local, remote = str(tmp_path / "idmap.arrow"), "memory://id-maps-test/idmap.arrow"
     want = _write(local, [f"doc-{i}" for i in range(1_000)])
     fs.pipe(remote, open(local, "rb").read())
     try:
         asked = np.array(list(want)[::7], dtype=np.int64)
-        here, there = id_maps.IdMap([local]), id_maps.IdMap([remote])
+        record = integrity.of_file(local).to_json()
+        before = pa.total_allocated_bytes()
+        here, there = id_maps.IdMap([local]), id_maps.IdMap([remote], [record])
+        assert pa.total_allocated_bytes() == before  # not held in memory either
         assert here.lookup(asked) == there.lookup(asked) == [want[r][0] for r in asked]
         assert there.places(asked[:5]) == [want[r][1:] for r in asked[:5]]
+        copies = there._copies.name
+        del there
+        assert not os.path.exists(copies)
+        fs.pipe(remote, fs.cat(remote)[:-10])  # a truncated object is named, not its copy
+        with pytest.raises(integrity.IntegrityError, match="memory://id-maps-test/idmap.arrow: "):
+            id_maps.IdMap([remote], [record])
     finally:
         fs.rm("memory://id-maps-test", recursive=True)
 
