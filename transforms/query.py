@@ -31,9 +31,10 @@ class PublishedIndex:
         self.nprobe = nprobe or info.nprobe
         # every file is checked against the manifest's size and sha256 before it is used
         records = self.manifest.records()
-        self.indexes = search.open_run(self.layout, info, records, self.nprobe)
         urls, expect = zip(*search.shard_files(self.layout, records, "idmap"), strict=True)
         self.idmap = id_maps.IdMap(list(urls), list(expect))
+        # flat shards map their positions through the same memory-mapped id maps
+        self.indexes = search.open_run(self.layout, info, records, self.nprobe, self.idmap.shards)
         self.columns = self.manifest.columns()
         self.inputs = {v["url"]: v for v in self.manifest.inputs}
         self.spec = EmbedderSpec(

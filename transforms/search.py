@@ -116,11 +116,13 @@ def open_shard(
     refine_expect: Mapping[str, Any] | None = None,
     idmap_url: str | None = None,
     idmap_expect: Mapping[str, Any] | None = None,
+    idmap_rows: Any = None,
 ) -> Any:
     """One index shard as the codec says to search it (``info``: its CodecInfo): by unit-length
     reconstructions, re-ranked from its stored tier (two tiers: ``quantizer`` and the refine shard at
     ``refine_url``), or plainly; a flat shard whose ids are positions answers with the row ids of its id
-    map at ``idmap_url``. Every file is checked against its record first."""
+    map at ``idmap_url`` (or of ``idmap_rows``, the id map already opened: a ``positions.Rows``). Every
+    file is checked against its record first."""
     from transforms import positions, refine
 
     index = load_index(url, nprobe, info.unit_decode, expect)
@@ -128,6 +130,8 @@ def open_shard(
         return refine.Reranked(index, refine.Store(refine_url, refine_expect), quantizer, info.rerank)
     if not _positional(index):
         return index
+    if idmap_rows is not None:
+        return positions.Located(index, idmap_rows)
     if idmap_url is None:
         raise ValueError(f"{url}: a flat shard's results are positions, and no id map was given to map them")
     return positions.Located(index, positions.Rows(idmap_url, idmap_expect, columns=("row_id",)))
@@ -157,17 +161,24 @@ def shard_files(layout: Any, records: Records, kind: str) -> list[tuple[str, Map
     return out
 
 
-def open_run(layout: Any, info: Any, records: Records, nprobe: int | None = None) -> list[Any]:
+def open_run(
+    layout: Any,
+    info: Any,
+    records: Records,
+    nprobe: int | None = None,
+    idmap_rows: Sequence[Any] | None = None,
+) -> list[Any]:
     """Every index shard of a run, searchable as its codec says (``info``: its CodecInfo; two tiers with
-    their refine shards and the codec's fine quantizer; flat shards with their id maps), each file checked
-    against ``records`` first."""
+    their refine shards and the codec's fine quantizer; flat shards with their id maps, or with
+    ``idmap_rows``, each shard's id map already opened), each file checked against ``records`` first."""
     from transforms import integrity
 
     quantizer = codec.load_refine(layout.codec, info, integrity.under(records, "codec"))
     fine = shard_files(layout, records, "refine") if info.refine else [(None, None)] * layout.shards
     idmaps = shard_files(layout, records, "idmap") if not info.refine else [(None, None)] * layout.shards
+    rows = idmap_rows if idmap_rows is not None else [None] * layout.shards
     return [
-        open_shard(url, nprobe or info.nprobe, info, record, quantizer, *fine[i], *idmaps[i])
+        open_shard(url, nprobe or info.nprobe, info, record, quantizer, *fine[i], *idmaps[i], rows[i])
         for i, (url, record) in enumerate(shard_files(layout, records, "index"))
     ]
 

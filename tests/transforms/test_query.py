@@ -43,3 +43,30 @@ def test_a_changed_input_shows_no_text_and_says_why(published, tmp_path):
         source.write_bytes(saved)
     assert all(h.text is None and h.doc_id for h in hits)
     assert all(h.note and "changed" in h.note for h in hits)
+
+
+def test_flat_shards_map_positions_through_the_id_maps_the_lookup_holds(published, tmp_path):
+    from flows.config import ReindexConfig
+    from flows.reindex import reindex
+    from transforms import positions
+
+    out = tmp_path / "flat"
+    reindex(
+        ReindexConfig(
+            input=str(published.parent / "in"),
+            output=str(out),
+            id_column="doc_id",
+            text_column="body",
+            model="fake:32",
+            codec="SQ8",
+            shards=2,
+            eval_queries=50,
+        )
+    )
+    index = PublishedIndex(str(out))
+    # one memory-mapped copy of each id map serves both the positions and the doc ids
+    assert [s.rows for s in index.indexes] == index.idmap.shards
+    assert all(isinstance(s, positions.Located) for s in index.indexes)
+    row = make_corpus(600).slice(11, 1).to_pylist()[0]
+    (hits,) = index.search([row["body"]], 3, with_text=False)
+    assert hits[0].doc_id == row["doc_id"]
