@@ -21,6 +21,9 @@ from transforms import integrity, io, positions
 
 
 class IdMap:
+    """The id maps of a run's shards, in shard order (``shards``: each a ``positions.Rows``), looked up by
+    row id."""
+
     def __init__(self, urls: Sequence[str], expect: Sequence[Mapping[str, Any] | None] | None = None):
         records = expect if expect is not None else [None] * len(urls)
         self._copies: tempfile.TemporaryDirectory | None = None
