@@ -245,9 +245,12 @@ def validate(factory: str, dim: int, unit_decode: bool = False, refine: str | No
         )
 
 
-def _check(index: Any, factory: str, n_train: int, share: float = 1.0) -> None:
+def _check(
+    index: Any, factory: str, n_train: int, share: float = 1.0, reqs: list[Requirement] | None = None
+) -> None:
     _require_buildable(index, factory)
-    short = [r for r in requirements(index) if n_train < math.ceil(share * r.min_points)]
+    reqs = requirements(index) if reqs is None else reqs
+    short = [r for r in reqs if n_train < math.ceil(share * r.min_points)]
     if short:
         detail = "; ".join(f"{r.component} needs >= {math.ceil(share * r.min_points)}" for r in short)
         raise CodecError(
@@ -269,9 +272,10 @@ def train(sample: np.ndarray, factory: str, params: dict[str, int] | None = None
     from transforms import kmeans_warnings
 
     index = _build(factory, sample.shape[1])
-    _check(index, factory, len(sample), share)
+    reqs = requirements(index)
+    _check(index, factory, len(sample), share, reqs)
     apply_params(index, params or {})
-    short = any(len(sample) < r.min_points for r in requirements(index))
+    short = any(len(sample) < r.min_points for r in reqs)
     with kmeans_warnings.gathered(factory) if short else contextlib.nullcontext():
         index.train(np.ascontiguousarray(sample, dtype=np.float32))
     return index

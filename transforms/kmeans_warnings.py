@@ -12,6 +12,8 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
+from transforms.codec import MIN_POINTS_PER_CENTROID
+
 logger = logging.getLogger(__name__)
 
 PREFIX = b"WARNING clustering "
@@ -39,4 +41,9 @@ def gathered(what: str) -> Iterator[None]:
                 sys.stderr.flush()
             warned = len(lines) - len(other)
             if warned:
-                logger.info("%s: %d k-means runs had fewer than 39 points per centroid", what, warned)
+                logger.info(
+                    "%s: %d k-means runs had fewer than %d points per centroid",
+                    what,
+                    warned,
+                    MIN_POINTS_PER_CENTROID,
+                )
