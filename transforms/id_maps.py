@@ -4,20 +4,18 @@ The id maps stay in their files: on a local disk they are memory-mapped, and a l
 answers. What is held is each row id, sorted, with the row's position among the shards' id maps: 12 bytes a
 row (16 past 2**31 rows). Held whole, the id maps' Arrow columns take about 117 bytes a row for 20
 Newsgroups posts (the input's file path is repeated on every row), more than a 48-byte index holds for the
-vector itself. An id map in an object store is copied to a temporary folder on the local disk (removed with
-the IdMap), checked there against its record, and mapped from there.
+vector itself. An id map in an object store is copied to a temporary file on the local disk (removed with
+the IdMap), checked there against its record, and mapped from there (transforms.local_copy).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from transforms import integrity, io, positions
+from transforms import positions
 
 
 class IdMap:
@@ -26,27 +24,13 @@ class IdMap:
 
     def __init__(self, urls: Sequence[str], expect: Sequence[Mapping[str, Any] | None] | None = None):
         records = expect if expect is not None else [None] * len(urls)
-        self._copies: tempfile.TemporaryDirectory | None = None
-        self.shards = [self._mapped(u, r) for u, r in zip(urls, records, strict=True)]
+        self.shards = [positions.Rows(u, r) for u, r in zip(urls, records, strict=True)]
         self.starts = np.cumsum([0] + [s.rows for s in self.shards])
         ids = [i for s in self.shards for i in s.ids]
         every = np.concatenate(ids) if ids else np.zeros(0, np.int64)
         order = np.argsort(every, kind="stable")
         self.row_ids = every[order]  # sorted: a lookup is a binary search
         self.where = order.astype(np.int32 if len(order) < 2**31 else np.int64)
-
-    def _mapped(self, url: str, expect: Mapping[str, Any] | None) -> positions.Rows:
-        fs, path = io.filesystem(url)
-        if io.is_local(fs):
-            return positions.Rows(url, expect)
-        if self._copies is None:
-            self._copies = tempfile.TemporaryDirectory(prefix="vecpress-idmaps-")
-        local = os.path.join(self._copies.name, f"{len(os.listdir(self._copies.name))}.arrow")
-        fs.get(path, local)
-        if expect is not None:  # errors name the object, not the copy
-            found = integrity.FileDigest(os.path.getsize(local), io.sha256(local))
-            integrity.compare(url, found, integrity.FileDigest.of(expect))
-        return positions.Rows(local)
 
     def __len__(self) -> int:
         return len(self.row_ids)

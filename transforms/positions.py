@@ -4,8 +4,8 @@ them (its id map, or for two tiers its refine shard).
 Flat code index shards keep no ids of their own: faiss numbers their vectors 0, 1, 2, ... in the order they
 were added, which is the order of the shard's id map. So the 8 bytes a vector an ``IndexIDMap`` would hold in
 memory stay on disk in the id map, and only the row ids of the results are read. On a local disk the file is
-memory-mapped and nothing is copied; from an object store only the ``row_id`` column is fetched and held
-(8 bytes a row; the id map's doc ids and places stay in the store).
+memory-mapped and nothing is copied; a file in an object store is copied to the local disk, checked, and
+mapped from there (transforms.local_copy): nothing of it is held in memory.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from transforms import integrity, io
+from transforms import integrity, io, local_copy
 from transforms.errors import VecpressError
 
 
@@ -26,21 +26,20 @@ class PositionError(VecpressError, ValueError):
 
 
 class Rows:
-    """The record batches of one shard file (with a ``row_id`` column), addressed by position; with
-    ``columns``, those columns alone (from an object store, only their buffers are fetched)."""
+    """The record batches of one shard file (with a ``row_id`` column), memory-mapped and addressed by
+    position; with ``columns``, those columns alone."""
 
     def __init__(
         self, url: str, expect: Mapping[str, Any] | None = None, columns: Sequence[str] | None = None
     ):
-        integrity.verify_file(url, expect)
         fs, path = io.filesystem(url)
+        self.copy = None
         if io.is_local(fs):
-            batches = _batches(pa.memory_map(path), columns, url)
-        elif columns is None:
-            batches = _batches(pa.BufferReader(io.read_bytes(url)), None, url)
-        else:  # ranged reads of the columns' buffers: no block cache pulling in the rest of the file
-            with fs.open(path, "rb", cache_type="none") as f:
-                batches = _batches(f, columns, url)
+            integrity.verify_file(url, expect)
+        else:  # mapped from a checked local copy: the file's rows are never held in memory
+            self.copy = local_copy.LocalCopy(url, expect)
+            path = self.copy.path
+        batches = _batches(pa.memory_map(path), columns, url)
         self.batches = [b for b in batches if b.num_rows]
         self.ids = [b.column("row_id").to_numpy() for b in self.batches]  # local: views of the mapped file
         self.starts = np.cumsum([0] + [len(i) for i in self.ids])
@@ -70,17 +69,17 @@ class Rows:
 
 
 def _batches(source: Any, columns: Sequence[str] | None, url: str) -> list[pa.RecordBatch]:
-    """Every record batch of an Arrow IPC file, reading only ``columns`` (all when None)."""
+    """Every record batch of an Arrow IPC file, with ``columns`` alone (all when None). Selected after
+    reading: on a memory map that stays zero-copy, where reading a subset of the fields copies them."""
     reader = ipc.open_file(source)
-    if columns is not None:
-        fields = [reader.schema.get_field_index(c) for c in columns]
-        if -1 in fields:
-            missing = [c for c, f in zip(columns, fields, strict=True) if f < 0]
-            raise PositionError(
-                f"{url}: no column {', '.join(missing)} (it has {', '.join(reader.schema.names)})"
-            )
-        reader = ipc.open_file(source, options=ipc.IpcReadOptions(included_fields=fields))
-    return [reader.get_batch(i) for i in range(reader.num_record_batches)]
+    batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
+    if columns is None:
+        return batches
+    missing = [c for c in columns if reader.schema.get_field_index(c) < 0]
+    if missing:
+        has = ", ".join(reader.schema.names)
+        raise PositionError(f"{url}: no column {', '.join(missing)} (it has {has})")
+    return [b.select(list(columns)) for b in batches]
 
 
 class Located:

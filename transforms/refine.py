@@ -63,7 +63,7 @@ class Store(positions.Rows):
     """The fine codes of one index shard, by position: a two-tier index shard's ids are positions in its
     refine shard, whose ``row_id`` column gives the global row id. On a local disk the file is
     memory-mapped and nothing is copied: a search reads the pages of the codes it gathers. From an object
-    store the file is read whole."""
+    store it is copied to the local disk first, checked, and mapped from there (transforms.local_copy)."""
 
     def __init__(self, url: str, expect: Mapping[str, Any] | None = None):
         super().__init__(url, expect)

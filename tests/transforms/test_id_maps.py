@@ -57,9 +57,9 @@ def test_an_object_store_id_map_is_mapped_from_a_checked_local_copy(tmp_path):
         assert pa.total_allocated_bytes() == before  # not held in memory either
         assert here.lookup(asked) == there.lookup(asked) == [want[r][0] for r in asked]
         assert there.places(asked[:5]) == [want[r][1:] for r in asked[:5]]
-        copies = there._copies.name
+        copy = there.shards[0].copy.path
         del there
-        assert not os.path.exists(copies)
+        assert not os.path.exists(copy)
         fs.pipe(remote, fs.cat(remote)[:-10])  # a truncated object is named, not its copy
         with pytest.raises(integrity.IntegrityError, match="memory://id-maps-test/idmap.arrow: "):
             id_maps.IdMap([remote], [record])

@@ -70,3 +70,41 @@ def test_flat_shards_map_positions_through_the_id_maps_the_lookup_holds(publishe
     row = make_corpus(600).slice(11, 1).to_pylist()[0]
     (hits,) = index.search([row["body"]], 3, with_text=False)
     assert hits[0].doc_id == row["doc_id"]
+
+
+def test_a_two_tier_run_in_an_object_store_searches_from_checked_local_copies_held_as_page_cache(
+    published, tmp_path
+):
+    import fsspec
+
+    from flows.config import ReindexConfig
+    from flows.reindex import reindex
+    from transforms import refine
+
+    out = tmp_path / "two-tier"
+    reindex(
+        ReindexConfig(
+            input=str(published.parent / "in"),
+            output=str(out),
+            id_column="doc_id",
+            text_column="body",
+            model="fake:32",
+            codec="RaBitQ",
+            refine="SQ8",
+            shards=2,
+            eval_queries=50,
+        )
+    )
+    fs, remote = fsspec.filesystem("memory"), "memory://query-test/two-tier"
+    fs.put(str(out), remote, recursive=True)
+    try:
+        index = PublishedIndex(remote)  # what a mapped copy holds: tests/transforms/test_positions.py
+        stores = [s.store for s in index.indexes]
+        assert all(isinstance(s, refine.Store) and s.copy is not None for s in stores)
+        assert all(s.copy is not None for s in index.idmap.shards)
+        row = make_corpus(600).slice(23, 1).to_pylist()[0]
+        (hits,) = index.search([row["body"]], 3, with_text=False)
+        (local,) = PublishedIndex(str(out)).search([row["body"]], 3, with_text=False)
+        assert hits[0].doc_id == row["doc_id"] and [h.doc_id for h in hits] == [h.doc_id for h in local]
+    finally:
+        fs.rm("memory://query-test", recursive=True)
