@@ -45,24 +45,30 @@ def test_a_changed_input_shows_no_text_and_says_why(published, tmp_path):
     assert all(h.note and "changed" in h.note for h in hits)
 
 
-def test_flat_shards_map_positions_through_the_id_maps_the_lookup_holds(published, tmp_path):
+def _reindex(published, out, codec: str, refine: str | None = None):
+    """The published fixture's input indexed again (fake embedder, 2 shards) with ``codec``."""
     from flows.config import ReindexConfig
     from flows.reindex import reindex
+
+    config = ReindexConfig(
+        input=str(published.parent / "in"),
+        output=str(out),
+        id_column="doc_id",
+        text_column="body",
+        model="fake:32",
+        codec=codec,
+        refine=refine,
+        shards=2,
+        eval_queries=50,
+    )
+    reindex(config)
+    return out
+
+
+def test_flat_shards_map_positions_through_the_id_maps_the_lookup_holds(published, tmp_path):
     from transforms import positions
 
-    out = tmp_path / "flat"
-    reindex(
-        ReindexConfig(
-            input=str(published.parent / "in"),
-            output=str(out),
-            id_column="doc_id",
-            text_column="body",
-            model="fake:32",
-            codec="SQ8",
-            shards=2,
-            eval_queries=50,
-        )
-    )
+    out = _reindex(published, tmp_path / "flat", "SQ8")
     index = PublishedIndex(str(out))
     # one memory-mapped copy of each id map serves both the positions and the doc ids
     assert [s.rows for s in index.indexes] == index.idmap.shards
@@ -77,24 +83,9 @@ def test_a_two_tier_run_in_an_object_store_searches_from_checked_local_copies_he
 ):
     import fsspec
 
-    from flows.config import ReindexConfig
-    from flows.reindex import reindex
     from transforms import refine
 
-    out = tmp_path / "two-tier"
-    reindex(
-        ReindexConfig(
-            input=str(published.parent / "in"),
-            output=str(out),
-            id_column="doc_id",
-            text_column="body",
-            model="fake:32",
-            codec="RaBitQ",
-            refine="SQ8",
-            shards=2,
-            eval_queries=50,
-        )
-    )
+    out = _reindex(published, tmp_path / "two-tier", "RaBitQ", "SQ8")
     fs, remote = fsspec.filesystem("memory"), "memory://query-test/two-tier"
     fs.put(str(out), remote, recursive=True)
     try:
