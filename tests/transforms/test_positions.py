@@ -51,7 +51,7 @@ def test_an_object_store_file_is_mapped_from_a_local_copy_holding_nothing(remote
     assert (rows.row_ids(where) == np.where(where >= 0, 10**12 + 7 * where, -1)).all()
 
 
-def test_every_column_without_columns(remote):
+def test_without_columns_every_column_is_there(remote):
     fs, url = remote
     rows = positions.Rows(url)
     assert rows.batches[0].schema.names == ["row_id", "doc_id", "place"] and rows.rows == 20_000
