@@ -77,18 +77,19 @@ def read_verified(url: str, expected: Mapping[str, Any] | FileDigest | None) -> 
     return data
 
 
-def verify_file(url: str, expected: Mapping[str, Any] | FileDigest | None) -> None:
-    """Check a stored file against its record without holding it in memory (for files read in batches)."""
+def verify_file(url: str, expected: Mapping[str, Any] | FileDigest | None, name: str | None = None) -> None:
+    """Check a stored file against its record without holding it in memory (for files read in batches);
+    errors name ``name`` (a copy's origin) where given, else ``url``."""
     if expected is None:
         return
-    expected = FileDigest.of(expected)
+    expected, name = FileDigest.of(expected), name or url
     try:
         size = io.size(url)
     except FileNotFoundError as err:
-        raise IntegrityError(f"{url}: missing, although it was written and recorded") from err
+        raise IntegrityError(f"{name}: missing, although it was written and recorded") from err
     if size != expected.bytes:
-        compare(url, FileDigest(size, ""), expected)
-    compare(url, FileDigest(size, io.sha256(url)), expected)
+        compare(name, FileDigest(size, ""), expected)
+    compare(name, FileDigest(size, io.sha256(url)), expected)
 
 
 def describe(root: str, names: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -26,7 +26,4 @@ class LocalCopy:
             if expect is None:
                 raise
             raise integrity.IntegrityError(f"{url}: missing, although it was written and recorded") from err
-        if expect is not None:
-            expected, size = integrity.FileDigest.of(expect), os.path.getsize(self.path)
-            integrity.compare(url, integrity.FileDigest(size, ""), expected)  # sizes first: no hash to read
-            integrity.compare(url, integrity.FileDigest(size, io.sha256(self.path)), expected)
+        integrity.verify_file(self.path, expect, name=url)
