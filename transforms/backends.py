@@ -12,11 +12,16 @@ around it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
+import io
 import logging
 import shutil
 import tempfile
+import threading
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +157,25 @@ def _build_once(target: Path, build: Any) -> Path:
     return target
 
 
+@contextlib.contextmanager
+def _quietly() -> Iterator[None]:
+    """The exporters' chatter (torch's TracerWarnings, NNCF's warnings and progress bars) kept off the
+    terminal unless vecpress logs at debug level (``-v``): an export happens once, and says so in one line."""
+    if logger.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    nncf_logger = logging.getLogger("nncf")
+    level = nncf_logger.level
+    sink = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        warnings.simplefilter("ignore")
+        nncf_logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            nncf_logger.setLevel(level)
+
+
 def export_onnx(st: Any, model_path: str) -> Path:
     """The model's transformer as ONNX (fp32): inputs ids, mask and token types; output the token states."""
     import torch
@@ -172,12 +196,13 @@ def export_onnx(st: Any, model_path: str) -> Path:
             def forward(self, *inputs):  # noqa: ANN002
                 return self.model(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
-        logger.info("exporting %s to ONNX", model_path)
-        torch.onnx.export(
-            States(), tuple(sample[n] for n in names), str(folder / "model.onnx"),
-            input_names=names, output_names=["states"], dynamo=False, opset_version=17,
-            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "states"]},
-        )  # fmt: skip
+        logger.info("exporting %s to ONNX (once)", model_path)
+        with _quietly():
+            torch.onnx.export(
+                States(), tuple(sample[n] for n in names), str(folder / "model.onnx"),
+                input_names=names, output_names=["states"], dynamo=False, opset_version=17,
+                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "states"]},
+            )  # fmt: skip
 
     return _build_once(export_dir(model_path, "onnx", "fp32"), build) / "model.onnx"
 
@@ -210,11 +235,12 @@ def openvino_model(fp32: Path, model_path: str, precision: str, tokenizer: Any =
         if precision == "int8":
             import nncf
 
-            logger.info("quantizing %s to int8 (calibration: %d texts)", fp32, calibration.TEXTS)
-            model = nncf.quantize(
-                model, nncf.Dataset(_calibration_batches(tokenizer, [i.any_name for i in model.inputs])),
-                model_type=nncf.ModelType.TRANSFORMER, subset_size=calibration.TEXTS,
-            )  # fmt: skip
+            logger.info("quantizing %s to int8 (once; calibration: %d texts)", fp32, calibration.TEXTS)
+            with _quietly():
+                model = nncf.quantize(
+                    model, nncf.Dataset(_calibration_batches(tokenizer, [i.any_name for i in model.inputs])),
+                    model_type=nncf.ModelType.TRANSFORMER, subset_size=calibration.TEXTS,
+                )  # fmt: skip
         ov.save_model(model, str(folder / "model.xml"))
 
     return _build_once(export_dir(model_path, "openvino", precision), build) / "model.xml"
@@ -232,10 +258,18 @@ def _calibration_batches(tokenizer: Any, inputs: list[str]) -> list[dict[str, np
 
 
 class Session:
-    """One compiled model behind one call: token ids, mask and types in, token states out."""
+    """One compiled model, callable from any number of threads at once: token ids, mask and types in, token
+    states out.
+
+    ONNX Runtime's ``InferenceSession.run`` is safe to call concurrently. An OpenVINO compiled model is too,
+    but its one implicit infer request is not ("Infer Request is busy", or worse, another caller's output),
+    so each calling thread gets an infer request of its own. OpenVINO keeps the compiled blob in
+    ``<export>/compiled/`` (its model cache), so only the first process to load an export compiles it.
+    """
 
     def __init__(self, backend: str, path: Path, threads: int):
         self.backend = backend
+        self._local = threading.local()
         if backend == "onnx":
             import onnxruntime as ort
 
@@ -246,14 +280,18 @@ class Session:
         else:
             import openvino as ov
 
-            core = ov.Core()
-            self.compiled = core.compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": threads})
+            config = {"INFERENCE_NUM_THREADS": threads, "CACHE_DIR": str(Path(path).parent / "compiled")}
+            self.compiled = ov.Core().compile_model(str(path), "CPU", config)
             self.inputs = [i.any_name for i in self.compiled.inputs]
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         if self.backend == "onnx":
             return self.session.run(None, inputs)[0]
-        return self.compiled(inputs)[0]
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        request.infer(inputs)
+        return request.get_output_tensor(0).data.copy()  # the request's buffer is reused by its next call
 
 
 def pooled(states: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:

@@ -35,6 +35,7 @@ class EmbedderSpec:
 
 class Embedder(Protocol):
     dim: int
+    batch_invariant: bool  # a text's vector is the same, bit for bit, alone or in any batch
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
@@ -74,28 +75,52 @@ def encode_with_backoff(
             logger.warning("CUDA out of memory: retrying with batch size %d", batch_size)
 
 
+class ModelRuntimeError(RuntimeError):
+    """The model's runtime failed, not a text: the chunk being embedded fails, is retried as a transient
+    failure and is never committed. Its texts are not rejected."""
+
+
+CANARY = "a plain short sentence"  # what any working model embeds: a failure on it is the runtime's
+
+
 def encode_or_explain(embedder: Embedder, texts: list[str]) -> list[np.ndarray | str]:
     """One embedding per text, or for a text the model cannot take, why: the batch is embedded at once, and
-    only if the model fails on it are its texts embedded one by one to find the ones it fails on. A vector
-    with NaN or inf (e.g. an fp16 overflow) is refused too: it would poison the codec's training."""
+    only if the model fails on it are its texts embedded one by one to find the ones it fails on. A text is
+    rejected only when it fails twice with the runtime shown working in between (on ``CANARY``); a runtime
+    that fails on the canary too, or texts that all fail for one same reason, raise ``ModelRuntimeError``.
+    A vector with NaN or inf (e.g. an fp16 overflow) is refused too: it would poison the codec's training."""
     try:
-        vectors = list(embedder.encode(texts))
+        vectors: list[np.ndarray | str] = list(embedder.encode(texts))
     except Exception as err:  # noqa: BLE001 - narrowed below, text by text
         logger.warning(
             "the model failed on a batch of %d texts (%s): embedding them one by one", len(texts), err
         )
-        vectors = []
-        for text in texts:
-            try:
-                vectors.append(embedder.encode([text])[0])
-            except Exception as one:  # noqa: BLE001 - the reason goes to the rejects file
-                vectors.append(f"the model cannot embed this text: {type(one).__name__}: {one}"[:500])
-    return [
+        vectors = [_one_or_why(embedder, text) for text in texts]
+    out = [
         v
         if isinstance(v, str) or np.isfinite(v).all()
         else "the model returned a non-finite vector (NaN or inf)"
         for v in vectors
     ]
+    if len(out) > 1 and all(isinstance(v, str) for v in out) and len(set(out)) == 1:
+        raise ModelRuntimeError(f"the model failed on all {len(out)} texts of a batch alike: {out[0]}")
+    return out
+
+
+def _one_or_why(embedder: Embedder, text: str) -> np.ndarray | str:
+    try:
+        return embedder.encode([text])[0]
+    except Exception as first:  # noqa: BLE001 - the text's fault or the runtime's, told apart below
+        try:
+            embedder.encode([CANARY])
+        except Exception as err:
+            raise ModelRuntimeError(
+                f"the model runtime fails on a plain text too: {type(err).__name__}: {err}"
+            ) from first
+        try:
+            return embedder.encode([text])[0]
+        except Exception as again:  # noqa: BLE001 - the reason goes to the rejects file
+            return f"the model cannot embed this text: {type(again).__name__}: {again}"[:500]
 
 
 class SentenceTransformerEmbedder:
@@ -104,6 +129,8 @@ class SentenceTransformerEmbedder:
     On a machine with several GPUs it runs one model per GPU (a sentence-transformers multi-process pool);
     on CPU it lets torch use every core this process may run on.
     """
+
+    batch_invariant = False  # padding changes the order of float sums: 1e-7 apart
 
     def __init__(self, spec: EmbedderSpec):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -149,7 +176,8 @@ class SentenceTransformerEmbedder:
 
 class RuntimeEmbedder:
     """The same model through ONNX Runtime or OpenVINO (fp32 or int8), with its own tokenizer and
-    pooling; exported from the packaged model on first use and cached (transforms.backends)."""
+    pooling; exported from the packaged model on first use and cached (transforms.backends). Safe to call
+    from many threads at once (each gets its own infer request)."""
 
     def __init__(self, spec: EmbedderSpec):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -163,6 +191,8 @@ class RuntimeEmbedder:
         if spec.max_seq_length:
             st.max_seq_length = spec.max_seq_length
         self.tokenizer, self.max_length = st.tokenizer, st.max_seq_length
+        # a fast tokenizer sets its padding and truncation on each call: two threads at once would clash
+        self._tokenizing = threading.Lock()
         self.mode = backends.pooling_mode(st)
         self.dim = int(st.get_embedding_dimension())
         fp32 = backends.export_onnx(st, path)
@@ -173,6 +203,8 @@ class RuntimeEmbedder:
         self.session = backends.Session(spec.backend, model, len(os.sched_getaffinity(0)))
         # the model's own Normalize module normalizes whatever spec.normalize says, as torch's path does
         self.normalize = spec.normalize or any(type(m).__name__ == "Normalize" for m in st)
+        # ONNX Runtime's int8 quantizes activations by each batch's own range
+        self.batch_invariant = not (spec.backend == "onnx" and spec.precision == "int8")
         logger.info("loaded %s through %s %s (dim %d, max_seq_length %d)", spec.model, spec.backend,
                     spec.precision, self.dim, self.max_length)  # fmt: skip
 
@@ -183,13 +215,14 @@ class RuntimeEmbedder:
         order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths pad less
         for start in range(0, len(texts), self.spec.batch_size):
             rows = order[start : start + self.spec.batch_size]
-            tokens = self.tokenizer(
-                [texts[i] for i in rows],
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="np",
-            )
+            with self._tokenizing:
+                tokens = self.tokenizer(
+                    [texts[i] for i in rows],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="np",
+                )
             ids = tokens["input_ids"].astype(np.int64)
             feed = {k: tokens[k].astype(np.int64) if k in tokens else np.zeros_like(ids)
                     for k in self.session.inputs}  # fmt: skip
@@ -203,6 +236,8 @@ class StaticEmbedder:
     """A static model distilled from a sentence-transformers model by model2vec (``static:<base>``): a
     vector per token, averaged. Hundreds of times faster than the model it comes from; what it costs in
     quality is measured in `make bench`."""
+
+    batch_invariant = True
 
     def __init__(self, spec: EmbedderSpec):
         from model2vec import StaticModel
@@ -229,6 +264,8 @@ class FakeEmbedder:
 
     Selected with the model name ``fake:<dim>``; never used unless asked for by name.
     """
+
+    batch_invariant = True
 
     def __init__(self, spec: EmbedderSpec):
         self.spec = spec

@@ -96,3 +96,38 @@ def test_unknown_or_impossible_backends_are_refused_before_any_work(
 ):
     with pytest.raises(backends.BackendError, match=message):
         backends.check(backend, precision, device, model)
+
+
+TOPICS = ["space shuttle", "graphics card", "ice hockey"]
+QUERIES = [f"question {i}: " + " ".join([TOPICS[i % 3]] * (1 + i % 4)) for i in range(24)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend,precision", [("openvino", "int8"), ("onnx", "int8"), ("torch", "fp32")])
+def test_every_backend_answers_concurrent_callers_as_it_answers_one(backend, precision):
+    """8 threads at once on one loaded embedder (as serve's request threads and Beam's multi-threaded workers
+    share it): no error, and every vector the one the same text gets alone."""
+    import threading
+
+    emb = load_embedder(EmbedderSpec(device="cpu", backend=backend, precision=precision))
+    alone = [emb.encode([q])[0] for q in QUERIES]
+    errors, wrong = [], []
+
+    def caller(c: int) -> None:
+        for r in range(15):
+            i = (5 * c + r) % len(QUERIES)
+            try:
+                if not np.array_equal(emb.encode([QUERIES[i]])[0], alone[i]):
+                    wrong.append(i)
+            except Exception as err:  # noqa: BLE001 - counted, then asserted
+                errors.append(repr(err))
+
+    threads = [threading.Thread(target=caller, args=(c,)) for c in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and wrong == []
+    # what the micro-batcher relies on: a batch-invariant embedder gives the same bits in any batch
+    batched = emb.encode(QUERIES)
+    assert emb.batch_invariant == all(np.array_equal(b, a) for b, a in zip(batched, alone, strict=True))

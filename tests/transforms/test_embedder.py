@@ -58,3 +58,46 @@ def test_device_auto_is_the_cpu_without_cuda():
     else:
         assert resolve_devices("auto") == ["cpu"]
     assert resolve_devices("cuda:1") == ["cuda:1"]
+
+
+class _Flaky:
+    """An embedder whose runtime fails as told: on texts containing ``bad`` (a fault of the text), or on
+    every call while ``down`` (a fault of the runtime)."""
+
+    dim = 4
+
+    def __init__(self, bad: str | None = None, down: bool = False):
+        self.bad, self.down = bad, down
+
+    def encode(self, texts):
+        if self.down:
+            raise RuntimeError("Infer Request is busy")
+        if self.bad is not None and any(self.bad in t for t in texts):
+            raise ValueError("cannot tokenize")
+        return np.ones((len(texts), self.dim), np.float32)
+
+
+def test_a_text_the_model_cannot_take_is_rejected_and_the_others_embedded():
+    from transforms.embedder import encode_or_explain
+
+    out = encode_or_explain(_Flaky(bad="\x00"), ["fine", "bad \x00 text", "also fine"])
+    assert isinstance(out[0], np.ndarray) and isinstance(out[2], np.ndarray)
+    assert out[1] == "the model cannot embed this text: ValueError: cannot tokenize"
+
+
+def test_a_runtime_failure_is_never_a_rejection():
+    from transforms.embedder import ModelRuntimeError, encode_or_explain
+
+    with pytest.raises(ModelRuntimeError, match="plain text too: RuntimeError: Infer Request is busy"):
+        encode_or_explain(_Flaky(down=True), ["one", "two", "three"])
+
+    class Broken(_Flaky):  # every text fails alike, though the canary passes: no text is to blame
+        def encode(self, texts):
+            if texts != [CANARY]:
+                raise RuntimeError("device lost")
+            return np.ones((1, 4), np.float32)
+
+    from transforms.embedder import CANARY
+
+    with pytest.raises(ModelRuntimeError, match="all 2 texts of a batch alike"):
+        encode_or_explain(Broken(), ["one", "two"])
