@@ -3,6 +3,8 @@ the chunk store on its own; a worker holds one batch of one chunk at a time."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +14,11 @@ from apache_beam.metrics import Metrics
 
 from transforms import chunks, embed_chunk, reading, schemas
 from transforms.embedder import EmbedderSpec
+
+logger = logging.getLogger(__name__)
+
+ATTEMPTS = 3  # a chunk whose model runtime fails is embedded again this many times in all, then fails
+RETRY_DELAY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -48,15 +55,32 @@ class EmbedChunk(beam.DoFn):
         self.bar = tqdm(total=total, desc="embedding", unit="doc", mininterval=2.0)
 
     def process(self, chunk: chunks.Chunk) -> Iterator[dict[str, Any]]:
-        tally = embed_chunk.Tally()
+        from transforms.embedder import ModelRuntimeError
+
+        for attempt in range(1, ATTEMPTS + 1):
+            tally = embed_chunk.Tally()
+            try:
+                record = self._commit(chunk, tally)
+                break
+            except ModelRuntimeError as err:  # the runtime's fault, not the texts': nothing was committed
+                if attempt == ATTEMPTS:
+                    raise ModelRuntimeError(
+                        f"chunk {chunk.key} ({chunk.url} row group {chunk.index}) failed {ATTEMPTS} times, "
+                        f"not committed: {err}"
+                    ) from err
+                logger.warning("chunk %s: %s; embedding it again (try %d of %d)", chunk.key, err,
+                               attempt + 1, ATTEMPTS)  # fmt: skip
+                time.sleep(RETRY_DELAY_S * attempt)
+        self.embedded.inc(tally.embedded)
+        self.reused.inc(tally.reused)
+        yield record
+
+    def _commit(self, chunk: chunks.Chunk, tally: embed_chunk.Tally) -> dict[str, Any]:
         batches = embed_chunk.embed_chunk(
             chunk.group, self.job.columns, self.embedder, self.schema, self.job.on_bad_file, self.previous,
             4 * self.job.spec.batch_size, tally,
         )  # fmt: skip
-        record = self.store.commit(chunk.key, self._counted(batches), self.schema, vars(tally))
-        self.embedded.inc(tally.embedded)
-        self.reused.inc(tally.reused)
-        yield record
+        return self.store.commit(chunk.key, self._counted(batches), self.schema, vars(tally))
 
     def _counted(self, batches: Iterator[Any]) -> Iterator[Any]:
         for batch in batches:
