@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from transforms import id_maps, publish, search, texts
 from transforms.embedder import EmbedderSpec, load_embedder
 
@@ -57,6 +59,11 @@ class PublishedIndex:
             self._embedder = load_embedder(self.spec)
         return self._embedder
 
+    @property
+    def size(self) -> int:
+        """Documents in the index: no search returns more hits than this."""
+        return int(self.manifest.counts.indexed)
+
     def search(
         self,
         queries: list[str],
@@ -64,13 +71,18 @@ class PublishedIndex:
         with_text: bool = True,
         nprobe: int | None = None,
         rerank: int | None = None,
+        vectors: np.ndarray | None = None,
     ) -> list[list[Hit]]:
-        """The top k of each query; with their texts (and labels) read from the input unless asked not to.
-        ``nprobe`` (IVF codecs) and ``rerank`` (two tiers) override the run's for this search."""
+        """The top k of each query (k at most the index's size); with their texts (and labels) read from the
+        input unless asked not to. ``nprobe`` (IVF codecs) and ``rerank`` (two tiers) override the run's for
+        this search; ``vectors`` are the queries already embedded by this index's embedder."""
+        k = max(1, min(k, self.size))
         indexes = self.indexes
         if nprobe is not None or rerank is not None:
             indexes = [search.tuned(i, nprobe, rerank) for i in self.indexes]
-        hits = search.search_shards(indexes, self.embedder().encode(queries), k)
+        if vectors is None:
+            vectors = self.embedder().encode(queries)
+        hits = search.search_shards(indexes, vectors, k)
         scores = search.cosine_from_l2(hits.distances)
         out = []
         for dist, ids, score in zip(hits.distances, hits.ids, scores, strict=True):

@@ -121,6 +121,7 @@ class Reranked:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Distances and global row ids of the best k (the shard's own ids are positions)."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        _, cand = self.index.search(queries, k * self.factor)
+        # never more candidates than the shard holds, whatever k x rerank asks
+        _, cand = self.index.search(queries, max(1, min(k * self.factor, self.ntotal)))
         dist, where = rerank(cand, queries, self.store.gather, self.quantizer, k)
         return dist, self.store.row_ids(where)
