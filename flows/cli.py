@@ -6,16 +6,20 @@ import argparse
 import errno
 import json
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
 
 from flows import cli_args, preflight
 
+logger = logging.getLogger("flows.cli")
+
 
 def _run(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
+
+    from flows import terminal
 
     if not getattr(args, "verbose", False):
         from flows import logs
@@ -45,10 +49,10 @@ def _run(args: argparse.Namespace) -> int:
             raise StorageError(
                 f"{config.output}: no space left on device; nothing was published, the current run is intact"
             ) from err
-    table = Table(title=f"vecpress run {manifest.run_id}", show_header=False)
+    table = Table(title=terminal.cell(f"vecpress run {manifest.run_id}"), show_header=False)
     for key, value in report.summary_rows(manifest):
-        table.add_row(key, value)
-    Console().print(table)
+        table.add_row(terminal.cell(key), terminal.cell(value))
+    terminal.console().print(table)
     return 0
 
 
@@ -95,19 +99,40 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _queries_file(path: str) -> list[str]:
+    """The non-blank lines of a queries file, or one line saying which line is not text."""
+    from transforms.errors import VecpressError
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise VecpressError(f"--queries-file {path}: {err.strerror}") from None
+    lines = data.splitlines()
+    for number, line in enumerate(lines, 1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise VecpressError(
+                f"--queries-file {path}: line {number} is not valid UTF-8 (byte {err.start + 1} of the line)"
+            ) from None
+    return [q for q in (line.decode("utf-8").strip() for line in lines) if q]
+
+
 def _search(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
+    from flows import terminal
     from transforms.errors import VecpressError
     from transforms.query import PublishedIndex
 
-    queries = list(args.queries)
+    queries = [q for q in args.queries if q.strip()]
     if args.queries_file:
-        queries += [q.strip() for q in Path(args.queries_file).read_text().splitlines() if q.strip()]
+        queries += _queries_file(args.queries_file)
     if not queries:
         raise VecpressError("give queries as arguments or with --queries-file")
     index = PublishedIndex(args.index, nprobe=args.nprobe, device=args.device)
+    if args.k > index.size:
+        logger.info("-k %d: the index holds %d documents, so at most %d hits", args.k, index.size, index.size)
     results = index.search(queries, args.k, with_text=not args.no_text, rerank=args.rerank)
     if args.json:
         out = [
@@ -116,10 +141,10 @@ def _search(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(out, indent=2))
         return 0
-    console = Console()
+    console = terminal.console()
     labels = index.columns.label is not None and not args.no_text
     for query, hits in zip(queries, results, strict=True):
-        table = Table(title=f"{query!r}  (run {index.run_id})")
+        table = Table(title=terminal.cell(f"{query!r}  (run {index.run_id})"))
         columns = [
             "rank",
             "doc_id",
@@ -136,7 +161,7 @@ def _search(args: argparse.Namespace) -> int:
             if not args.no_text:
                 shown = f"[{h.note}]" if h.note else h.text or ""
                 row.append(" ".join(shown.split())[:200])
-            table.add_row(*row)
+            table.add_row(*map(terminal.cell, row))
         console.print(table)
     return 0
 
@@ -150,8 +175,11 @@ def _hit_json(hit, text: bool) -> dict:
 
 def _serve(args: argparse.Namespace) -> int:
     from flows import serve
+    from flows.limits import Limits
 
-    serve.run(args.index, args.host, args.port, args.device, args.poll)
+    limits = Limits(**{name: getattr(args, f"max_{name}") for name in cli_args.LIMITS})
+    api_key = args.api_key or os.environ.get("VECPRESS_API_KEY") or None
+    serve.run(args.index, args.host, args.port, args.device, args.poll, api_key, limits)
     return 0
 
 
@@ -164,9 +192,9 @@ def _integrity_text(checked) -> str:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
+    from flows import terminal
     from transforms import publish, report, verify
 
     if args.no_verify:
@@ -178,15 +206,15 @@ def _inspect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(manifest.to_json(), indent=2))
     else:
-        table = Table(title=f"{args.index}: current run {layout.run_id}", show_header=False)
+        table = Table(title=terminal.cell(f"{args.index}: current run {layout.run_id}"), show_header=False)
         for key, value in report.summary_rows(manifest):
-            table.add_row(key, value)
+            table.add_row(terminal.cell(key), terminal.cell(value))
         total = sum(f["bytes"] for f in manifest.files)
         table.add_row("files", f"{len(manifest.files)} files, {total / 1e6:.2f} MB (sha256 in manifest.json)")
         table.add_row(
             "integrity", "not checked (--no-verify)" if checked is None else _integrity_text(checked)
         )
-        Console().print(table)
+        terminal.console().print(table)
     return _report_problems(checked)
 
 
@@ -258,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     preflight.environment_defaults()
     args = cli_args.parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
+    if not verbose:  # transformers' "Loading weights" bar on every model load, and hub bars
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     _setup_logging(verbose)
     from transforms.errors import VecpressError
 

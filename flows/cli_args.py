@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -13,6 +14,16 @@ import annotated_types
 from pydantic import BaseModel
 
 from flows.config import FLAGS, PlanConfig, ReindexConfig, flag
+from flows.limits import Limits
+
+_LIMITS = Limits()
+LIMITS = {
+    "queries": "queries per request",
+    "query_chars": "characters per query",
+    "body_bytes": "bytes of a request body",
+    "k": "hits per query",
+    "candidates": "k x rerank: candidates per query and shard (two tiers)",
+}
 
 DESCRIPTION = """\
 vecpress re-indexes a document corpus kept in Parquet into a compact, evaluated FAISS index: it embeds the
@@ -23,7 +34,7 @@ EXAMPLES = {
     "vecpress": """\
 examples:
   vecpress sample-data --output data/news --limit 2000
-  vecpress run --input data/news --output out/news --label-column label
+  vecpress run --input data/news --output out/news --id-column doc_id --text-column body --label-column topic
   vecpress search --index out/news "which graphics card for linux"
   vecpress serve --index out/news --port 8000
   vecpress <command> --help     options of one command, with their defaults""",
@@ -32,9 +43,9 @@ examples:
   vecpress run --input 'gs://bucket/corpus/*.parquet' --output s3://bucket/indexes/news \\
                --text-column body --id-column doc_id --shards 8
   vecpress run --config configs/demo.yaml --shards 8        a YAML config (keys as below); flags override it
-  vecpress run --input data/news --output out/news --codec auto --budget-bytes 16   plan the codec for a goal
-  vecpress run --input data/news --output out/news --codec 'OPQ32,PQ32' --refine SQ8 --rerank 20
-  vecpress run --input data/news --output out/news --backend onnx --precision int8
+  vecpress run --config configs/demo.yaml --codec auto --budget-bytes 16   plan the codec for a goal
+  vecpress run --config configs/demo.yaml --codec 'OPQ32,PQ32' --refine SQ8 --rerank 20
+  vecpress run --config configs/demo.yaml --backend onnx --precision int8
 Every option is also a key of the YAML config: the flag's name with underscores (--batch-size: batch_size),
 except --time-budget (plan_time_budget_s), --lock-lease (lock_lease_s), --pipeline-arg (pipeline_args).""",
     "plan": """\
@@ -108,6 +119,30 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"vecpress: error: {message} (see '{self.prog} --help')\n")
+
+
+def between(low: int, high: int) -> Callable[[str], int]:
+    """argparse type: an integer from ``low`` to ``high``."""
+    floor = at_least(low)
+
+    def parse(text: str) -> int:
+        value = floor(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}, got {value}")
+        return value
+
+    return parse
+
+
+def positive(text: str) -> float:
+    """argparse type: a finite number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above zero, got {text}")
+    return value
 
 
 def at_least(minimum: int) -> Callable[[str], int]:
@@ -209,14 +244,31 @@ def parser() -> argparse.ArgumentParser:
 
     served = command("serve", "a search server over an output's current run that follows each new publish")
     served.add_argument("--index", required=True, help="output root given to 'vecpress run' (required)")
-    served.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    served.add_argument("--port", type=at_least(1), default=8000, help="port to listen on")
+    served.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (beyond loopback, set a token)"
+    )
+    served.add_argument("--port", type=between(1, 65535), default=8000, help="port to listen on")
     served.add_argument(
         "--device", default="auto", help="where queries are embedded: auto, cpu, cuda, cuda:N"
     )
     served.add_argument(
-        "--poll", type=float, default=5.0, help="seconds between looks at CURRENT for a newly published run"
+        "--poll",
+        type=positive,
+        default=5.0,
+        help="seconds between looks at CURRENT for a newly published run",
     )
+    served.add_argument(
+        "--api-key",
+        default=None,
+        help="bearer token every route but /health requires (better: the VECPRESS_API_KEY environment "
+        "variable, which other users cannot see in the process list)",
+    )
+    limits = served.add_argument_group("request limits (beyond them: HTTP 413 or 422)")
+    for name, what in LIMITS.items():
+        limits.add_argument(
+            f"--max-{name.replace('_', '-')}", dest=f"max_{name}", type=at_least(1),
+            default=getattr(_LIMITS, name), help=what,
+        )  # fmt: skip
 
     inspect = command(
         "inspect", "the current run's manifest: counts, sizes, quality, and whether its files are intact"

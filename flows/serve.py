@@ -8,36 +8,20 @@ old one. A run that fails its check is refused: the old one keeps serving and ``
 
 from __future__ import annotations
 
-import dataclasses
+import ipaddress
 import logging
+import socket
 import threading
 import time
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, Field
-
 from transforms import io
 from transforms.errors import VecpressError
 from transforms.layout import POINTER
+from transforms.microbatch import MicroBatcher
 from transforms.query import PublishedIndex
 
 logger = logging.getLogger(__name__)
-
-
-class SearchRequest(BaseModel):
-    queries: list[str] = Field(min_length=1, description="texts to search for")
-    k: int = Field(10, ge=1, le=1000, description="hits per query")
-    nprobe: int | None = Field(
-        None, ge=1, description="lists to probe (IVF codecs); the run's own when unset"
-    )
-    rerank: int | None = Field(
-        None,
-        ge=1,
-        le=1000,
-        description="candidates re-ranked per result (two tiers); the run's own when unset",
-    )
-    text: bool = Field(True, description="include each hit's text and label, read from the run's input")
 
 
 class Served:
@@ -49,6 +33,7 @@ class Served:
         self.pointer = self._pointer()
         self.refused: dict[str, Any] | None = None
         self.swaps = 0
+        self.batcher = MicroBatcher()  # queries of concurrent requests embedded in one model call
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="vecpress-serve-watch", daemon=True)
 
@@ -98,63 +83,61 @@ class Served:
 
     def stop(self) -> None:
         self._stop.set()
+        self.batcher.close()
 
 
-SHOWN_CODEC = ("factory", "refine", "rerank", "code_size", "model", "backend")
-
-
-def app(served: Served) -> FastAPI:
-    api = FastAPI(title="vecpress", description="Search the current run of a vecpress output.")
-
-    @api.get("/health")
-    def health() -> dict[str, Any]:
-        index = served.index
-        m = index.manifest
-        return {
-            "status": "ok",
-            "output": served.output,
-            "run_id": index.run_id,
-            "published_at": m.published_at,
-            "counts": dataclasses.asdict(m.counts),
-            "codec": {k: getattr(m.codec, k) for k in SHOWN_CODEC},
-            "quality": {k: m.evaluation.get(k) for k in ("recall_at_k", "knn_accuracy_index", "k")},
-            "swaps": served.swaps,
-            "refused": served.refused,
-        }
-
-    @api.post("/search")
-    def search(request: SearchRequest) -> dict[str, Any]:
-        index = served.index  # this request's run, whatever is swapped in meanwhile
-        start = time.perf_counter()
+def check_listen(host: str, port: int) -> None:
+    """Fail in one line, before the model loads, when ``host:port`` cannot be listened on."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise VecpressError(f"--host {host}: not an address this machine has ({err.strerror})") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            results = index.search(
-                request.queries,
-                request.k,
-                with_text=request.text,
-                nprobe=request.nprobe,
-                rerank=request.rerank,
-            )
-        except VecpressError as err:
-            raise HTTPException(status_code=400, detail=str(err)) from err
-        return {
-            "run_id": index.run_id,
-            "took_ms": round(1000 * (time.perf_counter() - start), 2),
-            "results": [
-                {"query": q, "hits": [{k: v for k, v in vars(h).items() if v is not None} for h in hits]}
-                for q, hits in zip(request.queries, results, strict=True)
-            ],
-        }
-
-    return api
+            probe.bind(address)
+        except OSError as err:
+            raise VecpressError(f"cannot listen on {host}:{port}: {err.strerror}") from None
 
 
-def run(output: str, host: str, port: int, device: str = "auto", poll_s: float = 5.0) -> None:
+def loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run(
+    output: str,
+    host: str,
+    port: int,
+    device: str = "auto",
+    poll_s: float = 5.0,
+    api_key: str | None = None,
+    limits: Any = None,
+) -> None:
+    """Check the address, load the current run, then serve it until stopped (``limits``: a
+    flows.serve_api.Limits; ``api_key``: the bearer token every route but /health needs)."""
     import uvicorn
 
+    from flows import serve_api
+
+    check_listen(host, port)
+    if api_key is None and not loopback(host):
+        logger.warning(
+            "listening on %s without a token: anyone who can reach this address can search the index "
+            "and read its texts; set VECPRESS_API_KEY (or --api-key) to require one",
+            host,
+        )
     served = Served(output, device, poll_s)
     served.start()
-    logger.info("serving run %s of %s on http://%s:%d", served.index.run_id, output, host, port)
+    logger.info("serving run %s of %s on http://%s:%d%s", served.index.run_id, output, host, port,
+                " (bearer token required)" if api_key else "")  # fmt: skip
     try:
-        uvicorn.run(app(served), host=host, port=port, log_level="warning")
+        api = serve_api.app(served, limits, api_key)
+        uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
     finally:
         served.stop()
