@@ -140,6 +140,13 @@ def export_dir(model_path: str, backend: str, precision: str) -> Path:
     return models.cache_dir() / "exports" / f"{Path(model_path).name}-{tag}-{backend}-{precision}-v{version}"
 
 
+def exported(model_path: str, backend: str, precision: str) -> Path | None:
+    """The model file of an export already built for ``backend`` and ``precision``, or None."""
+    name = "model.xml" if backend == "openvino" else "model.onnx"
+    found = export_dir(model_path, backend, precision) / name
+    return found if found.exists() else None
+
+
 def _build_once(target: Path, build: Any) -> Path:
     """Build ``target`` (a folder) in a temporary folder beside it and move it into place: a concurrent
     builder either wins or finds it done, and a killed one leaves nothing half-built."""
@@ -300,15 +307,6 @@ def pooled(states: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
         return states[:, 0]
     weights = mask[..., None].astype(np.float32)
     return (states * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-
-
-def pooling_mode(st: Any) -> str:
-    """The model's pooling ('mean' or 'cls'); others are refused rather than imitated."""
-    pooling = st[1]
-    mode = pooling.get_pooling_mode_str() if hasattr(pooling, "get_pooling_mode_str") else "mean"
-    if mode not in ("mean", "cls"):
-        raise BackendError(f"pooling {mode!r} is not supported by the onnx and openvino backends")
-    return mode
 
 
 def distilled(base: str) -> Path:

@@ -10,7 +10,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -176,37 +176,48 @@ class SentenceTransformerEmbedder:
 
 class RuntimeEmbedder:
     """The same model through ONNX Runtime or OpenVINO (fp32 or int8), with its own tokenizer and
-    pooling; exported from the packaged model on first use and cached (transforms.backends). Safe to call
-    from many threads at once (each gets its own infer request)."""
+    pooling; exported from the packaged model on first use and cached (transforms.backends). Once exported,
+    it loads from the model's files alone, without torch (transforms.model_files). Safe to call from many
+    threads at once (each gets its own infer request; tokenizer settings are fixed at load)."""
 
     def __init__(self, spec: EmbedderSpec):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-
-        from transforms import backends
+        from transforms import backends, model_files
 
         self.spec = spec
         path = resolve_model(spec.model)
-        st = SentenceTransformer(path, device="cpu")
-        if spec.max_seq_length:
-            st.max_seq_length = spec.max_seq_length
-        self.tokenizer, self.max_length = st.tokenizer, st.max_seq_length
-        # a fast tokenizer sets its padding and truncation on each call: two threads at once would clash
-        self._tokenizing = threading.Lock()
-        self.mode = backends.pooling_mode(st)
-        self.dim = int(st.get_embedding_dimension())
-        fp32 = backends.export_onnx(st, path)
-        if spec.backend == "onnx":
-            model = backends.quantize_onnx(fp32, path) if spec.precision == "int8" else fp32
-        else:
-            model = backends.openvino_model(fp32, path, spec.precision, st.tokenizer)
+        if not backends.exportable(path):
+            raise backends.BackendError(
+                f"{spec.model}: the onnx and openvino backends run a transformer with mean or CLS pooling "
+                "and an optional Normalize; use --backend torch for this model"
+            )
+        facts = model_files.facts(path, spec.max_seq_length)
+        self.dim, self.mode, self.max_length = facts.dim, facts.pooling, facts.max_length
+        model = backends.exported(path, spec.backend, spec.precision) or self._export(path)
+        self.tokenize = (
+            model_files.Tokenizer(path, self.max_length)
+            if model_files.has_fast_tokenizer(path)
+            else _LockedTokenizer(path, self.max_length)
+        )
         self.session = backends.Session(spec.backend, model, len(os.sched_getaffinity(0)))
         # the model's own Normalize module normalizes whatever spec.normalize says, as torch's path does
-        self.normalize = spec.normalize or any(type(m).__name__ == "Normalize" for m in st)
+        self.normalize = spec.normalize or facts.normalize
         # ONNX Runtime's int8 quantizes activations by each batch's own range
         self.batch_invariant = not (spec.backend == "onnx" and spec.precision == "int8")
         logger.info("loaded %s through %s %s (dim %d, max_seq_length %d)", spec.model, spec.backend,
                     spec.precision, self.dim, self.max_length)  # fmt: skip
+
+    def _export(self, path: str) -> Any:
+        """Export (and quantize or compile) the model once; this is the one step that needs torch."""
+        from sentence_transformers import SentenceTransformer
+
+        from transforms import backends
+
+        st = SentenceTransformer(path, device="cpu")
+        fp32 = backends.export_onnx(st, path)
+        if self.spec.backend == "onnx":
+            return backends.quantize_onnx(fp32, path) if self.spec.precision == "int8" else fp32
+        return backends.openvino_model(fp32, path, self.spec.precision, st.tokenizer)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         from transforms import backends
@@ -215,21 +226,30 @@ class RuntimeEmbedder:
         order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths pad less
         for start in range(0, len(texts), self.spec.batch_size):
             rows = order[start : start + self.spec.batch_size]
-            with self._tokenizing:
-                tokens = self.tokenizer(
-                    [texts[i] for i in rows],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="np",
-                )
-            ids = tokens["input_ids"].astype(np.int64)
-            feed = {k: tokens[k].astype(np.int64) if k in tokens else np.zeros_like(ids)
-                    for k in self.session.inputs}  # fmt: skip
+            tokens = self.tokenize([texts[i] for i in rows])
+            ids = tokens["input_ids"]
+            feed = {k: tokens[k] if k in tokens else np.zeros_like(ids) for k in self.session.inputs}
             out[rows] = backends.pooled(self.session(feed), tokens["attention_mask"], self.mode)
         if self.normalize:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
+
+
+class _LockedTokenizer:
+    """transformers' tokenizer for a folder without ``tokenizer.json``; it sets its padding and truncation
+    on each call, so calls are taken one at a time."""
+
+    def __init__(self, path: str, max_length: int):
+        from transformers import AutoTokenizer
+
+        self.tokenizer, self.max_length = AutoTokenizer.from_pretrained(path), max_length
+        self.lock = threading.Lock()
+
+    def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
+        with self.lock:
+            tokens = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                                    return_tensors="np")  # fmt: skip
+        return {k: np.asarray(v, np.int64) for k, v in tokens.items()}
 
 
 class StaticEmbedder:
