@@ -228,14 +228,17 @@ def serve_section(sv: dict[str, Any]) -> str:
     lines = [
         f"\n`vecpress serve` on 127.0.0.1 ({sv['documents']:,} documents, {c['factory']}"
         f"{' + ' + c['refine'] + ' x' + str(c['rerank']) if c.get('refine') else ''}, {c['model']}, k="
-        f"{sv['k']}, one query per request, texts included; started in {sv['startup_s']} s). In-process "
-        f"search of the same queries: p50 {ip['p50_ms']} ms, p99 {ip['p99_ms']} ms.\n\n"
-        "| clients | requests | queries/s | p50 ms | p99 ms |\n|---|---|---|---|---|\n",
+        f"{sv['k']}, one query per request, ids and scores; started in {sv['startup_s']} s). Every "
+        "answer is checked against the same query's answer from a lone client in the same run; queries/s "
+        f"counts correct answers only. In-process search of the same queries (embed + search, no HTTP): p50 "
+        f"{ip['p50_ms']} ms, p99 {ip['p99_ms']} ms.\n\n"
+        "| clients | requests | correct | wrong | errors | queries/s | p50 ms | p99 ms |\n"
+        "|---|---|---|---|---|---|---|---|\n",
     ]
     for row in sv["load"]:
         lines.append(
-            f"| {row['clients']} | {row['requests']} | {row['queries_per_s']} | {row['p50_ms']} | "
-            f"{row['p99_ms']} |\n"
+            f"| {row['clients']} | {row['requests']} | {row.get('correct', '')} | {row.get('wrong', '')} | "
+            f"{row.get('errors', '')} | {row['queries_per_s']} | {row['p50_ms']} | {row['p99_ms']} |\n"
         )
     lines.append(
         f"\nA re-run published a new run while it served: it answered from the new run "

@@ -1,7 +1,8 @@
-"""Load on `vecpress serve`: latency percentiles and queries/s for 1 and 8 concurrent clients on 127.0.0.1,
-each level bounded in requests and seconds, against the same searches made in-process (the baseline of the
-ratio); then a nightly re-run publishes while the server runs, and the time until it serves the new run and
-the latency of its first query there are measured."""
+"""Load on `vecpress serve`: latency percentiles and queries/s for 1, 8 and 32 concurrent clients on
+127.0.0.1, each level bounded in requests and seconds, every answer checked against the answer the same query
+got from a lone client in the same run (only correct answers count), against the same searches made
+in-process (the baseline of the ratio); then a re-run publishes while the server runs, and the time until it
+serves the new run and the latency of its first query there are measured."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-CLIENTS = (1, 8)
+CLIENTS = (1, 8, 32)
 
 
 def _port() -> int:
@@ -50,10 +51,35 @@ def _percentiles(ms: list[float]) -> dict[str, float]:
     }
 
 
-def load(base: str, queries: list[str], clients: int, requests: int, seconds: float, k: int) -> dict:
+def ask(http: httpx.Client, query: str, k: int) -> list[tuple[str, float]]:
+    """One query's hits (doc id, score) from the server; ids only, as the load figures are of search."""
+    res = http.post("/search", json={"queries": [query], "k": k, "text": False})
+    res.raise_for_status()
+    (answer,) = res.json()["results"]
+    if answer["query"] != query:
+        raise AssertionError(f"asked {query!r}, answered {answer['query']!r}")
+    return [(h["doc_id"], h["score"]) for h in answer["hits"]]
+
+
+def alone(base: str, queries: list[str], k: int) -> dict[str, list[tuple[str, float]]]:
+    """Each query's answer from a lone client: what every answer under load must equal."""
+    with httpx.Client(base_url=base, timeout=60) as http:
+        return {q: ask(http, q, k) for q in dict.fromkeys(queries)}
+
+
+def load(
+    base: str,
+    queries: list[str],
+    clients: int,
+    requests: int,
+    seconds: float,
+    k: int,
+    expected: dict[str, list[tuple[str, float]]],
+) -> dict:
     """``clients`` threads, each with its own connection, sending one query per request until ``requests``
-    are answered or ``seconds`` pass."""
+    are answered or ``seconds`` pass; an answer other than ``expected`` or an error is counted, not timed."""
     latencies: list[float] = []
+    wrong, errors = [0], [0]
     lock = threading.Lock()
     sent = iter(range(requests))
     deadline = time.monotonic() + seconds
@@ -63,11 +89,20 @@ def load(base: str, queries: list[str], clients: int, requests: int, seconds: fl
             for i in sent:
                 if time.monotonic() > deadline:
                     return
+                query = queries[i % len(queries)]
                 start = time.perf_counter()
-                res = http.post("/search", json={"queries": [queries[i % len(queries)]], "k": k})
-                res.raise_for_status()
+                try:
+                    right = ask(http, query, k) == expected[query]
+                except (httpx.HTTPError, AssertionError):
+                    with lock:
+                        errors[0] += 1
+                    continue
+                ms = 1000 * (time.perf_counter() - start)
                 with lock:
-                    latencies.append(1000 * (time.perf_counter() - start))
+                    if right:
+                        latencies.append(ms)
+                    else:
+                        wrong[0] += 1
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     start = time.perf_counter()
@@ -78,22 +113,25 @@ def load(base: str, queries: list[str], clients: int, requests: int, seconds: fl
     wall = time.perf_counter() - start
     return {
         "clients": clients,
-        "requests": len(latencies),
-        "queries_per_s": round(len(latencies) / wall, 2),
-        **_percentiles(latencies),
+        "requests": len(latencies) + wrong[0] + errors[0],
+        "correct": len(latencies),
+        "wrong": wrong[0],
+        "errors": errors[0],
+        "queries_per_s": round(len(latencies) / wall, 2),  # correct answers only
+        **_percentiles(latencies or [float("nan")]),
     }
 
 
 def in_process(output: str, queries: list[str], n: int, k: int) -> dict[str, float]:
-    """The same one-query searches made in this process (model and shards loaded once, texts included)."""
+    """The same one-query searches made in this process, no HTTP (model and shards loaded once, ids only)."""
     from transforms.query import PublishedIndex
 
     index = PublishedIndex(output)
-    index.search(queries[:1], k)
+    index.search(queries[:1], k, with_text=False)
     ms = []
     for q in queries[:n]:
         start = time.perf_counter()
-        index.search([q], k)
+        index.search([q], k, with_text=False)
         ms.append(1000 * (time.perf_counter() - start))
     return _percentiles(ms)
 
@@ -131,10 +169,13 @@ def measure(
             "k": k,
             "startup_s": round(time.perf_counter() - started, 1),
             "in_process": in_process(str(output), queries, min(requests, 200), k),
-            "load": [load(base, queries, c, requests, seconds, k) for c in CLIENTS],
         }
-        one = figures["load"][0]
+        expected = alone(base, queries, k)
+        figures["load"] = [load(base, queries, c, requests, seconds, k, expected) for c in CLIENTS]
+        one, eight = figures["load"][0], figures["load"][1]
         figures["serve_vs_in_process_p50"] = round(one["p50_ms"] / figures["in_process"]["p50_ms"], 3)
+        figures["qps_8_vs_1"] = round(eight["queries_per_s"] / one["queries_per_s"], 3)
+        figures["wrong_answers"] = sum(row["wrong"] + row["errors"] for row in figures["load"])
         figures["swap"] = _swap(base, output, corpus, env, first["run_id"], queries[0], k, run_args)
         figures["swap"]["first_query_vs_p50"] = round(figures["swap"]["first_query_ms"] / one["p50_ms"], 3)
         return figures

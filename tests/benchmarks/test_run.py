@@ -102,7 +102,9 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
         "incremental_embed_vs_full",
         "incremental_run_vs_full",
         "embed_speedup_best_cpu",
+        "serve_qps_8_vs_1",
         "serve_p50_vs_in_process",
+        "serve_wrong_answers",
         "serve_first_query_after_swap_vs_p50",
     }
     variants = {r["variant"]: r for r in results["backends"]["rows"]}
@@ -128,11 +130,13 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     assert scale["1000"]["peak_rss_mib"] > 0 and scale["2000"]["wall_s"] > 0
     assert scale["rss_growth"] == results["ratios"]["run_rss_growth_1m_vs_100k"]
     assert 0 < scale["2000"]["peak_anonymous_mib"] <= scale["2000"]["peak_rss_mib"]
-    served = results["serve"]  # `vecpress serve` over the train index, 1 and 8 clients, then a re-run's swap
-    assert [row["clients"] for row in served["load"]] == [1, 8] and served["documents"] == 900
-    assert all(row["requests"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0 for row in served["load"])
+    served = results["serve"]  # 2,000 fitted vectors served to 1, 8 and 32 clients, then a re-run's swap
+    assert [row["clients"] for row in served["load"]] == [1, 8, 32] and served["documents"] == 2000
+    assert all(row["correct"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0 for row in served["load"])
+    assert results["ratios"]["serve_wrong_answers"] == 0  # every answer checked against a lone client's
     assert served["swap"]["swaps"] == 1 and served["swap"]["publish_to_serving_s"] >= 0
-    assert "| clients | requests | queries/s | p50 ms | p99 ms |" in (out / "results.md").read_text()
+    header = "| clients | requests | correct | wrong | errors | queries/s | p50 ms | p99 ms |"
+    assert header in (out / "results.md").read_text()
     for png in ("quality_per_byte.png", "quality_per_byte_subset_fake-16.png", "backends.png"):
         assert (out / png).stat().st_size > 10_000
     assert "| codec | bytes/vec |" in (out / "results.md").read_text()
