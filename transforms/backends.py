@@ -132,11 +132,16 @@ def _need(module: str, what: str) -> None:
         raise BackendError(f"this backend needs {what}: pip install 'vecpress[fast]'")
 
 
+def export_version(backend: str, precision: str) -> int | None:
+    """The version of the exported model a backend runs (None for torch, which runs the model itself)."""
+    return None if backend == "torch" else VERSIONS.get((backend, precision), EXPORT_VERSION)
+
+
 def export_dir(model_path: str, backend: str, precision: str) -> Path:
     from transforms import models
 
     tag = hashlib.sha256(str(Path(model_path).resolve()).encode()).hexdigest()[:10]
-    version = VERSIONS.get((backend, precision), EXPORT_VERSION)
+    version = export_version(backend, precision)
     return models.cache_dir() / "exports" / f"{Path(model_path).name}-{tag}-{backend}-{precision}-v{version}"
 
 

@@ -7,8 +7,9 @@ exist and agree, so a run killed at any moment leaves whole chunks or none, and 
 re-index whose file did not change) reuses every done chunk instead of embedding it again.
 
 The chunk key is a content key: the input file's version (size and ETag/mtime), the row group, the columns,
-the embedder's settings and the version of the code that embeds. Anything else that changes the output
-changes the key.
+and what decides a text's vector (``embedding_identity``: the model's weights, backend, precision, token
+limit, normalisation and the embed format version). Nothing else is in it: not the device, the batch size or
+the source code, so an upgrade that computes the same vectors embeds nothing again.
 """
 
 from __future__ import annotations
@@ -36,11 +37,31 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def embedder_key(spec: EmbedderSpec, columns: reading.Columns, on_bad_file: str, code: str) -> str:
-    """What every chunk of a run shares: the embedder's settings (not the device or batch size, which do
-    not change what a model computes), the columns and the embedding code's version."""
-    settings = (spec.model, spec.normalize, spec.max_seq_length, spec.precision, spec.backend)
-    return _digest("embedder", settings, columns, on_bad_file, code)
+def embedding_identity(spec: EmbedderSpec) -> dict[str, Any]:
+    """What decides the vector a text gets: the model's files (weights, tokenizer, pooling: their digest),
+    the backend with its export version, the precision, the token limit, normalisation, and the embed format
+    version (transforms.formats). Not the model's name (the same files under another name embed alike), the
+    device or the batch size."""
+    from transforms import backends, formats, models
+
+    static = spec.model.startswith(backends.STATIC_PREFIX)
+    base = spec.model.removeprefix(backends.STATIC_PREFIX)
+    return {
+        "weights": models.digest(base),
+        "static": backends.STATIC_DIMS if static else None,
+        "backend": spec.backend,
+        "export": backends.export_version(spec.backend, spec.precision) if not static else None,
+        "precision": spec.precision,
+        "max_seq_length": spec.max_seq_length,
+        "normalize": spec.normalize,
+        "format": formats.EMBED,
+    }
+
+
+def embedder_key(spec: EmbedderSpec, columns: reading.Columns, on_bad_file: str) -> str:
+    """What every chunk of a run shares: the embedding's identity, the columns (ids and labels are kept in
+    the chunks too) and what becomes of unreadable rows."""
+    return _digest("embedder", embedding_identity(spec), columns, on_bad_file)
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,6 @@ from transforms.layout import RunLayout
 
 logger = logging.getLogger(__name__)
 
-CODE = ("pipelines.embed",)  # the modules that make a chunk (their repository imports are followed)
-
-
 @dataclass
 class EmbedPlan:
     embedder_key: str
@@ -40,7 +37,7 @@ def plan(
 ) -> EmbedPlan:
     """The input's chunks, and those not already done in the chunk store (all of them when ``full``);
     ``previous`` is the last published run's embeddings, whose chunks of this embedder are reused by text."""
-    key = chunks.embedder_key(spec, columns, on_bad_file, fingerprint.code_version(*CODE))
+    key = chunks.embedder_key(spec, columns, on_bad_file)
     planned = chunks.plan_chunks(files, versions, key)
     store = chunks.Store(output, key)
     todo = planned if full else [c for c in planned if store.done(c.key) is None]

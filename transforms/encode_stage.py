@@ -7,14 +7,11 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-from transforms import chunks, fingerprint, integrity
+from transforms import chunks, formats, integrity
 from transforms.codec import CodecInfo
 from transforms.embeddings import Embeddings
 
 logger = logging.getLogger(__name__)
-
-CODE = ("pipelines.encode",)
-
 
 @dataclass
 class EncodePlan:
@@ -25,11 +22,11 @@ class EncodePlan:
 
 
 def code_store(output: str, embedder_key: str, info: CodecInfo) -> chunks.Store:
-    """Where this codec's code chunks are kept: by the codec's fingerprint and the encoding code's version
-    (a code chunk made by other code is not reused)."""
-    version = fingerprint.code_version(*CODE)
+    """Where this codec's code chunks are kept: by the codec's fingerprint and the version of what encoding
+    writes (transforms.formats): a code chunk made another way is not reused."""
+    version = formats.ENCODE
     return chunks.Store(
-        output, embedder_key, hashlib.sha256(f"{info.fingerprint}-{version}".encode()).hexdigest()
+        output, embedder_key, hashlib.sha256(f"{info.fingerprint}-v{version}".encode()).hexdigest()
     )
 
 

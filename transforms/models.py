@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import os
 import shutil
@@ -85,6 +87,22 @@ def _mpnet() -> str:
 
 
 PACKAGED = {MINILM: _minilm, MPNET: _mpnet}
+
+
+@functools.cache
+def digest(model: str) -> str:
+    """sha256 over a model folder's files (weights, tokenizer, pooling and other configs; not its README):
+    what the model computes, whatever it is called or wherever it is installed. A name that is not a local
+    folder (a fake model, a name in the Hugging Face cache) stands for itself."""
+    folder = Path(resolve(model)) if not model.startswith("fake:") else None
+    if folder is None or not folder.is_dir():
+        return model
+    total = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name.lower() != "readme.md"):
+        total.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with path.open("rb") as handle:
+            total.update(hashlib.file_digest(handle, "sha256").digest())
+    return total.hexdigest()[:32]
 
 
 def resolve(model: str) -> str:
