@@ -63,6 +63,8 @@ def test_deployment_run_through_a_real_server_and_worker(tmp_path):
         "HF_HUB_OFFLINE": "1",
         "VECPRESS_HOME": str(ROOT),
         "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        # the scheduler looks for schedules to fill every 5 s instead of 60, so a scheduled run comes sooner
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
     }
     data, output = tmp_path / "data", tmp_path / "index"
     subprocess.run(
@@ -137,6 +139,7 @@ def test_deployment_run_through_a_real_server_and_worker(tmp_path):
         print(f"deployment test: {time.monotonic() - started:.1f}s from server start to a published index")
 
         _cancel_during_embed(cli, api, params, output, tmp_path, layout.run_id)
+        _scheduled_runs(api, deployment["id"], params, tmp_path / "scheduled", tmp_path)
     finally:
         if worker is not None:
             _stop(worker)
@@ -179,6 +182,53 @@ def _cancel_during_embed(cli, api: str, params: dict, output: Path, tmp_path: Pa
     _wait_for(lambda: not (output / "LOCK").exists(), 30, "the lock to be released")
     assert publish.current(str(output))[0].run_id == published
     assert verify.verify(str(output)).ok
+
+
+def _scheduled_runs(api: str, deployment: str, params: dict, output: Path, tmp_path: Path) -> None:
+    """The server's own scheduler fires the deployment (a 30 s interval schedule added to it, with its own
+    parameters): the first scheduled run publishes, and the next scheduled run reuses every chunk of it. No
+    run is triggered by hand, so this fails where the scheduler does (e.g. prefect 3.8.8 with SQLAlchemy
+    2.1, whose scheduler raised on every loop and created nothing)."""
+    from transforms import publish, verify
+
+    overrides = {**params["overrides"], "output": str(output), "model": "fake:32"}
+    created = httpx.post(
+        f"{api}/deployments/{deployment}/schedules",
+        json=[
+            {
+                "schedule": {"interval": 30, "anchor_date": "2026-01-01T00:00:00Z", "timezone": "UTC"},
+                "active": True,
+                "parameters": {**params, "overrides": overrides},
+            }
+        ],
+    )
+    assert created.status_code == 201, created.text
+    (schedule,) = created.json()
+
+    def completed_scheduled_runs() -> list[dict]:
+        runs = httpx.post(
+            f"{api}/flow_runs/filter",
+            json={"flow_runs": {"deployment_id": {"any_": [deployment]}}, "limit": 50},
+        ).json()
+        mine = [
+            r for r in runs if r["auto_scheduled"] and r["parameters"]["overrides"]["output"] == str(output)
+        ]
+        failed = [r for r in mine if r["state_type"] in ("FAILED", "CRASHED")]
+        assert not failed, (tmp_path / "worker.log").read_text()[-5000:]
+        return sorted((r for r in mine if r["state_type"] == "COMPLETED"), key=lambda r: r["start_time"])
+
+    def two() -> list[dict] | None:
+        done = completed_scheduled_runs()
+        return done[:2] if len(done) >= 2 else None
+
+    try:
+        first, second = _wait_for(two, 420, "two scheduled runs", interval=3)
+    finally:
+        httpx.delete(f"{api}/deployments/{deployment}/schedules/{schedule['id']}")
+    assert first["id"] != second["id"]
+    layout, manifest = publish.current(str(output))
+    assert manifest.counts.indexed == 300 and verify.verify(str(output)).ok
+    assert manifest.reuse["chunks_reused"] == manifest.reuse["chunks"] > 0  # the second run embedded nothing
 
 
 def _healthy(api: str) -> bool:
