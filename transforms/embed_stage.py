@@ -17,6 +17,7 @@ from transforms.layout import RunLayout
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass
 class EmbedPlan:
     embedder_key: str

@@ -13,6 +13,7 @@ from transforms.embeddings import Embeddings
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass
 class EncodePlan:
     embedder_key: str

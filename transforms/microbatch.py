@@ -4,10 +4,10 @@ model is busy, each caller getting back exactly its own rows.
 Nothing waits for company: a lone caller's texts go to the model at once. While the model embeds one batch,
 the callers that arrive queue up, and the next call takes all of them (up to ``max_texts``), so under load
 the model makes fewer, larger calls and no caller waits longer than one model call before its own starts.
-Only an embedder that gives every text the same vector, bit for bit, alone or in any batch
-(``batch_invariant``: OpenVINO, ONNX fp32, the fake; tests/transforms/test_backends.py checks it) has its
-callers merged, so batching changes no answer. Torch (float sums in another order with another padding) and
-ONNX int8 (activation ranges measured over the whole batch: 0.03 apart) embed each caller's texts alone.
+Callers are merged only for an embedder with ``encode_alike``, which gives every text exactly the vector,
+bit for bit, it gets alone (OpenVINO and ONNX batch only texts of one token count, never padding; tests/
+transforms/test_backends.py checks it over random batches), so batching changes no answer. Torch (another
+padding sums floats in another order) embeds each caller's texts alone.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class MicroBatcher:
         batcher was asked to stop meanwhile."""
         batch, size, other = [first], len(first.texts), []
         stop = False
-        while size < self.max_texts and getattr(first.embedder, "batch_invariant", False):
+        while size < self.max_texts and hasattr(first.embedder, "encode_alike"):
             try:
                 ask = self._asks.get_nowait()
             except queue.Empty:
@@ -94,8 +94,11 @@ class MicroBatcher:
 
     def _answer(self, batch: list[_Ask]) -> None:
         texts = [t for ask in batch for t in ask.texts]
+        embedder = batch[0].embedder
         try:
-            vectors = batch[0].embedder.encode(texts)
+            vectors = (
+                embedder.encode_alike(texts) if hasattr(embedder, "encode_alike") else embedder.encode(texts)
+            )
         except BaseException as err:  # noqa: BLE001 - every caller of the batch gets the error
             for ask in batch:
                 ask.answer.set_exception(err)

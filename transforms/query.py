@@ -59,6 +59,14 @@ class PublishedIndex:
             self._embedder = load_embedder(self.spec)
         return self._embedder
 
+    def embed(self, queries: list[str]) -> np.ndarray:
+        """The queries' vectors, each exactly as it is embedded alone where the embedder can promise it
+        (``encode_alike``): the same query gets the same hits in any company, here and in serve."""
+        embedder = self.embedder()
+        return (
+            embedder.encode_alike(queries) if hasattr(embedder, "encode_alike") else embedder.encode(queries)
+        )
+
     @property
     def size(self) -> int:
         """Documents in the index: no search returns more hits than this."""
@@ -81,7 +89,7 @@ class PublishedIndex:
         if nprobe is not None or rerank is not None:
             indexes = [search.tuned(i, nprobe, rerank) for i in self.indexes]
         if vectors is None:
-            vectors = self.embedder().encode(queries)
+            vectors = self.embed(queries)
         hits = search.search_shards(indexes, vectors, k)
         scores = search.cosine_from_l2(hits.distances)
         out = []

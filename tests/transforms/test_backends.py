@@ -128,6 +128,18 @@ def test_every_backend_answers_concurrent_callers_as_it_answers_one(backend, pre
     for t in threads:
         t.join()
     assert errors == [] and wrong == []
-    # what the micro-batcher relies on: a batch-invariant embedder gives the same bits in any batch
-    batched = emb.encode(QUERIES)
-    assert emb.batch_invariant == all(np.array_equal(b, a) for b, a in zip(batched, alone, strict=True))
+    assert hasattr(emb, "encode_alike") == (backend != "torch")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend,precision", [("openvino", "int8"), ("onnx", "int8"), ("onnx", "fp32")])
+def test_encode_alike_gives_each_text_its_vector_alone_in_any_batch(posts, backend, precision):
+    """What the micro-batcher relies on, over random batches of real queries of many lengths: padded
+    batches moved OpenVINO int8 vectors by up to 1.4e-3 (13 of 5,000), encode_alike never moves one."""
+    emb = load_embedder(EmbedderSpec(device="cpu", backend=backend, precision=precision, max_seq_length=128))
+    texts = [" ".join(p.split()[: 3 + 7 * (i % 5)]) for i, p in enumerate(posts)]  # 3 to 31 words
+    alone = np.stack([emb.encode([t])[0] for t in texts])
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        rows = rng.choice(len(texts), int(rng.integers(2, 40)), replace=False)
+        assert np.array_equal(emb.encode_alike([texts[i] for i in rows]), alone[rows])

@@ -24,6 +24,8 @@ class _Slow:
         self.gate.wait(0.05)
         return self.inner.encode(texts)
 
+    encode_alike = encode  # the fake's vectors do not depend on their company
+
 
 def test_concurrent_callers_share_model_calls_and_get_their_own_rows():
     model = _Slow()
@@ -43,6 +45,25 @@ def test_concurrent_callers_share_model_calls_and_get_their_own_rows():
     for c in range(32):
         assert np.array_equal(got[c], model.inner.encode(texts[c])), c
     assert model.calls < 32 and batcher.texts == sum(map(len, texts))  # batched, nothing lost
+
+
+def test_an_embedder_without_encode_alike_embeds_each_caller_alone():
+    class Padded:  # like torch: no promise that a batch leaves each vector as it is alone
+        calls = 0
+
+        def encode(self, texts):
+            Padded.calls += 1
+            return load_embedder(EmbedderSpec(model="fake:8")).encode(texts)
+
+    model = Padded()
+    batcher = MicroBatcher()
+    threads = [threading.Thread(target=batcher.encode, args=(model, [f"q{c}"])) for c in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    batcher.close()
+    assert model.calls == 8  # one model call per caller: torch's padded batches differ by 1e-7
 
 
 def test_a_model_error_reaches_every_caller_of_its_batch_and_the_batcher_goes_on():
