@@ -242,6 +242,26 @@ def _verify(args: argparse.Namespace) -> int:
     return _report_problems(checked)
 
 
+def _gc(args: argparse.Namespace) -> int:
+    from transforms import gc, lock
+
+    with lock.output_lock(args.index, "gc", args.lock_lease):
+        collected = gc.collect(args.index, args.keep_runs, args.gc_grace, args.dry_run)
+    for run_id in collected.removed_runs:
+        print(f"{'would remove' if args.dry_run else 'removed'} run {run_id}")
+    print(f"{args.index}: {collected.summary(args.dry_run)}")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from transforms import lock, rollback
+
+    with lock.output_lock(args.index, "rollback", args.lock_lease):
+        manifest = rollback.rollback(args.index, args.run_id)
+    print(f"{args.index}: current run is now {manifest.run_id} (published {manifest.published_at}), verified")
+    return 0
+
+
 def _sample_data(args: argparse.Namespace) -> int:
     from transforms import newsgroups
 
@@ -278,6 +298,8 @@ COMMANDS = {
     "serve": _serve,
     "inspect": _inspect,
     "verify": _verify,
+    "rollback": _rollback,
+    "gc": _gc,
     "sample-data": _sample_data,
 }
 

@@ -47,7 +47,8 @@ examples:
   vecpress run --config configs/demo.yaml --codec 'OPQ32,PQ32' --refine SQ8 --rerank 20
   vecpress run --config configs/demo.yaml --backend onnx --precision int8
 Every option is also a key of the YAML config: the flag's name with underscores (--batch-size: batch_size),
-except --time-budget (plan_time_budget_s), --lock-lease (lock_lease_s), --pipeline-arg (pipeline_args).""",
+except --time-budget (plan_time_budget_s), --lock-lease (lock_lease_s), --gc-grace (gc_grace_s),
+--pipeline-arg (pipeline_args).""",
     "plan": """\
 examples:
   vecpress plan --input 'corpus/*.parquet' --text-column body --budget-bytes 16 --label-column topic
@@ -75,6 +76,16 @@ examples:
     "verify": """\
 examples:
   vecpress verify out/news      exit 0 when every file matches the manifest, 2 when any does not""",
+    "gc": """\
+examples:
+  vecpress gc out/news --dry-run          what would go, and the bytes it would free
+  vecpress gc out/news --keep-runs 5
+'vecpress run' collects the same way after each publish (--keep-runs, default 3).""",
+    "rollback": """\
+examples:
+  vecpress rollback out/news                       back to the run published before the current one
+  vecpress rollback out/news 20261205T020000Z-1a2b3c
+The run is verified against its manifest first; a running `vecpress serve` follows the change.""",
     "sample-data": """\
 examples:
   vecpress sample-data --output data/news
@@ -85,7 +96,7 @@ RUN_OPTIONS = (
     "input", "output", "text_column", "id_column", "label_column", "codec", "unit_decode", "refine",
     "rerank", "shards", "model", "device", "batch_size", "max_seq_length", "backend", "precision",
     "sample_size", "seed", "nprobe", "eval_queries", "runner", "pipeline_args", "run_id", "full",
-    "on_bad_file", "lock_lease_s",
+    "on_bad_file", "lock_lease_s", "keep_runs", "gc_grace_s",
 )  # fmt: skip
 PLAN_OPTIONS = (
     "input", "embeddings", "text_column", "id_column", "label_column", "model", "device", "batch_size",
@@ -281,6 +292,33 @@ def parser() -> argparse.ArgumentParser:
 
     check = command("verify", "check every file of the current run against its manifest (size and sha256)")
     check.add_argument("index", help="output root given to 'vecpress run'")
+
+    clean = command("gc", "remove runs beyond the kept ones, and the chunks no kept run uses")
+    clean.add_argument("index", help="output root given to 'vecpress run'")
+    clean.add_argument(
+        "--keep-runs", type=at_least(1), default=3, help="published runs to keep (the current one always)"
+    )
+    clean.add_argument(
+        "--gc-grace", type=float, default=3600.0,
+        help="seconds a replaced run (or an unlisted chunk) is kept all the same",
+    )  # fmt: skip
+    clean.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    clean.add_argument(
+        "--lock-lease",
+        type=positive,
+        default=300.0,
+        help="seconds the output lock is held without a heartbeat",
+    )
+
+    back = command("rollback", "make an earlier kept run current again, once it passes its check")
+    back.add_argument("index", help="output root given to 'vecpress run'")
+    back.add_argument("run_id", nargs="?", help="the run to go back to (default: the one published before)")
+    back.add_argument(
+        "--lock-lease",
+        type=positive,
+        default=300.0,
+        help="seconds the output lock is held without a heartbeat",
+    )
 
     sample = command("sample-data", "write the bundled 20 Newsgroups corpus as Parquet")
     sample.add_argument("--output", required=True, help="folder to write the Parquet files to (required)")

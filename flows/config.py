@@ -28,6 +28,7 @@ class ConfigError(VecpressError, ValueError):
 FLAGS = {
     "plan_time_budget_s": "--time-budget",
     "lock_lease_s": "--lock-lease",
+    "gc_grace_s": "--gc-grace",
     "pipeline_args": "--pipeline-arg",
 }
 
@@ -201,6 +202,18 @@ class ReindexConfig(EmbedOptions, GoalOptions):
         ge=5,
         description="seconds after its holder's last heartbeat that the output lock frees itself (a holder "
         "on this host whose process is gone frees it at once)",
+    )
+    keep_runs: int = Field(
+        3,
+        ge=1,
+        description="published runs kept after this one publishes (the newest, the current one always, and "
+        "any replaced within --gc-grace); older runs and the chunks only they used are removed",
+    )
+    gc_grace_s: float = Field(
+        3600,
+        ge=0,
+        description="seconds a replaced run (and a chunk no kept run lists) is kept all the same: servers "
+        "still swapping off it, runs not yet published",
     )
 
     @classmethod

@@ -14,7 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 from flows import tasks
 from flows.cache import result_storage, run_cached
 from flows.config import ReindexConfig
-from transforms import embeddings, lock, sizes, stage_keys
+from transforms import embeddings, gc, lock, publish, sizes, stage_keys
 from transforms.layout import RunLayout, new_run_id
 from transforms.manifest import Counts, Manifest
 
@@ -102,6 +102,7 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
     lease.check()  # a run that lost its lock publishes nothing
     logger.info("stage publish: started (run %s)", layout.run_id)
     published = tasks.publish_run(layout, manifest, written)
+    gc.collect(config.output, config.keep_runs, config.gc_grace_s)  # under the lock: beyond retention
     create_markdown_artifact(
         markdown=text, key="vecpress-report", description=f"vecpress run {layout.run_id}"
     )
@@ -127,5 +128,7 @@ def reindex(
             raise ValueError("reindex needs a config or a config_file")
         config = ReindexConfig.from_yaml(config_file, **(overrides or {}))
     layout = RunLayout(config.output, config.run_id or new_run_id(), config.shards)
+    publish.refuse_published(layout)
     with lock.output_lock(config.output, layout.run_id, config.lock_lease_s) as lease:
+        publish.refuse_published(layout)  # again, now that no other run can publish it meanwhile
         return _stages(config, layout, lease)

@@ -7,6 +7,7 @@ Duplicate ids are resolved from (row id, chunk, position) alone, never texts: th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,8 @@ from transforms import arrow_files, integrity, io
 from transforms.errors import VecpressError
 from transforms.layout import RunLayout
 from transforms.manifest import Manifest
+
+logger = logging.getLogger(__name__)
 
 INDEX = "embeddings/chunks.json"
 DUPLICATES = "embeddings/duplicates.arrow"
@@ -195,5 +198,12 @@ def published(output: str) -> tuple[RunLayout, Manifest, Embeddings] | None:
     except VecpressError:
         return None
     if not io.exists(layout.dir(INDEX)):
+        return None
+    gone = [c["path"] for c in manifest.chunks if not io.exists(io.join(output, c["path"]))]
+    if gone:  # removed by hand (or a damaged store): nothing to reuse from it, but nothing to fail on
+        logger.warning(
+            "%d of the %d embed chunks of the current run %s are gone (first: %s): they are embedded again",
+            len(gone), len(manifest.chunks), layout.run_id, gone[0],
+        )  # fmt: skip
         return None
     return layout, manifest, Embeddings.load(layout)

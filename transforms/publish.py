@@ -46,6 +46,21 @@ def check_counts(counts: Counts) -> None:
         raise PublishError(f"row accounting broken: embedded {counts.embedded} != indexed {counts.indexed}")
 
 
+def refuse_published(layout: RunLayout) -> None:
+    """A published run is never written again: a run id that names one is refused before any work."""
+    if io.exists(layout.manifest):
+        raise PublishError(
+            f"run id {layout.run_id} is already published in {layout.output}; a published run is never "
+            "rewritten (search and serve may be reading it): leave --run-id unset or pick a new one"
+        )
+
+
+def point_at(layout: RunLayout) -> None:
+    """Make the run at ``layout`` the current one: one atomic write of ``CURRENT``."""
+    pointer = {"run_id": layout.run_id, "manifest": f"runs/{layout.run_id}/manifest.json"}
+    io.atomic_write_bytes(layout.pointer, (json.dumps(pointer) + "\n").encode())
+
+
 def publish(layout: RunLayout, manifest: Manifest, written: Records | None = None) -> Manifest:
     """Write the manifest into the run, then make the run current with a single pointer write. ``written``:
     the records the stages made of their files (see describe_files)."""
@@ -54,8 +69,7 @@ def publish(layout: RunLayout, manifest: Manifest, written: Records | None = Non
     check_counts(manifest.counts)
     manifest = manifest.published(describe_files(layout, written), dt.datetime.now(dt.UTC).isoformat())
     io.write_json(layout.manifest, manifest.to_json())
-    pointer = {"run_id": layout.run_id, "manifest": f"runs/{layout.run_id}/manifest.json"}
-    io.atomic_write_bytes(layout.pointer, (json.dumps(pointer) + "\n").encode())
+    point_at(layout)
     logger.info("published run %s at %s", layout.run_id, layout.output)
     return manifest
 
@@ -73,13 +87,34 @@ def current(output: str) -> tuple[RunLayout, Manifest]:
             raise ValueError(f"run id {run_id!r} is not one vecpress writes")
     except (ValueError, KeyError, TypeError) as err:
         raise PublishError(f"{pointer_url}: damaged, it does not name a run ({err}); {repair}") from err
+    try:
+        return published(output, run_id)
+    except PublishError as err:
+        raise PublishError(f"{pointer_url} points at run {run_id}, but {err}; {repair}") from err
+
+
+def published(output: str, run_id: str) -> tuple[RunLayout, Manifest]:
+    """A published run of ``output`` by its id (its layout knows its shard count), and its manifest."""
+    if not valid_run_id(run_id):
+        raise PublishError(f"{run_id!r} is not a run id vecpress writes")
     layout = RunLayout(output, run_id)
     try:
         manifest = Manifest.from_json(io.read_json(layout.manifest))
     except FileNotFoundError as err:
-        raise PublishError(
-            f"{pointer_url} points at run {run_id}, but its manifest {layout.manifest} is missing; {repair}"
-        ) from err
+        raise PublishError(f"its manifest {layout.manifest} is missing") from err
     except (ValueError, KeyError, TypeError) as err:
-        raise PublishError(f"{layout.manifest}: damaged, not a vecpress manifest ({err}); {repair}") from err
+        raise PublishError(f"{layout.manifest}: damaged, not a vecpress manifest ({err})") from err
     return RunLayout(output, run_id, manifest.shard_count), manifest
+
+
+def published_runs(output: str) -> list[tuple[str, str]]:
+    """(published_at, run id) of every published run of ``output`` still there, oldest first."""
+    fs, root = io.filesystem(io.join(output, "runs"))
+    found = []
+    for path in fs.glob(f"{root}/*/manifest.json"):
+        run_id = path.rstrip("/").split("/")[-2]
+        try:
+            found.append((str(io.read_json(RunLayout(output, run_id).manifest)["published_at"]), run_id))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # an unreadable manifest is no run to go back to
+    return sorted(found)

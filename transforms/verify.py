@@ -22,10 +22,10 @@ class Verification:
         return not self.problems
 
 
-def verify(output: str) -> Verification:
-    """Check the current run of ``output`` completely; a broken pointer or manifest raises PublishError,
-    file problems are collected, one line each."""
-    layout, manifest = publish.current(output)
+def verify(output: str, run_id: str | None = None) -> Verification:
+    """Check the current run of ``output`` (or the published run ``run_id``) completely; a broken pointer or
+    manifest raises PublishError, file problems are collected, one line each."""
+    layout, manifest = publish.current(output) if run_id is None else publish.published(output, run_id)
     result = Verification(layout, manifest)
     listed = manifest.records()
     for kind, names in manifest.shards.items():
