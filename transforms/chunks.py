@@ -30,6 +30,8 @@ from transforms.embedder import EmbedderSpec
 logger = logging.getLogger(__name__)
 
 STORE = "chunks"
+CHUNK_NAME = b"vecpress.chunk"  # schema metadata: "<store folder>/<chunk key>", checked on reuse
+RECORD = {"bytes": int, "sha256": str, "rows": int}  # what a sidecar must hold, at least
 
 
 def _digest(*parts: Any) -> str:
@@ -62,6 +64,12 @@ def embedder_key(spec: EmbedderSpec, columns: reading.Columns, on_bad_file: str)
     """What every chunk of a run shares: the embedding's identity, the columns (ids and labels are kept in
     the chunks too) and what becomes of unreadable rows."""
     return _digest("embedder", embedding_identity(spec), columns, on_bad_file)
+
+
+def _well_formed(record: Any) -> bool:
+    return isinstance(record, dict) and all(
+        isinstance(record.get(k), kind) and not isinstance(record.get(k), bool) for k, kind in RECORD.items()
+    )
 
 
 @dataclass(frozen=True)
@@ -108,25 +116,47 @@ class Store:
         """The chunk file's path as a run's manifest names it (from the output root)."""
         return f"{self.folder}/{key}.arrow"
 
+    def name(self, key: str) -> bytes:
+        """What a chunk file says it is, in its schema's metadata: its store folder and key."""
+        return f"{self.folder}/{key}".encode()
+
     def record(self, key: str) -> dict[str, Any] | None:
-        """The size and sha256 of a done chunk, or None when it is not done."""
+        """The size and sha256 of a done chunk, or None when it is not done (a sidecar that is not one is
+        said, and counts as none)."""
+        sidecar = io.join(self.root, f"{key}.json")
         try:
-            found = io.read_json(io.join(self.root, f"{key}.json"))
-        except (FileNotFoundError, ValueError):
+            found = io.read_json(sidecar)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as err:
+            logger.warning("%s: unreadable chunk sidecar (%s): making the chunk again", sidecar, err)
+            return None
+        if not _well_formed(found):
+            logger.warning("%s: not a chunk sidecar (%.200s): making the chunk again", sidecar, found)
             return None
         return found if io.exists(self.url(key)) else None
 
     def done(self, key: str, check: bool = True) -> dict[str, Any] | None:
-        """The record of a done chunk whose file is still what was written (re-hashed when ``check``)."""
+        """The record of a done chunk whose file is still what was written (re-hashed when ``check``) and
+        names itself as this chunk (a chunk moved or copied from elsewhere does not)."""
         record = self.record(key)
-        if record is None:
+        if record is None or not check:
+            return record
+        url = self.url(key)
+        try:
+            integrity.verify_file(url, record)
+            named = (arrow_files.read_schema(url).metadata or {}).get(CHUNK_NAME)
+        except integrity.IntegrityError as err:
+            logger.warning("chunk %s is damaged, making it again: %s", key, err)
             return None
-        if check:
-            try:
-                integrity.verify_file(self.url(key), record)
-            except integrity.IntegrityError as err:
-                logger.warning("chunk %s is damaged, embedding it again: %s", key, err)
-                return None
+        except (OSError, pa.ArrowException) as err:
+            logger.warning("%s: unreadable chunk (%s), making it again", url, err)
+            return None
+        if named != self.name(key):
+            logger.warning(
+                "%s: holds %s, not this chunk: making it again", url, (named or b"no name").decode()
+            )
+            return None
         return record
 
     def commit(
@@ -139,6 +169,7 @@ class Store:
         """Write a chunk under a temporary name, move it into place, then record its size and sha256 (and
         ``tally``, what became of its rows) in the sidecar that marks it done."""
         final = self.url(key)
+        schema = schema.with_metadata({**(schema.metadata or {}), CHUNK_NAME: self.name(key)})
         tmp = io.join(self.root, f".tmp-{key}-{uuid.uuid4().hex[:8]}.arrow")
         writer = arrow_files.BatchWriter(tmp, schema)
         try:
