@@ -185,8 +185,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _integrity_text(checked) -> str:
     if checked.ok:
+        files, chunks = len(checked.manifest.files), len(checked.manifest.chunks)
         return (
-            f"ok: {checked.checked} files, {checked.bytes / 1e6:.2f} MB match the manifest's sizes and sha256"
+            f"ok: the {files} files and {chunks} embed chunks ({checked.bytes / 1e6:.2f} MB) match the "
+            "manifest's sizes and sha256"
         )
     return f"DAMAGED: {len(checked.problems)} of {checked.checked} files differ from the manifest"
 
@@ -210,7 +212,11 @@ def _inspect(args: argparse.Namespace) -> int:
         for key, value in report.summary_rows(manifest):
             table.add_row(terminal.cell(key), terminal.cell(value))
         total = sum(f["bytes"] for f in manifest.files)
-        table.add_row("files", f"{len(manifest.files)} files, {total / 1e6:.2f} MB (sha256 in manifest.json)")
+        table.add_row(
+            "files",
+            f"{len(manifest.files)} files, {total / 1e6:.2f} MB, and {len(manifest.chunks)} embed chunks "
+            "shared with other runs (sha256 of each in manifest.json)",
+        )
         table.add_row(
             "integrity", "not checked (--no-verify)" if checked is None else _integrity_text(checked)
         )

@@ -23,15 +23,14 @@ def summary_rows(manifest: Manifest) -> list[tuple[str, str]]:
 
     rows = [
         (
-            "documents",
-            f"{counts.read} read, {counts.embedded} embedded, {counts.rejected} rejected, "
-            f"{counts.indexed} indexed",
+            "documents",  # how many the model embedded in this run, and how many were reused: "re-index"
+            f"{counts.read} read, {counts.rejected} rejected, {counts.indexed} indexed",
         ),
         *[
             ("skipped file", f"{f['file']}: {f['reason']}")  # --on-bad-file skip; its rows are not counted
             for f in manifest.skipped_files
         ],
-        *_reuse(manifest.reuse),
+        *_reuse(manifest.reuse, manifest.reused),
         ("model", f"{codec.model} ({codec.dim}-d)"),
         (
             "codec",
@@ -76,13 +75,14 @@ def summary_rows(manifest: Manifest) -> list[tuple[str, str]]:
     return rows
 
 
-def _reuse(reuse: dict[str, Any] | None) -> list[tuple[str, str]]:
-    """What the run reused of earlier work, and how the corpus changed since the last published run."""
+def _reuse(reuse: dict[str, Any] | None, stages: dict[str, str]) -> list[tuple[str, str]]:
+    """What the run reused of earlier work, and how the corpus changed since the last published run
+    (``stages``: the cached stages reused, by the run folder they came from)."""
     if not reuse:
         return []
     text = (
         f"{reuse['chunks_reused']} of {reuse['chunks']} chunks done before; {reuse['documents_embedded']} "
-        f"documents embedded, {reuse['documents_reused']} reused"
+        f"documents embedded by the model in this run, {reuse['documents_reused']} reused"
     )
     if reuse.get("previous_run"):
         text += (
@@ -90,7 +90,9 @@ def _reuse(reuse: dict[str, Any] | None) -> list[tuple[str, str]]:
             f"changed, {reuse.get('deleted', 0)} deleted"
         )
     kept = reuse.get("codec_kept")
-    if kept:
+    if "fit" in stages:  # the fit stage's cache: the same embeddings and settings as an earlier run
+        text += f"; codec reused from {stages['fit'].rstrip('/').rsplit('/', 1)[-1]} (the same inputs)"
+    elif kept:
         text += f"; codec kept from run {kept['from_run']} ({kept['why']})"
     else:
         text += (

@@ -69,7 +69,7 @@ def test_run_search_and_verify_on_s3(s3_env, monkeypatch):
     args = ["--input", "s3://corpus/news", "--output", "s3://indexes/news", *FAKE, "--codec", "SQ8"]
     run = vecpress("run", *args, "--shards", "2", "--eval-queries", "100", env=s3_env)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "600 read, 600 embedded, 0 rejected, 600 indexed" in run.stdout
+    assert "600 read, 0 rejected, 600 indexed" in run.stdout
     assert not fs.exists("indexes/news/LOCK")
 
     pointer = json.loads(fs.cat("indexes/news/CURRENT"))

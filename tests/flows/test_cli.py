@@ -47,7 +47,7 @@ def test_run_search_inspect_with_the_real_model_on_real_posts(tmp_path, env):
         env=env,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "600 read, 600 embedded, 0 rejected, 600 indexed" in run.stdout
+    assert "600 read, 0 rejected, 600 indexed" in run.stdout
     assert "recall@10 vs exact" in run.stdout and "kNN-10 label accuracy" in run.stdout
 
     inspect = vecpress("inspect", out, "--json", env=env)

@@ -16,7 +16,7 @@ def manifest(published):
 def test_the_summary_accounts_for_rows_bytes_and_quality(manifest):
     rows = dict(report.summary_rows(manifest))
     c = manifest.counts
-    counted = f"{c.read} read, {c.embedded} embedded, {c.rejected} rejected, {c.indexed} indexed"
+    counted = f"{c.read} read, {c.rejected} rejected, {c.indexed} indexed"
     assert rows["documents"] == counted
     assert rows["model"] == "fake:32 (32-d)"
     assert rows["codec"].startswith("IVF4,SQ8")
@@ -49,3 +49,16 @@ def test_markdown_is_one_table_of_the_summary_and_the_plot_a_png(manifest, tmp_p
     assert text.count("\n| ") == len(report.summary_rows(manifest)) + 1  # the rows and the header
     report.plot(np.linspace(0, 1, 50), manifest, str(tmp_path / "r.png"))
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_rerun_report_says_what_it_reused_and_nothing_it_did_not_do(manifest):
+    from dataclasses import replace
+
+    reuse = {"chunks": 4, "chunks_reused": 4, "documents_embedded": 0, "documents_reused": 600,
+             "codec_kept": None, "codec_not_kept": None}  # fmt: skip
+    rerun = replace(manifest, reuse=reuse, reused={"fit": f"{manifest.output}/runs/earlier-run"})
+    rows = dict(report.summary_rows(rerun))
+    assert "embedded" not in rows["documents"]
+    assert "0 documents embedded by the model in this run, 600 reused" in rows["re-index"]
+    assert "codec reused from earlier-run (the same inputs)" in rows["re-index"]
+    assert "trained" not in rows["re-index"]
