@@ -248,6 +248,30 @@ def serve_section(sv: dict[str, Any]) -> str:
     return "".join(lines)
 
 
+def nights_section(nt: dict[str, Any]) -> str:
+    """The soak: one row per night, then the ratios."""
+    lines = [
+        f"\n{nt['nights']} nights of `vecpress run` on one output ({nt['documents']:,} documents at first, "
+        f"--keep-runs {nt['keep_runs']}): each night 1% changed, 0.5% new, 0.5% deleted over every file, but "
+        "one night unchanged and one with a module of the embed stage moved. Exact: the index holds every "
+        "document of the corpus once and nothing else; verified: `vecpress verify` passes.\n\n"
+        "| night | kind | changed | new | deleted | embedded | indexed | exact | verified | disk MB "
+        "| wall s |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+    ]
+    for r in nt["rows"]:
+        lines.append(
+            f"| {r['night']} | {r['kind']} | {r.get('changed', '')} | {r.get('new', '')} | "
+            f"{r.get('deleted', '')} | {r['embedded']} | {r['indexed']} | {r['exact']} | {r['verified']} | "
+            f"{r['disk_bytes'] / 1e6:.1f} | {r['wall_s']} |\n"
+        )
+    lines.append(
+        f"\nDisk after the last night: {nt['disk_30_nights_vs_one_full']}x the output after the first; "
+        f"documents embedded again on the moved-code night: {nt['reembedded_on_code_move']}, on the "
+        f"unchanged night: {nt['reembedded_unchanged']}.\n"
+    )
+    return "".join(lines)
+
+
 def markdown(results: dict[str, Any]) -> str:
     head = (
         ""
@@ -327,6 +351,8 @@ def markdown(results: dict[str, Any]) -> str:
         )
     if results.get("serve"):
         parts.append(serve_section(results["serve"]))
+    if results.get("nights"):
+        parts.append(nights_section(results["nights"]))
     if "ratios" in results:
         parts.append("\nRatios (same run):\n")
         parts.append("".join(f"- `{k}`: {v}\n" for k, v in results["ratios"].items()))

@@ -23,6 +23,7 @@ from benchmarks import (
     backends,
     ceiling,
     incremental,
+    nights,
     oos,
     pipeline_speed,
     quality,
@@ -39,7 +40,18 @@ from transforms.models import MINILM, MPNET
 logger = logging.getLogger(__name__)
 
 SHORT_NAMES = {MINILM: "minilm", MPNET: "mpnet"}
-PARTS = ("oos", "ceiling", "quality", "subset", "speed", "scale", "incremental", "backends", "serve")
+PARTS = (
+    "oos",
+    "ceiling",
+    "quality",
+    "subset",
+    "speed",
+    "scale",
+    "incremental",
+    "backends",
+    "serve",
+    "nights",
+)
 
 
 def sweep(dim: int, n: int, quick: bool) -> list[tuple[str, tuple[int, ...]]]:
@@ -339,6 +351,16 @@ def main(argv: list[str] | None = None) -> int:
                 "serve_p50_vs_in_process": results["serve"]["serve_vs_in_process_p50"],
                 "serve_wrong_answers": results["serve"]["wrong_answers"],
                 "serve_first_query_after_swap_vs_p50": results["serve"]["swap"]["first_query_vs_p50"],
+            }
+        )
+
+    if "nights" in parts:
+        docs, count = (600, 3) if args.quick else (20_000, 30)
+        results["nights"] = nights.measure(args.cache, docs, count)
+        results.setdefault("ratios", {}).update(
+            {
+                "disk_30_nights_vs_one_full": results["nights"]["disk_30_nights_vs_one_full"],
+                "reembedded_on_code_move": results["nights"]["reembedded_on_code_move"],
             }
         )
 

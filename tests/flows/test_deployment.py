@@ -206,16 +206,20 @@ def _scheduled_runs(api: str, deployment: str, params: dict, output: Path, tmp_p
     (schedule,) = created.json()
 
     def completed_scheduled_runs() -> list[dict]:
+        # finished runs only: the scheduler also keeps up to a hundred future runs of a 30 s schedule
+        ended = {"type": {"any_": ["COMPLETED", "FAILED", "CRASHED"]}}
         runs = httpx.post(
             f"{api}/flow_runs/filter",
-            json={"flow_runs": {"deployment_id": {"any_": [deployment]}}, "limit": 50},
+            json={"flow_runs": {"deployment_id": {"any_": [deployment]}, "state": ended}, "limit": 50},
         ).json()
         mine = [
-            r for r in runs if r["auto_scheduled"] and r["parameters"]["overrides"]["output"] == str(output)
+            r
+            for r in runs
+            if r["auto_scheduled"] and r["parameters"].get("overrides", {}).get("output") == str(output)
         ]
-        failed = [r for r in mine if r["state_type"] in ("FAILED", "CRASHED")]
+        failed = [r for r in mine if r["state_type"] != "COMPLETED"]
         assert not failed, (tmp_path / "worker.log").read_text()[-5000:]
-        return sorted((r for r in mine if r["state_type"] == "COMPLETED"), key=lambda r: r["start_time"])
+        return sorted(mine, key=lambda r: r["start_time"])
 
     def two() -> list[dict] | None:
         done = completed_scheduled_runs()
