@@ -20,14 +20,7 @@ def _run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from flows import terminal
-
-    if not getattr(args, "verbose", False):
-        from flows import logs
-
-        logs.quiet_expected_errors()
-
     from flows.config import ReindexConfig
-    from flows.reindex import reindex
     from transforms import report
     from transforms.errors import StorageError
     from transforms.manifest import Manifest
@@ -39,7 +32,14 @@ def _run(args: argparse.Namespace) -> int:
         config = ReindexConfig.build(**{k: v for k, v in overrides.items() if v is not None})
     preflight.refuse_ephemeral("--output", config.output)
     preflight.check_storage(config.input, config.output)  # before seconds of starting Prefect
+    preflight.check_run(config)  # the inputs' schemas, a published --run-id: in seconds, said once
     preflight.warm_model(config)  # while the Prefect server starts
+    if not getattr(args, "verbose", False):
+        from flows import logs
+
+        logs.quiet_expected_errors()  # imports Prefect: after the checks that need none
+    from flows.reindex import reindex
+
     with preflight.prefect_api():
         try:
             manifest = Manifest.from_json(reindex(config))

@@ -36,6 +36,17 @@ def check_storage(input_url: str, output: str) -> None:
     io.ensure_writable(output)
 
 
+def check_run(config) -> None:
+    """What a run would fail on later, said now, before the temporary Prefect server starts or the model
+    loads: every input file's schema and columns (the footers alone), and a --run-id already published."""
+    from transforms import publish, reading
+    from transforms.layout import RunLayout
+
+    reading.check_inputs(config.input, config.columns(), [] if config.on_bad_file == "skip" else None)
+    if config.run_id:
+        publish.refuse_published(RunLayout(config.output, config.run_id))
+
+
 def prefect_api():
     """The Prefect server the flow reports to: PREFECT_API_URL when set, else a temporary one that dies with
     this process (flows.server)."""

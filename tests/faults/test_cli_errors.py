@@ -123,3 +123,22 @@ def test_disk_full_fails_cleanly_and_keeps_the_published_run(tmp_path, cli_env, 
     assert "Retry" not in res.stderr  # a full disk waits for a person
     assert publish.current(str(output))[0].run_id == layout.run_id  # the earlier run is still current
     assert verify.verify(str(output)).ok and not (output / "LOCK").exists()
+
+
+def test_a_wrong_column_is_one_line_within_seconds(tmp_path, cli_env):
+    """Said before the temporary Prefect server starts or the model loads: once, and fast."""
+    import time
+
+    import pyarrow.parquet as pq
+
+    from tests.conftest import make_corpus
+
+    (tmp_path / "in").mkdir()
+    pq.write_table(make_corpus(50), tmp_path / "in" / "a.parquet")
+    start = time.monotonic()
+    res = vecpress("run", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+                   "--id-column", "doc_id", "--text-column", "bodyy", env=cli_env)  # fmt: skip
+    took = time.monotonic() - start
+    line = error_line(res)
+    assert res.returncode == 2 and "a.parquet" in line and "bodyy" in line
+    assert "prefect" not in res.stderr.lower() and took < 20, (took, res.stderr[-2000:])
