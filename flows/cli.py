@@ -83,6 +83,7 @@ def _plan(args: argparse.Namespace) -> int:
         seed=config.seed,
         corpus_rows=config.corpus_rows or sample.corpus_rows,
         run_sample=config.run_sample_size,
+        codec_copies=config.shards,
     )
     plan["source"] = sample.source
     plan_report.write(plan, config.out)

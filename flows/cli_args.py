@@ -101,7 +101,7 @@ RUN_OPTIONS = (
 PLAN_OPTIONS = (
     "input", "embeddings", "text_column", "id_column", "label_column", "model", "device", "batch_size",
     "max_seq_length", "backend", "precision", "sample", "objective", "queries", "train_size",
-    "run_sample_size", "corpus_rows", "seed", "out",
+    "run_sample_size", "corpus_rows", "shards", "seed", "out",
 )  # fmt: skip
 GOAL_OPTIONS = (
     "budget_bytes", "target_recall", "max_loss_points", "max_latency_ms", "stored_budget_bytes",

@@ -255,6 +255,7 @@ class ReindexConfig(EmbedOptions, GoalOptions):
             goal=self.goal(),
             plan_time_budget_s=self.plan_time_budget_s,
             seed=self.seed,
+            shards=self.shards,
         )
 
     def fit_settings(self) -> FitSettings:
@@ -297,6 +298,13 @@ class PlanConfig(EmbedOptions, GoalOptions):
         ge=1,
         description="the documents the index will hold, over which the codec's own bytes are spread in each "
         "candidate's bytes per vector (default: the input's rows)",
+    )
+    shards: int = Field(
+        4,
+        ge=1,
+        le=99999,
+        description="index shards of the run the plan is for (run's --shards): each holds a copy of the "
+        "codec, and every copy counts in the bytes per vector",
     )
     out: str = Field("plan", description="folder for plan.json, plan.md, plan.png")
 

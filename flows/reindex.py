@@ -14,7 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 from flows import tasks
 from flows.cache import result_storage, run_cached
 from flows.config import ReindexConfig
-from transforms import embeddings, gc, lock, publish, sizes, stage_keys
+from transforms import embeddings, gc, lock, publish, report, sizes, stage_keys
 from transforms.layout import RunLayout, new_run_id
 from transforms.manifest import Counts, Manifest
 
@@ -98,6 +98,10 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
         skipped_files=skipped,
         reused=reused,
     )
+    over = report.over_budget(manifest)
+    if over:
+        logger.warning("run %s: %.1f bytes a vector written%s", layout.run_id,
+                       manifest.sizes["index_bytes_per_vector"], over)  # fmt: skip
     text = tasks.write_report(layout, manifest, per_query)
     lease.check()  # a run that lost its lock publishes nothing
     logger.info("stage publish: started (run %s)", layout.run_id)

@@ -27,6 +27,7 @@ class CodecSettings:
     goal: Goal | None = None
     plan_time_budget_s: float = 600.0
     seed: int = 0
+    shards: int = 1  # each index shard holds a copy of the codec: a plan counts every one
 
 
 @dataclass
@@ -56,6 +57,7 @@ def choose(
             seed=settings.seed,
             corpus_rows=n_total,
             run_sample=len(vectors),
+            codec_copies=settings.shards,
         )
         pick = plan["pick"]
         logger.info("plan: %s (%s)", pick["codec"], pick["why"])

@@ -43,7 +43,8 @@ def summary_rows(manifest: Manifest) -> list[tuple[str, str]]:
             "bytes per vector",
             f"{sizes['index_bytes_per_vector']:.1f} in the index files all told (float32: {float_bytes}): "
             f"{sizes['list_bytes_per_vector']:.1f} of codes, ids and lists plus a "
-            f"{size_text(sizes['codec_bytes'])} codec copy per shard; the code alone is {codec.code_size}",
+            f"{size_text(sizes['codec_bytes'])} codec copy per shard; the code alone is {codec.code_size}"
+            + over_budget(manifest),
         ),
         (
             "compression ratio",
@@ -73,6 +74,17 @@ def summary_rows(manifest: Manifest) -> list[tuple[str, str]]:
     rows.append(("wall time", ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())))
     rows.append(("outputs", f"{manifest.output}/runs/{manifest.run_id}"))
     return rows
+
+
+def over_budget(manifest: Manifest) -> str:
+    """A planned codec whose written bytes per vector exceed the plan's budget, said (never silently)."""
+    budget = ((manifest.codec.plan or {}).get("goal") or {}).get("budget_bytes")
+    written = manifest.sizes.get("index_bytes_per_vector", 0)
+    if not budget or written <= budget:
+        return ""
+    return (
+        f"; OVER the planned budget of {budget:g} B (the corpus is smaller than planned for, or more shards)"
+    )
 
 
 def _reuse(reuse: dict[str, Any] | None, stages: dict[str, str]) -> list[tuple[str, str]]:

@@ -39,16 +39,20 @@ def plan(
     seed: int = 0,
     corpus_rows: int | None = None,
     run_sample: int | None = None,
+    codec_copies: int = 1,
 ) -> dict[str, Any]:
     """Measure the candidates for ``goal`` on a sample of embeddings and pick one; returns the plan (JSON).
 
     ``corpus_rows``: the documents the index will hold (the sample's size if not given), over which the
     codec's own bytes are spread; ``run_sample``: how many of them the run trains its codec on (all if not
-    given). Stays within ``time_budget_s`` by measuring cheap families first and skipping what is left once
-    it is spent; costlier variants (beam search, LSQ, learned rotations) only where their plain base is on
-    the frontier.
+    given); ``codec_copies``: how many copies of the codec the index files hold (one per index shard), all
+    counted in the bytes per vector, as written. Stays within ``time_budget_s`` by measuring cheap families
+    first and skipping what is left once it is spent; costlier variants (beam search, LSQ, learned
+    rotations) only where their plain base is on the frontier. Families the budget leaves out are listed in
+    ``skipped`` with the bytes that rule them out.
     """
     corpus_rows = int(corpus_rows or len(vectors))
+    per_copy = max(1, corpus_rows // max(1, codec_copies))  # rows sharing one codec copy, as written
     whole = len(vectors)
     if len(vectors) > MAX_VECTORS:
         keep = np.sort(np.random.default_rng(seed).permutation(len(vectors))[:MAX_VECTORS])
@@ -63,16 +67,17 @@ def plan(
     budget = None if goal.budget_bytes is None else int(goal.budget_bytes)
     run_train = min(run_sample or corpus_rows, corpus_rows)  # what the run will train its codec on
     n_learn = len(split.learn)
-    cands = candidates.generate(dim, n_learn, budget, corpus_rows, run_train)
+    cands = candidates.generate(dim, n_learn, budget, per_copy, run_train)
     free = [] if cands or budget is None else candidates.generate(dim, n_learn, budget, None, run_train)
     if free:  # every codec's own bytes, spread over these rows, outweigh the budget
-        least = min(free, key=lambda c: c.real_bytes(corpus_rows))
+        least = min(free, key=lambda c: c.real_bytes(per_copy))
         raise PlanError(
-            f"no candidate fits in {budget:g} bytes per vector over {corpus_rows:,} rows (codec included); "
-            f"the smallest was {least.name} at {least.real_bytes(corpus_rows):g}"
+            f"no candidate fits in {budget:g} bytes per vector over {corpus_rows:,} rows with {codec_copies} "
+            f"codec copies (one per shard) included; the smallest was {least.name} at "
+            f"{least.real_bytes(per_copy):g}"
         )
+    skipped = _left_out(dim, n_learn, budget, per_copy, run_train, cands, corpus_rows, codec_copies)
     rows: list[Measurement] = []
-    skipped: list[dict[str, str]] = []
     start = time.perf_counter()
     for cand in cands:
         elapsed = time.perf_counter() - start
@@ -82,7 +87,7 @@ def plan(
             continue
         logger.info("plan: measuring %s (%.0f s spent)", cand.name, elapsed)
         try:
-            rows += measure(cand, split, corpus_rows, goal.stored_budget_bytes)
+            rows += measure(cand, split, per_copy, goal.stored_budget_bytes)
         except RuntimeError as err:  # faiss refused this sample; the plan goes on without it, and says so
             skipped.append(
                 {"codec": cand.name, "reason": f"faiss could not train it: {str(err).splitlines()[-1]}"}
@@ -99,6 +104,7 @@ def plan(
             **split.describe(),
             "eight_bit_codebooks": candidates.trains_on(n_learn, run_train) >= codec.EIGHT_BIT_POINTS,
             "corpus_rows": corpus_rows,
+            "codec_copies": codec_copies,
             "sampled_from": whole,
             "dim": int(dim),
             "seed": seed,
@@ -110,6 +116,37 @@ def plan(
         "skipped": skipped,
         "elapsed_s": round(time.perf_counter() - start, 1),
     }
+
+
+def _left_out(
+    dim: int,
+    n_learn: int,
+    budget: int | None,
+    per_copy: int,
+    run_train: int,
+    kept: list[candidates.Candidate],
+    corpus_rows: int,
+    copies: int,
+) -> list[dict[str, str]]:
+    """Every family the budget leaves out, and why: its smallest trainable codec, as written, is over it
+    (e.g. "RQ16x8: 6.3 MB codebooks, 629.1 B a vector over 10,000 rows")."""
+    if budget is None:
+        return []
+    families = {c.family for c in kept}
+    out, seen = [], set()
+    for cand in sorted(
+        candidates.generate(dim, n_learn, budget, None, run_train), key=lambda c: c.real_bytes(per_copy)
+    ):
+        if cand.family in families or cand.family in seen:
+            continue
+        seen.add(cand.family)
+        codec_mb = (4 * cand.codec_floats + candidates.CODEC_HEADER_BYTES) * copies / 1e6
+        written = cand.real_bytes(per_copy)
+        reason = f"{codec_mb:.1f} MB of codec in {copies} shard copies: {written:g} B a vector over"
+        out.append(
+            {"codec": cand.name, "reason": f"{reason} {corpus_rows:,} rows, over the budget of {budget:g}"}
+        )
+    return out
 
 
 def _skip(

@@ -40,6 +40,7 @@ def test_budget_pick_is_the_best_measured_codec_within_the_budget(budget_plan):
         "out_of_sample": False,
         "eight_bit_codebooks": False,
         "corpus_rows": 3000,
+        "codec_copies": 1,
         "sampled_from": 3000,
         "dim": 32,
         "seed": 0,
@@ -65,6 +66,22 @@ def test_bytes_per_vector_are_real_the_codec_is_spread_over_the_corpus(budget_pl
     )
     assert big["pick"]["code_bytes"] == 8 and big["sample"]["out_of_sample"]
     assert "PCAR8,SQ8" in {r["codec"] for r in big["candidates"]}
+
+
+def test_every_shard_s_codec_copy_counts_and_families_left_out_say_why(corpus, budget_plan):
+    x, labels = corpus
+    four = planner.plan(
+        x, labels, planner.Goal(budget_bytes=8), n_queries=200, time_budget_s=60, codec_copies=4
+    )
+    assert four["sample"]["codec_copies"] == 4
+    for row in four["candidates"]:  # each of the 4 copies over the 3,000 rows, as the index files hold them
+        assert row["bytes_per_vector"] == round(row["code_bytes"] + row["codec_bytes"] / (3000 // 4), 2) <= 8
+    one = {r["codec"] for r in budget_plan["candidates"]}
+    assert "PCAR10,SQ4" in one and "PCAR10,SQ4" not in {r["codec"] for r in four["candidates"]}
+    said = {s["codec"].split(",")[0][:3] for s in four["skipped"]}
+    assert "PCA" in said and all(
+        "shard copies" in s["reason"] for s in four["skipped"] if "PCA" in s["codec"]
+    )
 
 
 def test_frontier_rows_are_not_beaten_on_both_bytes_and_quality(budget_plan):
@@ -122,7 +139,9 @@ def test_a_spent_time_budget_skips_the_rest_and_says_so(corpus):
     x, labels = corpus
     plan = planner.plan(x, None, planner.Goal(budget_bytes=20), n_queries=200, time_budget_s=0.0)
     assert len({r["factory"] for r in plan["candidates"]}) == 1  # the first is always measured
-    assert plan["skipped"] and all("time budget" in s["reason"] for s in plan["skipped"])
+    timed_out = [s for s in plan["skipped"] if "time budget" in s["reason"]]
+    left_out = [s for s in plan["skipped"] if "over the budget of 20" in s["reason"]]
+    assert timed_out and len(timed_out) + len(left_out) == len(plan["skipped"])
     assert plan["pick"]["knn_accuracy"] is None and plan["float_knn_accuracy"] is None
 
 
