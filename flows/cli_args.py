@@ -96,7 +96,7 @@ RUN_OPTIONS = (
     "input", "output", "text_column", "id_column", "label_column", "codec", "unit_decode", "refine",
     "rerank", "shards", "model", "device", "batch_size", "max_seq_length", "backend", "precision",
     "sample_size", "seed", "nprobe", "eval_queries", "runner", "pipeline_args", "run_id", "full",
-    "on_bad_file", "lock_lease_s", "keep_runs", "gc_grace_s",
+    "on_bad_file", "lock_lease_s", "embed_cache", "keep_runs", "gc_grace_s",
 )  # fmt: skip
 PLAN_OPTIONS = (
     "input", "embeddings", "text_column", "id_column", "label_column", "model", "device", "batch_size",

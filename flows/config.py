@@ -203,6 +203,12 @@ class ReindexConfig(EmbedOptions, GoalOptions):
         description="seconds after its holder's last heartbeat that the output lock frees itself (a holder "
         "on this host whose process is gone frees it at once)",
     )
+    embed_cache: str | None = Field(
+        None,
+        description="a folder or object-store URL where embed chunks are kept for several outputs of one "
+        "corpus to share (a second output embeds nothing the first did); runs list their chunks there by "
+        "URL, and gc leaves it alone",
+    )
     keep_runs: int = Field(
         3,
         ge=1,

@@ -130,11 +130,12 @@ def embed(
         config.on_bad_file,
         earlier,
         config.full,
+        config.embed_cache,
     )
     if work.todo:
         job = embed_pipeline.EmbedJob(
             tuple(work.todo), config.columns(), config.embedder(), dim, config.output, work.embedder_key,
-            config.on_bad_file, tuple(work.previous),
+            config.on_bad_file, tuple(work.previous), config.embed_cache,
         )  # fmt: skip
         runner.run(lambda p: embed_pipeline.build(p, job), _beam_options(config), "embed")
     embed_stage.check_unchanged(versions)

@@ -31,6 +31,7 @@ class EmbedJob:
     embedder_key: str
     on_bad_file: str = "fail"
     previous: tuple[str, ...] = ()  # chunk files of an earlier run of this embedder, reused by text
+    cache: str | None = None  # a shared embed cache the chunks are committed to, instead of the output
 
 
 class EmbedChunk(beam.DoFn):
@@ -49,7 +50,7 @@ class EmbedChunk(beam.DoFn):
 
         self.embedder = load_embedder(self.job.spec)
         self.previous = Previous(self.job.previous) if self.job.previous else None
-        self.store = chunks.Store(self.job.output, self.job.embedder_key)
+        self.store = chunks.Store(self.job.output, self.job.embedder_key, cache=self.job.cache)
         self.schema = schemas.chunk(self.job.dim, self.job.spec.model)
         total = sum(c.rows for c in self.job.todo)
         self.bar = tqdm(total=total, desc="embedding", unit="doc", mininterval=2.0)

@@ -66,6 +66,12 @@ def embedder_key(spec: EmbedderSpec, columns: reading.Columns, on_bad_file: str)
     return _digest("embedder", embedding_identity(spec), columns, on_bad_file)
 
 
+def split_path(path: str) -> tuple[str, str]:
+    """(embedder key, chunk key) of an embed chunk path or URL: .../chunks/<embedder>/<chunk key>.arrow."""
+    parts = path.split("/")
+    return parts[-2], parts[-1].removesuffix(".arrow")
+
+
 def _well_formed(record: Any) -> bool:
     return isinstance(record, dict) and all(
         isinstance(record.get(k), kind) and not isinstance(record.get(k), bool) for k, kind in RECORD.items()
@@ -104,17 +110,18 @@ class Store:
     """Done chunks under ``<output>/chunks/<embedder key>/`` (and a codec's code chunks in a folder below
     it, ``codes/<codec fingerprint>/``)."""
 
-    def __init__(self, output: str, embedder: str, codec: str | None = None):
-        self.output = output
+    def __init__(self, output: str, embedder: str, codec: str | None = None, cache: str | None = None):
+        self.output, self.cache = output, cache
         self.folder = f"{STORE}/{embedder}" + (f"/codes/{codec[:32]}" if codec else "")
-        self.root = io.join(output, self.folder)
+        self.root = io.join(cache or output, self.folder)
 
     def url(self, key: str) -> str:
         return io.join(self.root, f"{key}.arrow")
 
     def relative(self, key: str) -> str:
-        """The chunk file's path as a run's manifest names it (from the output root)."""
-        return f"{self.folder}/{key}.arrow"
+        """The chunk file's path as a run's manifest names it: from the output root, or its full URL in a
+        shared embed cache (``--embed-cache``)."""
+        return f"{self.folder}/{key}.arrow" if self.cache is None else self.url(key)
 
     def name(self, key: str) -> bytes:
         """What a chunk file says it is, in its schema's metadata: its store folder and key."""

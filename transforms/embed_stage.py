@@ -24,6 +24,7 @@ class EmbedPlan:
     chunks: list[chunks.Chunk]
     todo: list[chunks.Chunk]
     previous: list[str]  # chunk files of the last published run of this embedder, reused by text
+    cache: str | None = None  # a shared embed cache the chunks live in, instead of the output
 
 
 def plan(
@@ -35,23 +36,24 @@ def plan(
     on_bad_file: str,
     previous: Embeddings | None,
     full: bool = False,
+    cache: str | None = None,
 ) -> EmbedPlan:
     """The input's chunks, and those not already done in the chunk store (all of them when ``full``);
     ``previous`` is the last published run's embeddings, whose chunks of this embedder are reused by text."""
     key = chunks.embedder_key(spec, columns, on_bad_file)
     planned = chunks.plan_chunks(files, versions, key)
-    store = chunks.Store(output, key)
+    store = chunks.Store(output, key, cache=cache)
     todo = planned if full else [c for c in planned if store.done(c.key) is None]
     earlier = []
-    if previous is not None and not full:
+    if previous is not None and not full:  # the last run's chunks of this embedder, wherever they are kept
         earlier = [
-            previous.url(i) for i, c in enumerate(previous.chunks) if c["path"].startswith(store.folder + "/")
+            previous.url(i) for i, c in enumerate(previous.chunks) if chunks.split_path(c["path"])[0] == key
         ]
     logger.info(
         "embed: %d chunks, %d done before (reused), %d to embed; %d earlier chunks to reuse texts from",
         len(planned), len(planned) - len(todo), len(todo), len(earlier),
     )  # fmt: skip
-    return EmbedPlan(key, planned, todo, earlier)
+    return EmbedPlan(key, planned, todo, earlier, cache)
 
 
 def check_unchanged(versions: list[dict[str, Any]]) -> None:
@@ -69,7 +71,7 @@ def finish(
     embed_plan: EmbedPlan, layout: RunLayout, previous: Embeddings | None
 ) -> tuple[Embeddings, dict[str, Any]]:
     """Write the run's embeddings index and rejects; return them and the stage's counts and reuse figures."""
-    store = chunks.Store(layout.output, embed_plan.embedder_key)
+    store = chunks.Store(layout.output, embed_plan.embedder_key, cache=embed_plan.cache)
     records = []
     for c in embed_plan.chunks:
         record = store.record(c.key)

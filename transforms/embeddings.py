@@ -41,7 +41,7 @@ class Embeddings:
     dropped: dict[int, np.ndarray] = field(default_factory=dict)  # chunk -> positions rejected as duplicates
 
     def url(self, i: int) -> str:
-        return io.join(self.output, self.chunks[i]["path"])
+        return io.locate(self.output, self.chunks[i]["path"])
 
     @property
     def urls(self) -> list[str]:
@@ -199,7 +199,7 @@ def published(output: str) -> tuple[RunLayout, Manifest, Embeddings] | None:
         return None
     if not io.exists(layout.dir(INDEX)):
         return None
-    gone = [c["path"] for c in manifest.chunks if not io.exists(io.join(output, c["path"]))]
+    gone = [c["path"] for c in manifest.chunks if not io.exists(io.locate(output, c["path"]))]
     if gone:  # removed by hand (or a damaged store): nothing to reuse from it, but nothing to fail on
         logger.warning(
             "%d of the %d embed chunks of the current run %s are gone (first: %s): they are embedded again",

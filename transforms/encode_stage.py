@@ -31,18 +31,12 @@ def code_store(output: str, embedder_key: str, info: CodecInfo) -> chunks.Store:
     )
 
 
-def chunk_key(path: str) -> tuple[str, str]:
-    """(embedder key, chunk key) of an embed chunk's path: chunks/<embedder key>/<chunk key>.arrow."""
-    parts = path.split("/")
-    return parts[1], parts[-1].removesuffix(".arrow")
-
-
 def plan(emb: Embeddings, info: CodecInfo) -> EncodePlan:
     if not emb.chunks:
         raise ValueError("no embed chunks to encode")
-    embedder_key = chunk_key(emb.chunks[0]["path"])[0]
+    embedder_key = chunks.split_path(emb.chunks[0]["path"])[0]
     store = code_store(emb.output, embedder_key, info)
-    listed = [(chunk_key(c["path"])[1], emb.url(i)) for i, c in enumerate(emb.chunks)]
+    listed = [(chunks.split_path(c["path"])[1], emb.url(i)) for i, c in enumerate(emb.chunks)]
     todo = [(key, url) for key, url in listed if store.done(key) is None]
     logger.info(
         "encode: %d chunks, %d encoded before (reused), %d to encode",

@@ -127,9 +127,9 @@ def _wanted_chunks(output: str, runs: list[str]) -> set[str]:
             wanted.update({c["path"], c["path"].removesuffix(".arrow") + ".json"})
         if not manifest.chunks:
             continue
-        embedder_key = encode_stage.chunk_key(manifest.chunks[0]["path"])[0]
+        embedder_key = chunks.split_path(manifest.chunks[0]["path"])[0]
         store = encode_stage.code_store(output, embedder_key, manifest.codec)
         for c in manifest.chunks:
-            key = encode_stage.chunk_key(c["path"])[1]
+            key = chunks.split_path(c["path"])[1]
             wanted.update({store.relative(key), store.relative(key).removesuffix(".arrow") + ".json"})
     return wanted

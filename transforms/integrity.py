@@ -110,7 +110,7 @@ def problems(root: str, records: Mapping[str, Mapping[str, Any]]) -> list[str]:
     out = []
     for rel, record in records.items():
         try:
-            verify_file(io.join(root, rel), record)
+            verify_file(io.locate(root, rel), record)
         except IntegrityError as err:
             out.append(str(err))
     return out

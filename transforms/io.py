@@ -72,6 +72,14 @@ def join(base: str, *parts: str) -> str:
     return out
 
 
+def locate(base: str, path: str) -> str:
+    """``path`` as recorded beside ``base``: a full URL or absolute path as it is, else joined to ``base``
+    (a run's manifest names its embed chunks from the output root, or by URL in a shared embed cache)."""
+    if "://" in path or path.startswith("/"):
+        return path
+    return join(base, path)
+
+
 def unstrip(fs: fsspec.AbstractFileSystem, path: str) -> str:
     """Turn a path inside ``fs`` back into a full URL."""
     return fs.unstrip_protocol(path) if not isinstance(fs, LocalFileSystem) else path

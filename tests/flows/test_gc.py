@@ -45,6 +45,8 @@ def test_nightly_runs_keep_what_retention_says_and_gc_reports_it(tmp_path, cli_e
     assert vecpress("verify", str(tmp_path / "index"), env=cli_env).returncode == 0
     back = vecpress("rollback", str(tmp_path / "index"), env=cli_env)  # the earlier kept run is whole too
     assert back.returncode == 0 and manifests[-2]["run_id"] in back.stdout
+    forth = vecpress("rollback", str(tmp_path / "index"), manifests[-1]["run_id"], env=cli_env)
+    assert forth.returncode == 0  # the newest is current again (gc always keeps the current run)
     dry = vecpress(
         "gc", str(tmp_path / "index"), "--keep-runs", "1", "--gc-grace", "0", "--dry-run", env=cli_env
     )
