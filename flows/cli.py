@@ -253,7 +253,7 @@ def _gc(args: argparse.Namespace) -> int:
     from transforms import gc, lock
 
     with lock.output_lock(args.index, "gc", args.lock_lease):
-        collected = gc.collect(args.index, args.keep_runs, args.gc_grace, args.dry_run)
+        collected = gc.collect(args.index, args.keep_runs, args.gc_grace_s, args.dry_run)
     for run_id in collected.removed_runs:
         print(f"{'would remove' if args.dry_run else 'removed'} run {run_id}")
     print(f"{args.index}: {collected.summary(args.dry_run)}")

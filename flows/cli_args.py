@@ -295,36 +295,29 @@ def parser() -> argparse.ArgumentParser:
 
     clean = command("gc", "remove runs beyond the kept ones, and the chunks no kept run uses")
     clean.add_argument("index", help="output root given to 'vecpress run'")
-    clean.add_argument(
-        "--keep-runs", type=at_least(1), default=3, help="published runs to keep (the current one always)"
-    )
-    clean.add_argument(
-        "--gc-grace", type=float, default=3600.0,
-        help="seconds a replaced run (or an unlisted chunk) is kept all the same",
-    )  # fmt: skip
+    _config_options(clean, ReindexConfig, ("keep_runs", "gc_grace_s"))
+    for action in clean._actions:  # gc's own defaults are the run's
+        if action.dest in ("keep_runs", "gc_grace_s"):
+            action.default = ReindexConfig.model_fields[action.dest].default
     clean.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
-    clean.add_argument(
-        "--lock-lease",
-        type=positive,
-        default=300.0,
-        help="seconds the output lock is held without a heartbeat",
-    )
+    _lock_lease(clean)
 
     back = command("rollback", "make an earlier kept run current again, once it passes its check")
     back.add_argument("index", help="output root given to 'vecpress run'")
     back.add_argument("run_id", nargs="?", help="the run to go back to (default: the one published before)")
-    back.add_argument(
-        "--lock-lease",
-        type=positive,
-        default=300.0,
-        help="seconds the output lock is held without a heartbeat",
-    )
+    _lock_lease(back)
 
     sample = command("sample-data", "write the bundled 20 Newsgroups corpus as Parquet")
     sample.add_argument("--output", required=True, help="folder to write the Parquet files to (required)")
     sample.add_argument("--limit", type=at_least(1), help="a seeded random subset of this many posts")
     sample.add_argument("--seed", type=int, default=0, help="seed of --limit's subset")
     return top
+
+
+def _lock_lease(parser: argparse.ArgumentParser) -> None:
+    """--lock-lease of a command that changes an output under its lock (as `vecpress run`'s)."""
+    info = ReindexConfig.model_fields["lock_lease_s"]
+    parser.add_argument("--lock-lease", type=positive, default=info.default, help=info.description)
 
 
 def _goal_group(parser: argparse.ArgumentParser, when: str) -> Any:

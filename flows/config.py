@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from transforms import gc
 from transforms.choice import CodecSettings
 from transforms.embedder import DEFAULT_MODEL, EmbedderSpec
 from transforms.errors import VecpressError
@@ -210,13 +211,13 @@ class ReindexConfig(EmbedOptions, GoalOptions):
         "URL, and gc leaves it alone",
     )
     keep_runs: int = Field(
-        3,
+        gc.KEEP_RUNS,
         ge=1,
         description="published runs kept after this one publishes (the newest, the current one always, and "
         "any replaced within --gc-grace); older runs and the chunks only they used are removed",
     )
     gc_grace_s: float = Field(
-        3600,
+        gc.GRACE_S,
         ge=0,
         description="seconds a replaced run (and a chunk no kept run lists) is kept all the same: servers "
         "still swapping off it, runs not yet published",

@@ -5,31 +5,17 @@ a run on an output made before reuses every chunk, and every later stage. Keys c
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
 import pyarrow.parquet as pq
 
+from benchmarks.nights import moved_code
 from tests.conftest import make_corpus
 from tests.faults.conftest import ROOT
 
 ARGS = ["--id-column", "doc_id", "--text-column", "body", "--model", "fake:32", "--shards", "2"]
 ARGS += ["--eval-queries", "50"]
-
-
-def _upgraded(tmp_path):
-    """A copy of this checkout with transforms/reuse.py moved to transforms/text_reuse.py (its importers
-    changed to match) and a comment of the embedder edited."""
-    copy = tmp_path / "upgraded"
-    for package in ("flows", "pipelines", "transforms"):
-        shutil.copytree(ROOT / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
-    (copy / "transforms" / "reuse.py").rename(copy / "transforms" / "text_reuse.py")
-    for path in (copy / "transforms" / "embed_chunk.py", copy / "pipelines" / "embed.py"):
-        path.write_text(path.read_text().replace("transforms.reuse import", "transforms.text_reuse import"))
-    embedder = copy / "transforms" / "embedder.py"
-    embedder.write_text(embedder.read_text().replace("# a fast tokenizer", "# a (fast) tokenizer", 1))
-    return copy
 
 
 def _run(code_root, tmp_path, cli_env) -> dict:
@@ -47,7 +33,7 @@ def test_a_moved_module_and_an_edited_comment_reembed_nothing(tmp_path, cli_env)
     pq.write_table(make_corpus(400), tmp_path / "in" / "a.parquet", row_group_size=100)
     before = _run(ROOT, tmp_path, cli_env)
     assert before["reuse"]["documents_embedded"] == 400
-    upgraded = _upgraded(tmp_path)
+    upgraded = moved_code(tmp_path / "upgraded")  # transforms/reuse.py moved, a docstring edited
     after = _run(upgraded, tmp_path, cli_env)
     assert not (upgraded / "transforms" / "reuse.py").exists()  # the run imported the moved module
     reuse = after["reuse"]
