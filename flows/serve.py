@@ -120,7 +120,7 @@ def run(
     limits: Any = None,
 ) -> None:
     """Check the address, load the current run, then serve it until stopped (``limits``: a
-    flows.serve_api.Limits; ``api_key``: the bearer token every route but /health needs)."""
+    flows.limits.Limits; ``api_key``: the bearer token every route but /health needs)."""
     import uvicorn
 
     from flows import serve_api
