@@ -33,7 +33,7 @@ def encode_and_build(
     urls = []
     for i in range(len(emb.chunks)):
         key = f"c{i:06d}"
-        store.commit(key, encoding.encode_chunk(trained, info, emb.url(i), schema, quantizer), schema)
+        store.commit(key, encoding.encode_chunk(trained, info, emb.reader(i), schema, quantizer), schema)
         urls.append(store.url(key))
     for s in range(layout.shards):
         refine_url = layout.shard("refine", s)

@@ -12,7 +12,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms import chunks, embed_chunk, reading, schemas
+from transforms import chunks, embed_chunk, reading, schemas, vectors
 from transforms.embedder import EmbedderSpec
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ class EmbedJob:
     output: str
     embedder_key: str
     on_bad_file: str = "fail"
-    previous: tuple[str, ...] = ()  # chunk files of an earlier run of this embedder, reused by text
+    previous: tuple[tuple[str, dict[str, Any]], ...] = ()  # (URL, record) of earlier chunks, reused by text
     cache: str | None = None  # a shared embed cache the chunks are committed to, instead of the output
 
 
@@ -51,7 +51,7 @@ class EmbedChunk(beam.DoFn):
         self.embedder = load_embedder(self.job.spec)
         self.previous = Previous(self.job.previous) if self.job.previous else None
         self.store = chunks.Store(self.job.output, self.job.embedder_key, cache=self.job.cache)
-        self.schema = schemas.chunk(self.job.dim, self.job.spec.model)
+        self.schema = schemas.chunk_rows(self.job.dim, self.job.spec.model)
         total = sum(c.rows for c in self.job.todo)
         self.bar = tqdm(total=total, desc="embedding", unit="doc", mininterval=2.0)
 
@@ -77,11 +77,16 @@ class EmbedChunk(beam.DoFn):
         yield record
 
     def _commit(self, chunk: chunks.Chunk, tally: embed_chunk.Tally) -> dict[str, Any]:
+        refs = vectors.Refs(self.store.root, chunk.key, self.job.dim)
         batches = embed_chunk.embed_chunk(
-            chunk.group, self.job.columns, self.embedder, self.schema, self.job.on_bad_file, self.previous,
-            4 * self.job.spec.batch_size, tally,
+            chunk.group, self.job.columns, self.embedder, self.schema, refs, self.job.on_bad_file,
+            self.previous, 4 * self.job.spec.batch_size, tally,
         )  # fmt: skip
-        return self.store.commit(chunk.key, self._counted(batches), self.schema, vars(tally))
+        try:
+            return self.store.commit(chunk.key, self._counted(batches), self.schema, vars(tally), refs.finish)
+        except BaseException:
+            refs.abort()
+            raise
 
     def _counted(self, batches: Iterator[Any]) -> Iterator[Any]:
         for batch in batches:

@@ -11,7 +11,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from transforms import codec, encode_stage, encoding
+from transforms import codec, encode_stage, encoding, vectors
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class EncodeJob:
     codec_records: dict[str, Any]
     output: str
     embedder_key: str
-    todo: tuple[tuple[str, str], ...]  # (chunk key, embed chunk URL) still to encode
+    todo: tuple[tuple[str, vectors.ChunkReader], ...]  # (chunk key, embed chunk) still to encode
 
 
 class EncodeChunk(beam.DoFn):
@@ -36,9 +36,9 @@ class EncodeChunk(beam.DoFn):
         self.store = encode_stage.code_store(self.job.output, self.job.embedder_key, self.info)
         self.schema = encoding.code_chunk_schema(self.index, self.info)
 
-    def process(self, item: tuple[str, str]) -> Iterator[dict[str, Any]]:
-        key, url = item
-        batches = encoding.encode_chunk(self.index, self.info, url, self.schema, self.quantizer)
+    def process(self, item: tuple[str, vectors.ChunkReader]) -> Iterator[dict[str, Any]]:
+        key, chunk = item
+        batches = encoding.encode_chunk(self.index, self.info, chunk, self.schema, self.quantizer)
         record = self.store.commit(key, batches, self.schema)
         self.encoded.inc(record["rows"])
         yield record

@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,9 +172,11 @@ class Store:
         batches: Iterable[pa.RecordBatch],
         schema: pa.Schema,
         tally: dict[str, int] | None = None,
+        finish: Callable[[], dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Write a chunk under a temporary name, move it into place, then record its size and sha256 (and
-        ``tally``, what became of its rows) in the sidecar that marks it done."""
+        ``tally``, what became of its rows, and what ``finish`` returns once the rows are written: the files
+        it put in place beside them) in the sidecar that marks it done."""
         final = self.url(key)
         schema = schema.with_metadata({**(schema.metadata or {}), CHUNK_NAME: self.name(key)})
         tmp = io.join(self.root, f".tmp-{key}-{uuid.uuid4().hex[:8]}.arrow")
@@ -188,6 +190,8 @@ class Store:
             raise
         writer.close()
         record = {**integrity.of_file(tmp).to_json(), "rows": writer.rows, **(tally or {})}
+        if finish is not None:
+            record.update(finish())
         io.move(tmp, final)
         io.atomic_write_bytes(io.join(self.root, f"{key}.json"), json.dumps(record).encode())
         return {"key": key, **record}

@@ -1,6 +1,7 @@
-"""Embed one chunk (a row group): its rows in input order as Arrow record batches of the chunk schema, each
-embedded, reused from an earlier run by its text's hash, or rejected with the reason. Memory holds one
-batch of rows at a time, never the chunk."""
+"""Embed one chunk (a row group): its rows in input order as Arrow record batches of the chunk rows schema,
+each embedded, reused from an earlier run by its text's hash, or rejected with the reason. Vectors made now
+go to the chunk's own vector file; a reused one is referred to where it is kept (transforms.vectors). Memory
+holds one batch of rows at a time, never the chunk."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from transforms import arrow_files, ids, reading
+from transforms import ids, reading, vectors
 from transforms.embedder import Embedder, encode_or_explain
 from transforms.reuse import Previous, text_hash
 
@@ -32,6 +33,7 @@ def embed_chunk(
     columns: reading.Columns,
     embedder: Embedder,
     schema: pa.Schema,
+    refs: vectors.Refs,
     on_bad_file: str = "fail",
     previous: Previous | None = None,
     model_batch: int = 256,
@@ -43,31 +45,42 @@ def embed_chunk(
     for doc in reading.read_row_group(group, columns, on_bad_file):
         docs.append(doc)
         if len(docs) == BATCH_ROWS:
-            yield _batch(docs, embedder, schema, previous, model_batch, tally)
+            yield _batch(docs, embedder, schema, refs, previous, model_batch, tally)
             docs = []
     if docs:
-        yield _batch(docs, embedder, schema, previous, model_batch, tally)
+        yield _batch(docs, embedder, schema, refs, previous, model_batch, tally)
 
 
 def _batch(
     docs: list[reading.Document],
     embedder: Embedder,
     schema: pa.Schema,
+    refs: vectors.Refs,
     previous: Previous | None,
     model_batch: int,
     tally: Tally,
 ) -> pa.RecordBatch:
-    dim = schema.field("embedding").type.list_size
     reasons = [reading.rejection(d) for d in docs]
     ok = [i for i, r in enumerate(reasons) if r is None]
     hashes: list[bytes | None] = [None] * len(docs)
     for i in ok:
         hashes[i] = text_hash(docs[i].text)
-    vectors = np.zeros((len(docs), dim), np.float32)
+    where = np.full(len(docs), -1, np.int32)  # vector file (index into the chunk's list); -1: none
+    rows = np.zeros(len(docs), np.int64)
     found = previous.find([hashes[i] for i in ok]) if previous is not None and ok else np.full(len(ok), -1)
-    reused = [i for i, f in zip(ok, found, strict=True) if f >= 0]
-    if reused:
-        vectors[reused] = previous.vectors(found[found >= 0], dim)
+    reused = [(i, int(f)) for i, f in zip(ok, found, strict=True) if f >= 0]
+    copied = []  # reused vectors kept outside this chunk's folder (another store): copied into its own file
+    for i, f in reused:
+        file = int(previous.file[f])
+        if vectors.folder(previous.files[file]) == refs.root:
+            where[i] = refs.refer(previous.records[file]["name"], previous.records[file])
+            rows[i] = previous.row[f]
+        else:
+            copied.append((i, f))
+    made: dict[int, np.ndarray] = {}
+    if copied:
+        found_there = previous.vectors(np.array([f for _, f in copied]))
+        made.update(zip([i for i, _ in copied], found_there, strict=True))
     todo = [i for i, f in zip(ok, found, strict=True) if f < 0]
     for start in range(0, len(todo), model_batch):
         part = todo[start : start + model_batch]
@@ -75,15 +88,17 @@ def _batch(
             if isinstance(v, str):
                 reasons[i] = v
             else:
-                vectors[i] = v
+                made[i] = v
+    if made:
+        order = sorted(made)
+        file, at = refs.own(np.stack([made[i] for i in order]).astype(np.float32))
+        where[order], rows[order] = file, at
     tally.read += len(docs)
     tally.reused += len(reused)
     tally.rejected += sum(r is not None for r in reasons)
     tally.embedded += sum(reasons[i] is None for i in todo)
     good = np.array([r is None for r in reasons])
     row_ids = [ids.row_id(d.doc_id) if r is None else None for d, r in zip(docs, reasons, strict=True)]
-    embedding = arrow_files.vector_array(vectors)
-    mask = pa.array(~good)
     return pa.RecordBatch.from_arrays(
         [
             pa.array([d.doc_id for d in docs], pa.string()),
@@ -96,7 +111,8 @@ def _batch(
                 schema.field("text_hash").type,
             ),
             pa.array(reasons, pa.string()),
-            pa.FixedSizeListArray.from_arrays(embedding.values, dim, mask=mask),
+            pa.array(where, pa.int32(), mask=~good),
+            pa.array(rows, pa.int64(), mask=~good),
         ],
         schema=schema,
     )

@@ -23,7 +23,7 @@ class EmbedPlan:
     embedder_key: str
     chunks: list[chunks.Chunk]
     todo: list[chunks.Chunk]
-    previous: list[str]  # chunk files of the last published run of this embedder, reused by text
+    previous: list[tuple[str, dict[str, Any]]]  # (URL, record) of the last run's chunks, reused by text
     cache: str | None = None  # a shared embed cache the chunks live in, instead of the output
 
 
@@ -47,7 +47,9 @@ def plan(
     earlier = []
     if previous is not None and not full:  # the last run's chunks of this embedder, wherever they are kept
         earlier = [
-            previous.url(i) for i, c in enumerate(previous.chunks) if chunks.split_path(c["path"])[0] == key
+            (previous.url(i), c)
+            for i, c in enumerate(previous.chunks)
+            if chunks.split_path(c["path"])[0] == key
         ]
     logger.info(
         "embed: %d chunks, %d done before (reused), %d to embed; %d earlier chunks to reuse texts from",

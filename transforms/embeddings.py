@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms import arrow_files, integrity, io
+from transforms import arrow_files, integrity, io, vectors
 from transforms.errors import VecpressError
 from transforms.layout import RunLayout
 from transforms.manifest import Manifest
@@ -47,18 +47,27 @@ class Embeddings:
     def urls(self) -> list[str]:
         return [self.url(i) for i in range(len(self.chunks))]
 
+    def files(self) -> dict[str, dict[str, Any]]:
+        """Every file the embeddings are read from (chunk files and the vector files they name), by path
+        as the manifest names them, with the record each was written with."""
+        return vectors.chunk_files(self.chunks)
+
     def check(self) -> None:
-        """Every chunk file against the record made when it was written."""
-        for i, chunk in enumerate(self.chunks):
-            integrity.verify_file(self.url(i), chunk)
+        """Every chunk and vector file against the record made when it was written."""
+        for path, record in self.files().items():
+            integrity.verify_file(io.locate(self.output, path), record)
+
+    def reader(self, i: int) -> vectors.ChunkReader:
+        return vectors.ChunkReader.of(self.url(i), self.chunks[i])
 
     def batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         """The kept rows' ``columns``, chunk by chunk, batch by batch."""
         wanted = list(dict.fromkeys([*columns, "reason"]))
+        matrices = vectors.Matrices()
         for i in range(len(self.chunks)):
             dropped = self.dropped.get(i)
             start = 0
-            for batch in arrow_files.iter_batches(self.url(i), wanted):
+            for batch in self.reader(i).batches(wanted, matrices):
                 keep = np.asarray(batch.column("reason").is_null().to_numpy(zero_copy_only=False))
                 if dropped is not None:
                     local = dropped[(dropped >= start) & (dropped < start + batch.num_rows)] - start
@@ -199,11 +208,12 @@ def published(output: str) -> tuple[RunLayout, Manifest, Embeddings] | None:
         return None
     if not io.exists(layout.dir(INDEX)):
         return None
-    gone = [c["path"] for c in manifest.chunks if not io.exists(io.locate(output, c["path"]))]
+    files = manifest.chunk_files()
+    gone = [path for path in files if not io.exists(io.locate(output, path))]
     if gone:  # removed by hand (or a damaged store): nothing to reuse from it, but nothing to fail on
         logger.warning(
-            "%d of the %d embed chunks of the current run %s are gone (first: %s): they are embedded again",
-            len(gone), len(manifest.chunks), layout.run_id, gone[0],
+            "%d of the %d embed chunk and vector files of the current run %s are gone (first: %s): its "
+            "documents are embedded again", len(gone), len(files), layout.run_id, gone[0],
         )  # fmt: skip
         return None
     return layout, manifest, Embeddings.load(layout)

@@ -7,7 +7,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-from transforms import chunks, formats, integrity
+from transforms import chunks, formats, integrity, vectors
 from transforms.codec import CodecInfo
 from transforms.embeddings import Embeddings
 
@@ -18,8 +18,8 @@ logger = logging.getLogger(__name__)
 class EncodePlan:
     embedder_key: str
     store: chunks.Store  # the codec's code chunks
-    chunks: list[tuple[str, str]]  # (chunk key, embed chunk URL), in input order
-    todo: list[tuple[str, str]]
+    chunks: list[tuple[str, vectors.ChunkReader]]  # (chunk key, embed chunk), in input order
+    todo: list[tuple[str, vectors.ChunkReader]]
 
 
 def code_store(output: str, embedder_key: str, info: CodecInfo) -> chunks.Store:
@@ -36,7 +36,7 @@ def plan(emb: Embeddings, info: CodecInfo) -> EncodePlan:
         raise ValueError("no embed chunks to encode")
     embedder_key = chunks.split_path(emb.chunks[0]["path"])[0]
     store = code_store(emb.output, embedder_key, info)
-    listed = [(chunks.split_path(c["path"])[1], emb.url(i)) for i, c in enumerate(emb.chunks)]
+    listed = [(chunks.split_path(c["path"])[1], emb.reader(i)) for i, c in enumerate(emb.chunks)]
     todo = [(key, url) for key, url in listed if store.done(key) is None]
     logger.info(
         "encode: %d chunks, %d encoded before (reused), %d to encode",

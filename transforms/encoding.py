@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from transforms import arrow_files, ids, refine, schemas
+from transforms import arrow_files, ids, refine, schemas, vectors
 from transforms.codec import CodecInfo
 
 
@@ -28,21 +28,19 @@ def code_chunk_schema(index: Any, info: CodecInfo) -> pa.Schema:
 
 
 def encode_chunk(
-    index: Any, info: CodecInfo, chunk_url: str, schema: pa.Schema, quantizer: Any = None
+    index: Any, info: CodecInfo, chunk: vectors.ChunkReader, schema: pa.Schema, quantizer: Any = None
 ) -> Iterator[pa.RecordBatch]:
     """The codes of one embed chunk's embedded rows, with their position in it (and their fine codes for
     two tiers), one record batch per batch of the chunk."""
     start = 0
-    for batch in arrow_files.iter_batches(
-        chunk_url, ["doc_id", "row_id", "file", "row", "reason", "embedding"]
-    ):
+    for batch in chunk.batches(["doc_id", "row_id", "file", "row", "reason", "embedding"]):
         ok = np.asarray(batch.column("reason").is_null().to_numpy(zero_copy_only=False))
         if ok.any():
             kept = batch.filter(pa.array(ok))
             vectors = arrow_files.vectors(kept.column("embedding"))
             if vectors.shape[1] != info.dim:
                 raise ValueError(
-                    f"{chunk_url}: embeddings have {vectors.shape[1]} dims, the codec {info.dim}"
+                    f"{chunk.url}: embeddings have {vectors.shape[1]} dims, the codec {info.dim}"
                 )
             columns = [
                 pa.array(np.flatnonzero(ok) + start, pa.int64()),

@@ -2,11 +2,12 @@
 
 Kept: the ``keep`` most recently published runs, always the current one, and any run that stopped being
 current less than ``grace_s`` ago (a running `vecpress serve` may still map its files until it has swapped);
-the embed chunks those runs list, and the code chunks of their codecs for those chunks (the next nightly
-encodes only what changed from them). Removed, once older than the grace period: every other run folder
-(published runs beyond the kept ones, and folders of runs that never published), every other embed or code
-chunk with its sidecar. Files shared between runs as hard links free their
-bytes only with their last name. Callers hold the output's lock, so no run writes meanwhile.
+the embed chunks those runs list with the vector files those read, and the code chunks of their codecs for
+those chunks (the next nightly encodes only what changed from them). Removed, once older than the grace
+period: every other run folder (published runs beyond the kept ones, and folders of runs that never
+published), every other embed or code chunk with its sidecar, and every vector file no kept chunk reads.
+Files shared between runs as hard links free their bytes only with their last name. Callers hold the
+output's lock, so no run writes meanwhile.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ def _wanted_chunks(output: str, runs: list[str]) -> set[str]:
         _, manifest = publish.published(output, run_id)
         for c in manifest.chunks:
             wanted.update({c["path"], c["path"].removesuffix(".arrow") + ".json"})
+        wanted.update(manifest.chunk_files())  # the vector files they read, made by them or earlier
         if not manifest.chunks:
             continue
         embedder_key = chunks.split_path(manifest.chunks[0]["path"])[0]

@@ -7,6 +7,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from transforms import vectors
 from transforms.codec import CodecInfo
 from transforms.reading import Columns
 
@@ -63,6 +64,10 @@ class Manifest:
     def records(self) -> dict[str, Record]:
         """The run's files by path: ``{"index/part-00000-of-00004.faiss": {"bytes", "sha256"}}``."""
         return {f["path"]: {"bytes": f["bytes"], "sha256": f["sha256"]} for f in self.files}
+
+    def chunk_files(self) -> dict[str, Record]:
+        """The embed chunk files and the vector files they read, by path from the output root (or URL)."""
+        return vectors.chunk_files(self.chunks)
 
     def columns(self) -> Columns:
         p = self.parameters

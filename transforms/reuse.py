@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from transforms import io
+from transforms import io, vectors
 
 
 def text_hash(text: str) -> bytes:
@@ -25,28 +25,47 @@ def _prefix(hashes: Sequence[bytes]) -> np.ndarray:
 
 
 class Previous:
-    """The embedded rows of earlier chunk files, looked up by text hash; vectors are read from the chunk
-    files only for the rows found (memory-mapped on a local disk)."""
+    """The embedded rows of earlier chunks, looked up by text hash, each with where its vector is kept (a
+    vector file and a row of it, see transforms.vectors); vectors are read only for the rows found."""
 
-    def __init__(self, chunk_urls: Sequence[str]):
-        self.urls = list(chunk_urls)
+    def __init__(self, earlier: Sequence[tuple[str, dict[str, Any]]]):
+        """``earlier``: (chunk URL, chunk record) of each earlier chunk."""
+        self.files: list[str] = []  # every vector file the earlier chunks read, by URL
+        self.records: list[dict[str, Any]] = []  # ... with its name and integrity record
+        known: dict[str, int] = {}
         keys, full, where, pos = [], [], [], []
-        for i, url in enumerate(self.urls):
+        for url, record in earlier:
+            split = "vectors" in record
+            sources = vectors.urls(url, record) if split else [url]
+            named = record["vectors"] if split else [{"name": url.rsplit("/", 1)[-1], **record}]
+            for u, r in zip(sources, named, strict=True):
+                if u not in known:
+                    known[u] = len(self.files)
+                    self.files.append(u)
+                    self.records.append({k: r[k] for k in ("name", "bytes", "sha256", "rows")})
+            index = np.array([known[u] for u in sources], np.int32)
+            columns = ["text_hash", "reason", *(vectors.REFS if split else [])]
             with io.open_file(url) as handle:
-                table = ipc.open_file(handle).read_all().select(["text_hash", "reason"])
+                table = ipc.open_file(handle).read_all().select(columns)
             ok = np.asarray(table.column("reason").is_null().to_numpy(zero_copy_only=False))
             hashes = [h for h, good in zip(table.column("text_hash").to_pylist(), ok, strict=True) if good]
             keys.append(_prefix(hashes))
             full += hashes
-            where.append(np.full(len(hashes), i, np.int32))
-            pos.append(np.flatnonzero(ok).astype(np.int64))
+            if split:
+                where.append(
+                    index[table.column("vector_file").to_numpy(zero_copy_only=False)[ok].astype(int)]
+                )
+                pos.append(table.column("vector_row").to_numpy(zero_copy_only=False)[ok].astype(np.int64))
+            else:
+                where.append(np.full(len(hashes), index[0], np.int32))
+                pos.append(np.flatnonzero(ok).astype(np.int64))
         key = np.concatenate([np.zeros(0, np.uint64), *keys])
         order = np.argsort(key, kind="stable")
         self.keys = key[order]
         self.full = [full[i] for i in order]
-        self.chunk = np.concatenate([np.zeros(0, np.int32), *where])[order]
-        self.position = np.concatenate([np.zeros(0, np.int64), *pos])[order]
-        self._open: dict[int, np.ndarray] = {}
+        self.file = np.concatenate([np.zeros(0, np.int32), *where])[order]
+        self.row = np.concatenate([np.zeros(0, np.int64), *pos])[order]
+        self.matrices = vectors.Matrices()
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -65,21 +84,6 @@ class Previous:
                 p += 1
         return out
 
-    def vectors(self, found: np.ndarray, dim: int) -> np.ndarray:
+    def vectors(self, found: np.ndarray) -> np.ndarray:
         """The embeddings of rows ``find`` returned (all >= 0), in order."""
-        out = np.empty((len(found), dim), np.float32)
-        chunks = self.chunk[found]
-        for c in np.unique(chunks):
-            rows = np.flatnonzero(chunks == c)
-            out[rows] = self._matrix(int(c), dim)[self.position[found[rows]]]
-        return out
-
-    def _matrix(self, i: int, dim: int) -> np.ndarray:
-        if i not in self._open:
-            if len(self._open) > 8:  # a handful of earlier chunks at a time
-                self._open.clear()
-            fs, path = io.filesystem(self.urls[i])
-            source = pa.memory_map(path) if io.is_local(fs) else pa.BufferReader(io.read_bytes(self.urls[i]))
-            column = ipc.open_file(source).read_all().column("embedding").combine_chunks()
-            self._open[i] = column.values.to_numpy(zero_copy_only=False).reshape(-1, dim)
-        return self._open[i]
+        return self.matrices.gather(self.files, self.file[found], self.row[found])

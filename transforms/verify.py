@@ -35,7 +35,7 @@ def verify(output: str, run_id: str | None = None) -> Verification:
             if f"{kind}/{n}" not in listed
         ]
     result.problems += integrity.problems(layout.root, listed)
-    chunks = {c["path"]: c for c in manifest.chunks}  # embed chunks, shared with other runs
+    chunks = manifest.chunk_files()  # embed chunks and their vector files, shared with other runs
     result.problems += integrity.problems(layout.output, chunks)
     result.checked = len(listed) + len(chunks)
     result.bytes = sum(r["bytes"] for r in [*listed.values(), *chunks.values()])

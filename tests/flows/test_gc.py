@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 
 from tests.conftest import make_corpus
 from tests.faults.conftest import vecpress
+from transforms import vectors
 
 ARGS = ["--id-column", "doc_id", "--text-column", "body", "--model", "fake:32", "--shards", "2"]
 ARGS += ["--eval-queries", "50", "--keep-runs", "2", "--gc-grace", "0"]
@@ -39,9 +40,10 @@ def test_nightly_runs_keep_what_retention_says_and_gc_reports_it(tmp_path, cli_e
     manifests = [_night(tmp_path, n, cli_env) for n in (400, 440, 480)]  # the last file grows
     runs = sorted(p.name for p in (tmp_path / "index" / "runs").iterdir())
     assert runs == sorted(m["run_id"] for m in manifests[-2:])  # two kept runs, the current one among them
-    listed = {c["path"] for m in manifests[-2:] for c in m["chunks"]}
+    listed = {path for m in manifests[-2:] for path in vectors.chunk_files(m["chunks"])}  # with vector files
     embed_chunks = {f for f in _chunk_files(tmp_path) if "/codes/" not in f and f.endswith(".arrow")}
     assert embed_chunks == listed  # nothing only a removed run used, nothing a kept run uses is gone
+    assert any(f.endswith(vectors.SUFFIX) for f in listed)
     assert vecpress("verify", str(tmp_path / "index"), env=cli_env).returncode == 0
     back = vecpress("rollback", str(tmp_path / "index"), env=cli_env)  # the earlier kept run is whole too
     assert back.returncode == 0 and manifests[-2]["run_id"] in back.stdout

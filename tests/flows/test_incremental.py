@@ -97,7 +97,7 @@ def test_a_nightly_run_embeds_and_encodes_only_what_changed(prefect_server, tmp_
     scratch: dict[int, bytes] = {}
     store = chunks.Store(str(tmp_path / "scratch"), "x")
     for i in range(len(emb.chunks)):
-        store.commit(str(i), encoding.encode_chunk(trained, info, emb.url(i), schema, quantizer), schema)
+        store.commit(str(i), encoding.encode_chunk(trained, info, emb.reader(i), schema, quantizer), schema)
         table = arrow_files.read_table(store.url(str(i)))
         scratch.update(zip(table.column("row_id").to_pylist(), table.column("code").to_pylist(), strict=True))
     assert scratch == _codes(second, str(tmp_path / "index"))

@@ -32,7 +32,7 @@ def _encode(tmp_path, test_pipeline, layout, info, emb):
         name: integrity.of_file(f"{layout.codec}/{name}").to_json() for name in ("codec.faiss", "codec.json")
     }
     keys = [
-        (c["path"].rsplit("/", 1)[1].removesuffix(".arrow"), emb.url(i)) for i, c in enumerate(emb.chunks)
+        (c["path"].rsplit("/", 1)[1].removesuffix(".arrow"), emb.reader(i)) for i, c in enumerate(emb.chunks)
     ]
     job = encode.EncodeJob(layout.codec, {}, str(tmp_path), "test", tuple(keys))
     with test_pipeline() as p:

@@ -53,7 +53,7 @@ def _codes_file(tmp_path, index, info, x) -> str:
         url = str(tmp_path / f"code-{i}.arrow")
         arrow_files.write_table(
             url,
-            pa.Table.from_batches(list(encoding.encode_chunk(index, info, emb.url(i), schema)), schema),
+            pa.Table.from_batches(list(encoding.encode_chunk(index, info, emb.reader(i), schema)), schema),
             schema,
         )
         code_chunks.append(url)
