@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from transforms import arrow_files, building, chunks, codec, encoding, ids, schemas
+from transforms import arrow_files, building, chunks, codec, encode_stage, encoding, ids, schemas
 from transforms.embeddings import Embeddings
 from transforms.layout import RunLayout
 
@@ -26,18 +26,14 @@ def encode_and_build(
     layout: RunLayout,
     quantizer: Any = None,
 ) -> None:
-    """vecpress's encode stage (code chunks, then each shard's codes and, for two tiers, fine codes) and its
+    """vecpress's encode stage (code files, then each shard's codes and, for two tiers, fine codes) and its
     build stage over every shard, as the pipelines run them."""
-    store = chunks.Store(layout.root, "bench", info.fingerprint)
-    schema = encoding.code_chunk_schema(trained, info)
-    urls = []
-    for i in range(len(emb.chunks)):
-        key = f"c{i:06d}"
-        store.commit(key, encoding.encode_chunk(trained, info, emb.reader(i), schema, quantizer), schema)
-        urls.append(store.url(key))
+    work = encode_stage.plan(emb, info)
+    encode_stage.encode_here(work, trained, info, quantizer)
+    code_files = encode_stage.code_files(work)
     for s in range(layout.shards):
-        refine_url = layout.shard("refine", s)
-        encoding.write_shard(urls, emb.dropped, s, layout.shards, info, layout.shard("codes", s), refine_url)
+        codes_url, refine_url = layout.shard("codes", s), layout.shard("refine", s)
+        encoding.write_shard(code_files, emb.dropped, s, layout.shards, info, codes_url, refine_url)
         building.build_shard(
             trained, info, layout.shard("codes", s), layout.shard("index", s), layout.shard("idmap", s)
         )

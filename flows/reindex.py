@@ -79,7 +79,8 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
         counts=Counts(**counts, encoded=encoded["rows"]),
         reuse={
             **embedded["reuse"],
-            "code_chunks_reused": encoded.get("chunks_reused", 0),
+            "code_files_reused": encoded.get("files_reused", 0),
+            "code_files_encoded": encoded.get("encoded_files", 0),
             "index_shards_reused": built.get("shards_reused", 0),
             "codec_kept": fitted.get("kept"),
             "codec_not_kept": fitted.get("not_kept"),

@@ -180,7 +180,7 @@ def fit_codec(
 
 @task(retries=1, **RETRY, **CACHED)
 def encode(config: ReindexConfig, layout: RunLayout, written: Records, key: str) -> dict[str, Any]:
-    """Encode the chunks whose codes this codec has not made yet, then write every shard's codes."""
+    """Encode the vector files this codec has not encoded yet, then write every shard's codes."""
     from pipelines import encode as encode_pipeline
     from pipelines import runner
 
@@ -193,15 +193,16 @@ def encode(config: ReindexConfig, layout: RunLayout, written: Records, key: str)
             layout.codec, records, config.output, work.embedder_key, tuple(work.todo)
         )
         runner.run(lambda p: encode_pipeline.build_chunks(p, job), _beam_options(config), "encode")
-    code_chunks = encode_stage.code_chunks(work)
-    shards = encode_pipeline.ShardJob(layout.codec, records, tuple(code_chunks), emb.dropped, layout.shards)
+    code_files = encode_stage.code_files(work)
+    shards = encode_pipeline.ShardJob(layout.codec, records, tuple(code_files), emb.dropped, layout.shards)
     items = [(i, layout.shard("codes", i), layout.shard("refine", i)) for i in range(layout.shards)]
     runner.run(lambda p: encode_pipeline.build_shards(p, shards, items), _beam_options(config), "shards")
     rows = sum(arrow_files.num_rows(url) for url in layout.shard_urls("codes"))
     files = integrity.describe(layout.root, STAGE_FILES["encode"])
     return {
         "rows": rows,
-        "chunks_reused": len(work.chunks) - len(work.todo),
+        "files_reused": len(work.sources) - len(work.todo),
+        "encoded_files": len(work.todo),
         "root": layout.root,
         "files": files,
     }

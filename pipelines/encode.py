@@ -1,5 +1,5 @@
-"""Encode pipelines: embed chunks into code chunks (committed to the chunk store one by one), then each
-shard's code (and refine) file from the code chunks."""
+"""Encode pipelines: vector files into code files (committed to the chunk store one by one), then each
+shard's code (and refine) file from the embed chunks and the code files of their vectors."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ class EncodeJob:
     codec_records: dict[str, Any]
     output: str
     embedder_key: str
-    todo: tuple[tuple[str, vectors.ChunkReader], ...]  # (chunk key, embed chunk) still to encode
+    todo: tuple[tuple[str, str], ...]  # (code key, vector file URL) still to encode
 
 
 class EncodeChunk(beam.DoFn):
-    """Loads the codec once per worker; encodes each embed chunk and commits its code chunk."""
+    """Loads the codec once per worker; encodes each vector file and commits its code file."""
 
     def __init__(self, job: EncodeJob):
         self.job = job
@@ -34,11 +34,11 @@ class EncodeChunk(beam.DoFn):
         self.index, self.info = codec.load(self.job.codec_url, self.job.codec_records)
         self.quantizer = codec.load_refine(self.job.codec_url, self.info, self.job.codec_records)
         self.store = encode_stage.code_store(self.job.output, self.job.embedder_key, self.info)
-        self.schema = encoding.code_chunk_schema(self.index, self.info)
+        self.schema = encoding.code_file_schema(self.index, self.info)
 
-    def process(self, item: tuple[str, vectors.ChunkReader]) -> Iterator[dict[str, Any]]:
-        key, chunk = item
-        batches = encoding.encode_chunk(self.index, self.info, chunk, self.schema, self.quantizer)
+    def process(self, item: tuple[str, str]) -> Iterator[dict[str, Any]]:
+        key, url = item
+        batches = encoding.encode_file(self.index, self.info, url, self.schema, self.quantizer)
         record = self.store.commit(key, batches, self.schema)
         self.encoded.inc(record["rows"])
         yield record
@@ -48,7 +48,7 @@ class EncodeChunk(beam.DoFn):
 class ShardJob:
     codec_url: str
     codec_records: dict[str, Any]
-    code_chunks: tuple[str, ...]  # in input order
+    chunks: tuple[tuple[vectors.ChunkReader, tuple[str, ...]], ...]  # embed chunks and their code files
     dropped: dict[int, np.ndarray]
     shards: int
 
@@ -67,7 +67,7 @@ class WriteShard(beam.DoFn):
         j = self.job
         yield (
             shard,
-            encoding.write_shard(j.code_chunks, j.dropped, shard, j.shards, self.info, codes_url, refine_url),
+            encoding.write_shard(j.chunks, j.dropped, shard, j.shards, self.info, codes_url, refine_url),
         )
 
 

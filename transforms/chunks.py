@@ -107,7 +107,7 @@ def plan_chunks(
 
 
 class Store:
-    """Done chunks under ``<output>/chunks/<embedder key>/`` (and a codec's code chunks in a folder below
+    """Done chunks under ``<output>/chunks/<embedder key>/`` (and a codec's code files in a folder below
     it, ``codes/<codec fingerprint>/``)."""
 
     def __init__(self, output: str, embedder: str, codec: str | None = None, cache: str | None = None):

@@ -1,9 +1,10 @@
 """Encode: embeddings through the codec into faiss standalone codes.
 
-Chunk by chunk first (a code chunk per embed chunk, kept in the chunk store for as long as the codec is the
-same, so a re-index encodes only what changed), then each shard's codes (and, for two tiers, its fine codes)
-are written by streaming through the code chunks in input order, keeping its rows and leaving out those the
-run rejected as duplicates.
+Vector file by vector file first (a code file per vector file, transforms.vectors, kept in the chunk store for
+as long as the codec is the same: a vector made once is encoded once, so a nightly re-index encodes only the
+vectors the model made for it), then each shard's codes (and, for two tiers, its fine codes) are written by
+streaming through the embed chunks in input order, taking each kept row's codes from the code file of its
+vector, and leaving out the rows the run rejected as duplicates.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from transforms import arrow_files, ids, refine, schemas, vectors
 from transforms.codec import CodecInfo
+
+BATCH_ROWS = 4096
 
 
 def encode_vectors(index: Any, vectors: np.ndarray) -> np.ndarray:
@@ -23,41 +27,28 @@ def encode_vectors(index: Any, vectors: np.ndarray) -> np.ndarray:
     return index.sa_encode(np.ascontiguousarray(vectors, dtype=np.float32))
 
 
-def code_chunk_schema(index: Any, info: CodecInfo) -> pa.Schema:
-    return schemas.code_chunk(index.sa_code_size(), info.refine_code_size, info.fingerprint)
+def code_file_schema(index: Any, info: CodecInfo) -> pa.Schema:
+    return schemas.code_file(index.sa_code_size(), info.refine_code_size, info.fingerprint)
 
 
-def encode_chunk(
-    index: Any, info: CodecInfo, chunk: vectors.ChunkReader, schema: pa.Schema, quantizer: Any = None
+def encode_file(
+    index: Any, info: CodecInfo, vector_url: str, schema: pa.Schema, quantizer: Any = None
 ) -> Iterator[pa.RecordBatch]:
-    """The codes of one embed chunk's embedded rows, with their position in it (and their fine codes for
-    two tiers), one record batch per batch of the chunk."""
-    start = 0
-    for batch in chunk.batches(["doc_id", "row_id", "file", "row", "reason", "embedding"]):
-        ok = np.asarray(batch.column("reason").is_null().to_numpy(zero_copy_only=False))
-        if ok.any():
-            kept = batch.filter(pa.array(ok))
-            vectors = arrow_files.vectors(kept.column("embedding"))
-            if vectors.shape[1] != info.dim:
-                raise ValueError(
-                    f"{chunk.url}: embeddings have {vectors.shape[1]} dims, the codec {info.dim}"
-                )
-            columns = [
-                pa.array(np.flatnonzero(ok) + start, pa.int64()),
-                kept.column("doc_id"),
-                kept.column("row_id"),
-                kept.column("file"),
-                kept.column("row"),
-                arrow_files.code_array(encode_vectors(index, vectors)),
-            ]
-            if quantizer is not None:
-                columns.append(arrow_files.code_array(encode_vectors(quantizer, vectors)))
-            yield pa.RecordBatch.from_arrays(columns, schema=schema)
-        start += batch.num_rows
+    """The codes (and fine codes for two tiers) of every row of one vector file, in its order (a rejected
+    row of an inline chunk holds zeros: its codes are never taken)."""
+    matrix = vectors.Matrices().get(vector_url)
+    if matrix.shape[1] != info.dim:
+        raise ValueError(f"{vector_url}: embeddings have {matrix.shape[1]} dims, the codec {info.dim}")
+    for start in range(0, len(matrix), BATCH_ROWS):
+        part = matrix[start : start + BATCH_ROWS]
+        columns = [arrow_files.code_array(encode_vectors(index, part))]
+        if quantizer is not None:
+            columns.append(arrow_files.code_array(encode_vectors(quantizer, part)))
+        yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def write_shard(
-    code_chunks: Sequence[str],
+    chunks: Sequence[tuple[vectors.ChunkReader, Sequence[str]]],
     dropped: dict[int, np.ndarray],
     shard: int,
     shards: int,
@@ -65,8 +56,9 @@ def write_shard(
     codes_url: str,
     refine_url: str | None = None,
 ) -> int:
-    """One shard's code file (and refine file for two tiers): its rows of every code chunk, in input order,
-    less the rows rejected as duplicates. Returns the rows written."""
+    """One shard's code file (and refine file for two tiers): its rows of every embed chunk, in input order,
+    less the rows rejected as duplicates. ``chunks``: each embed chunk with the code files of its vector
+    files (``reader.files``), in the same order. Returns the rows written."""
     schema = schemas.codes(info.code_size, info.fingerprint, info.factory)
     writer = arrow_files.BatchWriter(codes_url, schema)
     fine = None
@@ -74,24 +66,27 @@ def write_shard(
         fine = arrow_files.BatchWriter(
             refine_url, refine.schema(info.refine_code_size, info.refine_fingerprint, info.refine)
         )
+    codes, fines = vectors.Matrices("code"), vectors.Matrices("fine")
     try:
-        for c, url in enumerate(code_chunks):
+        for c, (reader, code_urls) in enumerate(chunks):
             gone = dropped.get(c)
-            for batch in arrow_files.iter_batches(url):
-                row_ids = batch.column("row_id").to_numpy()
-                mask = ids.shard_of_array(row_ids, shards) == shard
+            start = 0
+            for part in reader.located(["doc_id", "row_id", "file", "row"]):
+                row_ids = pc.fill_null(part.batch.column("row_id"), -1).to_numpy()
+                mask = part.ok & (ids.shard_of_array(row_ids, shards) == shard)
                 if gone is not None and len(gone):
-                    mask &= ~np.isin(batch.column("position").to_numpy(), gone)
+                    mask &= ~np.isin(np.arange(start, start + len(mask)), gone)
+                start += len(mask)
                 if not mask.any():
                     continue
-                kept = batch.filter(pa.array(mask))
-                writer.write(kept.select(schema.names).cast(schema))
+                kept = part.batch.filter(pa.array(mask))
+                which, rows = part.which[mask], part.rows[mask]
+                code = arrow_files.code_array(codes.gather(code_urls, which, rows))
+                writer.write(pa.RecordBatch.from_arrays([*kept.columns, code], schema=schema))
                 if fine is not None:
-                    fine.write(
-                        pa.RecordBatch.from_arrays(
-                            [kept.column("row_id"), kept.column("fine")], schema=fine.schema
-                        )
-                    )
+                    fine_code = arrow_files.code_array(fines.gather(code_urls, which, rows))
+                    fine_batch = [kept.column("row_id"), fine_code]
+                    fine.write(pa.RecordBatch.from_arrays(fine_batch, schema=fine.schema))
     finally:
         writer.close()
         if fine is not None:

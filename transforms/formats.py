@@ -7,6 +7,6 @@ from __future__ import annotations
 
 EMBED = 1  # chunk files: their schema, and how a text becomes its vector around the model (pooling, checks)
 FIT = 1  # the codec: its training sample, factory and parameters
-ENCODE = 1  # code chunks: sa_encode of each embedding
+ENCODE = 2  # code files: sa_encode of each vector, one code file per vector file (2: was per embed chunk)
 BUILD = 1  # index shards built from the codes
 STAGES = {"embed": EMBED, "fit": FIT, "encode": ENCODE, "build": BUILD}

@@ -2,8 +2,8 @@
 
 Kept: the ``keep`` most recently published runs, always the current one, and any run that stopped being
 current less than ``grace_s`` ago (a running `vecpress serve` may still map its files until it has swapped);
-the embed chunks those runs list with the vector files those read, and the code chunks of their codecs for
-those chunks (the next nightly encodes only what changed from them). Removed, once older than the grace
+the embed chunks those runs list with the vector files those read, and the code files of their codecs for
+those vector files (the next nightly encodes only the vectors it makes). Removed, once older than the grace
 period: every other run folder (published runs beyond the kept ones, and folders of runs that never
 published), every other embed or code chunk with its sidecar, and every vector file no kept chunk reads.
 Files shared between runs as hard links free their bytes only with their last name. Callers hold the
@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from transforms import chunks, io, publish
+from transforms import chunks, io, publish, vectors
 from transforms.layout import RunLayout
 
 logger = logging.getLogger(__name__)
@@ -117,8 +117,8 @@ def _modified(fs, path: str) -> str | None:
 
 
 def _wanted_chunks(output: str, runs: list[str]) -> set[str]:
-    """Every chunk file and sidecar (from the output root) a kept run uses: its embed chunks, and its
-    codec's code chunks of those."""
+    """Every chunk file and sidecar (from the output root) a kept run uses: its embed chunks, the vector
+    files they read, and its codec's code files of those."""
     from transforms import encode_stage
 
     wanted: set[str] = set()
@@ -132,6 +132,7 @@ def _wanted_chunks(output: str, runs: list[str]) -> set[str]:
         embedder_key = chunks.split_path(manifest.chunks[0]["path"])[0]
         store = encode_stage.code_store(output, embedder_key, manifest.codec)
         for c in manifest.chunks:
-            key = chunks.split_path(c["path"])[1]
-            wanted.update({store.relative(key), store.relative(key).removesuffix(".arrow") + ".json"})
+            for source in vectors.sources(c["path"], c):
+                key = encode_stage.code_key(source)
+                wanted.update({store.relative(key), store.relative(key).removesuffix(".arrow") + ".json"})
     return wanted

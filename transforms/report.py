@@ -112,10 +112,10 @@ def _reuse(reuse: dict[str, Any] | None, stages: dict[str, str]) -> list[tuple[s
             if reuse.get("codec_not_kept")
             else "; codec trained"
         )
-    if reuse.get("code_chunks_reused") or reuse.get("index_shards_reused"):
+    if reuse.get("code_files_reused") or reuse.get("index_shards_reused"):
         text += (
-            f"; {reuse.get('code_chunks_reused', 0)} code chunks and {reuse.get('index_shards_reused', 0)} "
-            "index shards reused"
+            f"; {reuse.get('code_files_reused', 0)} code files and {reuse.get('index_shards_reused', 0)} "
+            f"index shards reused ({reuse.get('code_files_encoded', 0)} vector files encoded)"
         )
     return [("re-index", text)]
 

@@ -80,21 +80,14 @@ def chunk_rows(dim: int, model: str) -> pa.Schema:
     )
 
 
-def code_chunk(code_size: int, refine_size: int, fingerprint: str) -> pa.Schema:
-    """Encode-stage chunk: the codes (and, for two tiers, fine codes) of one embed chunk's embedded rows, in
-    the same order, by their position in it."""
-    fields = [
-        pa.field("position", pa.int64(), nullable=False),
-        pa.field("doc_id", pa.string(), nullable=False),
-        pa.field("row_id", pa.int64(), nullable=False),
-        pa.field("file", pa.string(), nullable=False),
-        pa.field("row", pa.int64(), nullable=False),
-        pa.field("code", pa.binary(code_size), nullable=False),
-    ]
+def code_file(code_size: int, refine_size: int, fingerprint: str) -> pa.Schema:
+    """Encode-stage code file: the codes (and, for two tiers, fine codes) of every row of one vector file
+    (transforms.vectors), in its order."""
+    fields = [pa.field("code", pa.binary(code_size), nullable=False)]
     if refine_size:
         fields.append(pa.field("fine", pa.binary(refine_size), nullable=False))
     return pa.schema(
-        fields, metadata={"vecpress.kind": "code_chunk", "vecpress.codec_fingerprint": fingerprint}
+        fields, metadata={"vecpress.kind": "code_file", "vecpress.codec_fingerprint": fingerprint}
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from transforms import arrow_files, integrity, io
@@ -52,6 +53,12 @@ def paths(chunk_path: str, record: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {f"{folder(chunk_path)}/{v['name']}": v for v in record.get("vectors", [])}
 
 
+def sources(chunk_path: str, record: dict[str, Any]) -> list[str]:
+    """The paths of the files a chunk's vectors are read from: its vector files, or the chunk itself when
+    it holds them inline."""
+    return list(paths(chunk_path, record)) if "vectors" in record else [chunk_path]
+
+
 def chunk_files(chunks: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Every file a list of chunk records reads (the chunk files and the vector files they name), by path
     as the records name them, with the record each was written with."""
@@ -63,10 +70,11 @@ def chunk_files(chunks: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 class Matrices:
-    """Vector files opened as (rows, dim) float32 matrices (memory-mapped on a local disk), a few at once."""
+    """One column of vector files (``embedding``) or of the code files made from them (``code``, ``fine``)
+    as (rows, width) matrices, memory-mapped on a local disk, a few files open at once."""
 
-    def __init__(self, limit: int = 8):
-        self.limit = limit
+    def __init__(self, column: str = "embedding", limit: int = 8):
+        self.column, self.limit = column, limit
         self._open: dict[str, np.ndarray] = {}
 
     def get(self, url: str) -> np.ndarray:
@@ -75,20 +83,39 @@ class Matrices:
                 self._open.pop(next(iter(self._open)))
             fs, path = io.filesystem(url)
             source = pa.memory_map(path) if io.is_local(fs) else pa.BufferReader(io.read_bytes(url))
-            column = ipc.open_file(source).read_all().column("embedding").combine_chunks()
-            self._open[url] = column.values.to_numpy(zero_copy_only=False).reshape(len(column), -1)
+            column = ipc.open_file(source).read_all().column(self.column)
+            column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+            if pa.types.is_fixed_size_binary(column.type):
+                self._open[url] = arrow_files.code_view(column)
+            else:  # vectors; a rejected row of an inline chunk holds zeros under its null
+                dim = column.type.list_size
+                flat = column.values.to_numpy(zero_copy_only=False)
+                self._open[url] = flat[column.offset * dim : (column.offset + len(column)) * dim].reshape(
+                    -1, dim
+                )
         return self._open[url]
 
     def gather(self, files: Sequence[str], which: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """The vectors at ``rows`` of ``files[which]``, in order."""
+        """The rows ``rows`` of ``files[which]``, in order."""
         out: np.ndarray | None = None
         for f in np.unique(which):
             matrix = self.get(files[int(f)])
             if out is None:
-                out = np.empty((len(which), matrix.shape[1]), np.float32)
+                out = np.empty((len(which), matrix.shape[1]), matrix.dtype)
             mask = which == f
             out[mask] = matrix[rows[mask]]
         return out if out is not None else np.zeros((0, 0), np.float32)
+
+
+@dataclass(frozen=True)
+class Located:
+    """A record batch of a chunk's rows, and for each where its vector is: ``files[which]``, row ``rows``
+    (meaningful where ``ok``: the row was embedded)."""
+
+    batch: pa.RecordBatch
+    ok: np.ndarray
+    which: np.ndarray
+    rows: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -103,6 +130,26 @@ class ChunkReader:
     def of(cls, url: str, record: dict[str, Any]) -> ChunkReader:
         return cls(url, tuple(urls(url, record)), "vectors" in record)
 
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files its vectors are read from: its vector files, or the chunk itself for an inline one."""
+        return self.sources if self.split else (self.url,)
+
+    def located(self, columns: Sequence[str]) -> Iterator[Located]:
+        """The chunk's record batches (every row, rejected ones too) with ``columns``, each row located."""
+        extra = REFS if self.split else []
+        start = 0
+        for batch in arrow_files.iter_batches(self.url, list(dict.fromkeys([*columns, "reason", *extra]))):
+            ok = np.asarray(batch.column("reason").is_null().to_numpy(zero_copy_only=False))
+            if self.split:
+                which = pc.fill_null(batch.column("vector_file"), 0).to_numpy().astype(np.int64)
+                rows = pc.fill_null(batch.column("vector_row"), 0).to_numpy()
+            else:
+                which = np.zeros(batch.num_rows, np.int64)
+                rows = np.arange(start, start + batch.num_rows, dtype=np.int64)
+            start += batch.num_rows
+            yield Located(batch.select(list(columns)), ok, which, rows)
+
     def batches(self, columns: Sequence[str], matrices: Matrices | None = None) -> Iterator[pa.RecordBatch]:
         """The chunk's record batches (every row, rejected ones too) with ``columns``; ``embedding`` is null
         on rejected rows."""
@@ -110,19 +157,14 @@ class ChunkReader:
             yield from arrow_files.iter_batches(self.url, list(columns))
             return
         matrices = matrices or Matrices()
-        others = [c for c in columns if c != "embedding"]
         dim = int(arrow_files.read_schema(self.url).metadata[b"vecpress.dim"])
-        for batch in arrow_files.iter_batches(self.url, list(dict.fromkeys([*others, *REFS]))):
-            which = batch.column("vector_file")
-            ok = np.asarray(which.is_valid().to_numpy(zero_copy_only=False))
-            rows = batch.column("vector_row").to_numpy(zero_copy_only=False)
-            full = np.zeros((batch.num_rows, dim), np.float32)
-            if ok.any():
-                which_ok = which.to_numpy(zero_copy_only=False)[ok].astype(np.int64)
-                full[ok] = matrices.gather(self.sources, which_ok, rows[ok].astype(np.int64))
-            values = arrow_files.vector_array(full)
-            embedding = pa.FixedSizeListArray.from_arrays(values.values, dim, mask=pa.array(~ok))
-            arrays = [embedding if c == "embedding" else batch.column(c) for c in columns]
+        for part in self.located([c for c in columns if c != "embedding"]):
+            full = np.zeros((part.batch.num_rows, dim), np.float32)
+            if part.ok.any():
+                full[part.ok] = matrices.gather(self.sources, part.which[part.ok], part.rows[part.ok])
+            values = arrow_files.vector_array(full).values
+            embedding = pa.FixedSizeListArray.from_arrays(values, dim, mask=pa.array(~part.ok))
+            arrays = [embedding if c == "embedding" else part.batch.column(c) for c in columns]
             yield pa.RecordBatch.from_arrays(arrays, names=list(columns))
 
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 from flows.config import ReindexConfig
 from flows.reindex import reindex
 from tests.conftest import make_corpus, write_parquet
-from transforms import arrow_files, chunks, codec, encoding, publish
+from transforms import arrow_files, codec, encoding, publish
 from transforms.embeddings import Embeddings
 from transforms.query import PublishedIndex
 
@@ -75,7 +75,8 @@ def test_a_nightly_run_embeds_and_encodes_only_what_changed(prefect_server, tmp_
     assert reuse["documents_embedded"] == 30  # the changed and the new, nothing else
     assert reuse["chunks_reused"] == 2 and reuse["chunks"] == 4  # two files did not change at all
     assert reuse["codec_kept"]["from_run"] == "night-1" and "within" in reuse["codec_kept"]["why"]
-    assert reuse["code_chunks_reused"] == 2  # the unchanged files' codes are not encoded again
+    # every vector encoded before is not encoded again: only the changed files' two new vector files are
+    assert (reuse["code_files_reused"], reuse["code_files_encoded"]) == (4, 2)
     assert second["counts"]["indexed"] == 2000
     assert second["codec"]["fingerprint"] == first["codec"]["fingerprint"]
 
@@ -91,15 +92,11 @@ def test_a_nightly_run_embeds_and_encodes_only_what_changed(prefect_server, tmp_
     assert fresh["reuse"]["documents_embedded"] == 2000
     layout, _ = publish.current(str(tmp_path / "index"))
     trained, info = codec.load(layout.codec)
-    quantizer = codec.load_refine(layout.codec, info)
     emb = Embeddings.load(publish.current(str(tmp_path / "fresh"))[0])
-    schema = encoding.code_chunk_schema(trained, info)
     scratch: dict[int, bytes] = {}
-    store = chunks.Store(str(tmp_path / "scratch"), "x")
-    for i in range(len(emb.chunks)):
-        store.commit(str(i), encoding.encode_chunk(trained, info, emb.reader(i), schema, quantizer), schema)
-        table = arrow_files.read_table(store.url(str(i)))
-        scratch.update(zip(table.column("row_id").to_pylist(), table.column("code").to_pylist(), strict=True))
+    for batch in emb.batches(["row_id", "embedding"]):
+        codes = encoding.encode_vectors(trained, arrow_files.vectors(batch.column("embedding")))
+        scratch.update(zip(batch.column("row_id").to_pylist(), map(bytes, codes), strict=True))
     assert scratch == _codes(second, str(tmp_path / "index"))
 
 

@@ -4,7 +4,7 @@ import pyarrow as pa
 from pipelines import embed
 from pipelines.runner import pipeline_options, run
 from tests.conftest import make_corpus, write_parquet
-from transforms import arrow_files, chunks, embed_stage, fingerprint, reading
+from transforms import arrow_files, chunks, embed_stage, fingerprint, reading, vectors
 from transforms.embedder import EmbedderSpec, load_embedder
 from transforms.embeddings import Embeddings
 from transforms.layout import RunLayout
@@ -37,6 +37,14 @@ def _embed(root: str, files, previous=None):
     return work
 
 
+def _vectors(emb: Embeddings) -> dict[str, np.ndarray]:
+    out = {}
+    for batch in emb.batches(["doc_id", "embedding"]):
+        ids, vecs = batch.column("doc_id").to_pylist(), arrow_files.vectors(batch.column("embedding"))
+        out.update(zip(ids, vecs, strict=True))
+    return out
+
+
 def test_embed_pipeline_commits_every_chunk_and_accounts_for_every_row(memory_root):
     files, urls = _inputs(memory_root)
     work = _embed(memory_root, files)
@@ -55,15 +63,7 @@ def test_embed_pipeline_commits_every_chunk_and_accounts_for_every_row(memory_ro
         ("doc-00001", f"duplicate id (first seen in {urls[0]} row 1)"),
         ("extra-1", "empty text"),
     ]
-    got = {}
-    for batch in Embeddings.load(layout).batches(["doc_id", "embedding"]):
-        got.update(
-            zip(
-                batch.column("doc_id").to_pylist(),
-                arrow_files.vectors(batch.column("embedding")),
-                strict=True,
-            )
-        )
+    got = _vectors(Embeddings.load(layout))
     assert len(got) == 61 and "extra-1" not in got
     expected = load_embedder(SPEC).encode([make_corpus(60).column("body")[5].as_py()])[0]
     assert np.allclose(got["doc-00005"], expected)
@@ -86,6 +86,17 @@ def test_done_chunks_are_not_embedded_again_and_changed_files_reuse_texts(memory
     assert (reuse["chunks_reused"], reuse["documents_embedded"]) == (1, 2)
     assert reuse["documents_reused"] == 59 + 2  # by text in the changed file, whole in the other
     assert (reuse["new"], reuse["changed"], reuse["deleted"]) == (1, 1, 0)
+    # the changed file's chunk wrote only the two new vectors; its other 59 refer to the first run's file
+    emb2 = Embeddings.load(RunLayout(f"{memory_root}/out", "r2"))
+    changed = emb2.chunks[0]
+    own = [
+        v for v in changed["vectors"] if v["name"] == chunks.split_path(changed["path"])[1] + vectors.SUFFIX
+    ]
+    assert [v["rows"] for v in own] == [2] and len(changed["vectors"]) == 2
+    assert changed["vectors"][0] == {k: v for k, v in emb.chunks[0]["vectors"][0].items()}
+    again, before = _vectors(emb2), _vectors(emb)
+    assert all(np.array_equal(again[d], before[d]) for d in before if d != "doc-00059")
+    emb2.check()  # every chunk and vector file it reads matches its record
 
 
 def test_a_chunk_is_committed_whole_or_not_at_all(memory_root):

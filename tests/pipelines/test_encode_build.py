@@ -27,13 +27,13 @@ def _setup(tmp_path, factory="IVF8,PQ4x4", fine=None):
 
 
 def _encode(tmp_path, test_pipeline, layout, info, emb):
-    """The encode stage's two pipelines: code chunks, then the shards' code (and refine) files."""
+    """The encode stage's two pipelines: code files, then the shards' code (and refine) files."""
     records = {
         name: integrity.of_file(f"{layout.codec}/{name}").to_json() for name in ("codec.faiss", "codec.json")
     }
-    keys = [
-        (c["path"].rsplit("/", 1)[1].removesuffix(".arrow"), emb.reader(i)) for i, c in enumerate(emb.chunks)
-    ]
+    work = encode_stage.plan(emb, info)
+    keys = work.todo  # every vector file (here: the inline chunks themselves)
+    assert len(keys) == len(emb.chunks)
     job = encode.EncodeJob(layout.codec, {}, str(tmp_path), "test", tuple(keys))
     with test_pipeline() as p:
         done = (
@@ -43,10 +43,9 @@ def _encode(tmp_path, test_pipeline, layout, info, emb):
             | beam.Map(lambda r: r["rows"])
         )
         assert_that(done, equal_to([500, 500, 200]))
-    store = encode_stage.code_store(str(tmp_path), "test", info)
-    code_chunks = [store.url(k) for k, _ in keys]
-    assert all(store.done(k) for k, _ in keys)  # each committed with its record
-    shard_job = encode.ShardJob(layout.codec, records, tuple(code_chunks), {}, layout.shards)
+    assert all(work.store.done(k) for k, _ in keys)  # each committed with its record
+    code_files = tuple(encode_stage.code_files(work))
+    shard_job = encode.ShardJob(layout.codec, records, code_files, {}, layout.shards)
     items = [(i, layout.shard("codes", i), layout.shard("refine", i)) for i in range(layout.shards)]
     with test_pipeline() as p:
         out = p | beam.Create(items) | beam.ParDo(encode.WriteShard(shard_job)) | beam.Values()

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import write_chunk_files
-from transforms import arrow_files, building, codec, encoding, id_maps, search
+from transforms import arrow_files, building, codec, encode_stage, encoding, id_maps, search
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +47,9 @@ def _info(index, factory: str) -> codec.CodecInfo:
 def _codes_file(tmp_path, index, info, x) -> str:
     """One code shard of ``x`` written the encode stage's way (row i: document d{i}, row id i)."""
     emb = write_chunk_files(str(tmp_path / "out"), x)
-    schema = encoding.code_chunk_schema(index, info)
-    code_chunks = []
-    for i in range(len(emb.chunks)):
-        url = str(tmp_path / f"code-{i}.arrow")
-        arrow_files.write_table(
-            url,
-            pa.Table.from_batches(list(encoding.encode_chunk(index, info, emb.reader(i), schema)), schema),
-            schema,
-        )
-        code_chunks.append(url)
-    rows = encoding.write_shard(code_chunks, {}, 0, 1, info, str(tmp_path / "codes.arrow"))
+    work = encode_stage.plan(emb, info)
+    encode_stage.encode_here(work, index, info)
+    rows = encoding.write_shard(encode_stage.code_files(work), {}, 0, 1, info, str(tmp_path / "codes.arrow"))
     assert rows == len(x)
     return str(tmp_path / "codes.arrow")
 
