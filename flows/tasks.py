@@ -192,7 +192,7 @@ def encode(config: ReindexConfig, layout: RunLayout, written: Records, key: str)
         job = encode_pipeline.EncodeJob(
             layout.codec, records, config.output, work.embedder_key, tuple(work.todo)
         )
-        runner.run(lambda p: encode_pipeline.build_chunks(p, job), _beam_options(config), "encode")
+        runner.run(lambda p: encode_pipeline.build_files(p, job), _beam_options(config), "encode")
     code_files = encode_stage.code_files(work)
     shards = encode_pipeline.ShardJob(layout.codec, records, tuple(code_files), emb.dropped, layout.shards)
     items = [(i, layout.shard("codes", i), layout.shard("refine", i)) for i in range(layout.shards)]

@@ -23,7 +23,7 @@ class EncodeJob:
     todo: tuple[tuple[str, str], ...]  # (code key, vector file URL) still to encode
 
 
-class EncodeChunk(beam.DoFn):
+class EncodeFile(beam.DoFn):
     """Loads the codec once per worker; encodes each vector file and commits its code file."""
 
     def __init__(self, job: EncodeJob):
@@ -54,7 +54,7 @@ class ShardJob:
 
 
 class WriteShard(beam.DoFn):
-    """One shard's code file (and refine file) from every code chunk."""
+    """One shard's code file (and refine file) from every embed chunk and the code files of its vectors."""
 
     def __init__(self, job: ShardJob):
         self.job = job
@@ -71,12 +71,12 @@ class WriteShard(beam.DoFn):
         )
 
 
-def build_chunks(pipeline: beam.Pipeline, job: EncodeJob) -> None:
+def build_files(pipeline: beam.Pipeline, job: EncodeJob) -> None:
     (
         pipeline
-        | "Chunks" >> beam.Create(list(job.todo))
+        | "VectorFiles" >> beam.Create(list(job.todo))
         | "Spread" >> beam.Reshuffle()
-        | "Encode" >> beam.ParDo(EncodeChunk(job))
+        | "Encode" >> beam.ParDo(EncodeFile(job))
         | "Done" >> beam.combiners.Count.Globally()
     )
 

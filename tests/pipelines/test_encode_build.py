@@ -39,7 +39,7 @@ def _encode(tmp_path, test_pipeline, layout, info, emb):
         done = (
             p
             | "Chunks" >> beam.Create(keys)
-            | beam.ParDo(encode.EncodeChunk(job))
+            | beam.ParDo(encode.EncodeFile(job))
             | beam.Map(lambda r: r["rows"])
         )
         assert_that(done, equal_to([500, 500, 200]))
