@@ -96,6 +96,20 @@ def disk_bytes(folder: Path) -> int:
     return total
 
 
+def disk_parts(output: Path) -> dict[str, int]:
+    """Where the bytes are: the runs, the embed chunks' rows, their vector files and the code files."""
+    chunks = output / "chunks"
+    vector_files = [p for p in chunks.rglob("*.vectors.arrow") if "codes" not in p.parts]
+    codes = [p for p in chunks.rglob("*") if p.is_file() and "codes" in p.relative_to(chunks).parts]
+    files = lambda paths: sum(p.stat().st_size for p in paths)  # noqa: E731
+    return {
+        "runs": disk_bytes(output / "runs"),
+        "vector_files": files(vector_files),
+        "code_files": files(codes),
+        "chunk_rows": disk_bytes(chunks) - files(vector_files) - files(codes),
+    }
+
+
 def indexed_ids(output: Path) -> list[str]:
     run = json.loads((output / "CURRENT").read_text())["run_id"]
     ids: list[str] = []
@@ -125,6 +139,7 @@ def night(corpus: Path, output: Path, env: dict[str, str], code: Path, keep_runs
         "indexed": manifest["counts"]["indexed"],
         "verified": verified.returncode == 0,
         "disk_bytes": disk_bytes(output),
+        "disk_parts": disk_parts(output),
     }
 
 
