@@ -245,7 +245,7 @@ def evaluate(
     emb = _embeddings(layout, written)
     indexes = search.open_run(layout, info, written)
     out, per_query = evaluation.evaluate_run(
-        emb.batches, indexes, info, n_total, config.eval_queries, config.k, config.seed,
+        emb, indexes, info, n_total, config.eval_queries, config.k, config.seed,
         bool(config.label_column),
     )  # fmt: skip
     return out, per_query.tolist()

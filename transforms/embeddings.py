@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms import arrow_files, integrity, io, vectors
+from transforms import arrow_files, integrity, io, sampling, vectors
 from transforms.errors import VecpressError
 from transforms.layout import RunLayout
 from transforms.manifest import Manifest
@@ -60,21 +60,54 @@ class Embeddings:
     def reader(self, i: int) -> vectors.ChunkReader:
         return vectors.ChunkReader.of(self.url(i), self.chunks[i])
 
+    def _kept(self, i: int, start: int, ok: np.ndarray) -> np.ndarray:
+        """Which rows of a batch of chunk ``i`` (its first row at ``start``; ``ok``: embedded) the run keeps:
+        embedded and not rejected as a duplicate."""
+        keep = np.array(ok, dtype=bool)
+        dropped = self.dropped.get(i)
+        if dropped is not None:
+            keep[dropped[(dropped >= start) & (dropped < start + len(keep))] - start] = False
+        return keep
+
     def batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         """The kept rows' ``columns``, chunk by chunk, batch by batch."""
         wanted = list(dict.fromkeys([*columns, "reason"]))
         matrices = vectors.Matrices()
         for i in range(len(self.chunks)):
-            dropped = self.dropped.get(i)
             start = 0
             for batch in self.reader(i).batches(wanted, matrices):
-                keep = np.asarray(batch.column("reason").is_null().to_numpy(zero_copy_only=False))
-                if dropped is not None:
-                    local = dropped[(dropped >= start) & (dropped < start + batch.num_rows)] - start
-                    keep[local] = False
+                ok = np.asarray(batch.column("reason").is_null().to_numpy(zero_copy_only=False))
+                keep = self._kept(i, start, ok)
                 start += batch.num_rows
                 if keep.any():
                     yield batch.filter(pa.array(keep)).select(list(columns))
+
+    def take(self, row_ids: np.ndarray) -> sampling.Sample:
+        """The kept rows ``row_ids`` (sorted, each kept once) with their vectors and labels: one pass over the
+        chunks' rows, reading only the vectors asked for."""
+        found_ids, found_vectors, found_labels = [], [], []
+        matrices = vectors.Matrices()
+        for i in range(len(self.chunks)):
+            reader, start = self.reader(i), 0
+            for part in reader.located(["row_id", "label"]):
+                ids = pc.fill_null(part.batch.column("row_id"), -1).to_numpy()
+                mask = self._kept(i, start, part.ok) & np.isin(ids, row_ids)
+                start += len(mask)
+                if mask.any():
+                    found_ids.append(ids[mask])
+                    found_vectors.append(matrices.gather(reader.files, part.which[mask], part.rows[mask]))
+                    found_labels += part.batch.column("label").filter(pa.array(mask)).to_pylist()
+        if not found_ids:
+            raise ValueError("no embeddings to sample from")
+        ids = np.concatenate(found_ids)
+        order = np.argsort(ids, kind="stable")
+        matrix = np.concatenate(found_vectors).astype(np.float32, copy=False)[order]
+        return sampling.Sample(ids[order], np.ascontiguousarray(matrix), [found_labels[j] for j in order])
+
+    def sample(self, size: int, seed: int, keep: sampling.RowFilter | None = None) -> sampling.Sample:
+        """What ``sampling.bottom_k`` draws from these embeddings, the rows picked from their ids alone and
+        only the drawn rows' vectors read."""
+        return self.take(sampling.bottom_ids(self.batches(["row_id"]), size, seed, keep))
 
     def to_json(self) -> dict[str, Any]:
         return {"chunks": list(self.chunks)}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +17,37 @@ from transforms.search import Hits, merge_topk, search_shards
 MAX_DEPTH = 1000  # results searched per query when the trained-on documents are left out
 
 
-Source = Callable[[list[str]], Iterable[pa.RecordBatch]]  # columns -> the embeddings' record batches
+class Embedded(Protocol):
+    """What evaluation reads a run's embeddings through (transforms.embeddings.Embeddings)."""
+
+    def batches(self, columns: list[str]) -> Iterable[pa.RecordBatch]: ...
+
+    def sample(self, size: int, seed: int, keep: RowFilter | None = None) -> Sample: ...
+
+
+def exact_searches(
+    batches: Iterable[pa.RecordBatch], asks: Sequence[tuple[np.ndarray, int, RowFilter | None]]
+) -> list[Hits]:
+    """Exact top-k by squared L2 for several query sets in one pass over record batches of ``row_id`` and
+    ``embedding``: each ask is (queries, k, the rows it may find or None for all), one batch in memory at a
+    time and one matrix product per batch and ask."""
+    import faiss
+
+    asks = [(np.ascontiguousarray(q, dtype=np.float32), k, keep) for q, k, keep in asks]
+    best = [
+        Hits(np.full((len(q), k), np.inf, np.float32), np.full((len(q), k), -1, np.int64)) for q, k, _ in asks
+    ]
+    for batch in batches:
+        row_ids = batch.column("row_id").to_numpy()
+        vectors = arrow_files.vectors(batch.column("embedding"))
+        for a, (queries, k, keep) in enumerate(asks):
+            mask = slice(None) if keep is None else keep(row_ids)
+            ids, found = row_ids[mask], vectors[mask]
+            if not len(ids) or not len(queries):
+                continue
+            dist, pos = faiss.knn(queries, np.ascontiguousarray(found), min(k, len(ids)))
+            best[a] = merge_topk([best[a], Hits(dist, np.where(pos >= 0, ids[np.maximum(pos, 0)], -1))], k)
+    return best
 
 
 def exact_search(
@@ -25,33 +55,15 @@ def exact_search(
 ) -> Hits:
     """Exact top-k by squared L2 over record batches of ``row_id`` and ``embedding`` (only the rows ``keep``
     passes, when given), one batch in memory at a time."""
-    import faiss
-
-    queries = np.ascontiguousarray(queries, dtype=np.float32)
-    best = Hits(np.full((len(queries), k), np.inf, np.float32), np.full((len(queries), k), -1, np.int64))
-    for batch in batches:
-        row_ids = batch.column("row_id").to_numpy()
-        vectors = arrow_files.vectors(batch.column("embedding"))
-        if keep is not None:
-            mask = keep(row_ids)
-            row_ids, vectors = row_ids[mask], vectors[mask]
-        if not len(row_ids):
-            continue
-        flat = faiss.IndexFlatL2(queries.shape[1])
-        flat.add(vectors)
-        dist, pos = flat.search(queries, min(k, flat.ntotal))
-        ids = np.where(pos >= 0, row_ids[np.maximum(pos, 0)], -1)
-        best = merge_topk([best, Hits(dist, ids)], k)
-    return best
+    return exact_searches(batches, [(queries, k, keep)])[0]
 
 
 def evaluate_index(
-    source: Source, indexes: Sequence[Any], queries: Sample, k: int, labels: bool
+    emb: Embedded, indexes: Sequence[Any], queries: Sample, exact: Hits, k: int, labels: bool
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """Recall@k of the searchable shards against exact float search over every embedding, for queries drawn
-    from the corpus (without the query document itself), the search latency, and with ``labels`` kNN-k
-    accuracy before and after compression. Returns the figures and the per-query recall."""
-    exact = exact_search(source(["row_id", "embedding"]), queries.vectors, k + 1)
+    """Recall@k of the searchable shards against ``exact`` (float search over every embedding, k + 1 deep)
+    for queries drawn from the corpus (without the query document itself), the search latency, and with
+    ``labels`` kNN-k accuracy before and after compression. Returns the figures and the per-query recall."""
     start = time.perf_counter()
     approx = search_shards(indexes, queries.vectors, k + 1)
     latency_ms = 1000 * (time.perf_counter() - start) / len(queries.row_ids)
@@ -68,7 +80,7 @@ def evaluate_index(
     }
     if labels:
         label_of = lookup_labels(
-            source(["row_id", "label"]), np.concatenate([exact_nn.ravel(), approx_nn.ravel()])
+            emb.batches(["row_id", "label"]), np.concatenate([exact_nn.ravel(), approx_nn.ravel()])
         )
         out["knn_accuracy_float"] = knn_accuracy(exact_nn, queries.labels, label_of)
         out["knn_accuracy_index"] = knn_accuracy(approx_nn, queries.labels, label_of)
@@ -76,7 +88,7 @@ def evaluate_index(
 
 
 def evaluate_run(
-    source: Source,
+    emb: Embedded,
     indexes: Sequence[Any],
     info: Any,
     n_total: int,
@@ -88,33 +100,31 @@ def evaluate_run(
     """A run's evaluation protocol: ``queries`` documents drawn from the corpus by a seeded bottom-k (not
     the codec's own sample seed), evaluated as evaluate_index does; and when the codec trained on a sample
     (``info``: its CodecInfo) smaller than the ``n_total`` embedded documents, recall among the documents it
-    never saw as well (``unseen``)."""
+    never saw as well (``unseen``). The queries are drawn from row ids alone and their exact neighbours found
+    in one pass over the embeddings."""
     from transforms import sampling
 
-    columns = ["row_id", "embedding", "label"]
-    drawn = sampling.bottom_k(source(columns), min(queries, n_total), seed + 1)
-    out, per_query = evaluate_index(source, indexes, drawn, k, labels)
+    drawn = emb.sample(min(queries, n_total), seed + 1)
+    asks: list[tuple[np.ndarray, int, RowFilter | None]] = [(drawn.vectors, k + 1, None)]
+    unseen = None
     if info.sample_size < n_total and info.sample_cutoff is not None:
         keep = sampling.unseen(info.seed, info.sample_cutoff)
-        count = min(queries, n_total - info.sample_size)
-        unseen = sampling.bottom_k(source(columns), count, seed + 1, keep)
+        unseen = emb.sample(min(queries, n_total - info.sample_size), seed + 1, keep)
+        asks.append((unseen.vectors, k + 1, keep))
+    exact = exact_searches(emb.batches(["row_id", "embedding"]), asks)
+    out, per_query = evaluate_index(emb, indexes, drawn, exact[0], k, labels)
+    if unseen is not None:
         share = 1 - info.sample_size / n_total
-        out["unseen"] = unseen_recall(source, indexes, unseen, k, keep, share)
+        out["unseen"] = unseen_recall(indexes, unseen, exact[1], k, keep, share)
     return out, per_query
 
 
 def unseen_recall(
-    source: Source,
-    indexes: Sequence[Any],
-    queries: Sample,
-    k: int,
-    keep: RowFilter,
-    unseen_share: float,
+    indexes: Sequence[Any], queries: Sample, exact: Hits, k: int, keep: RowFilter, unseen_share: float
 ) -> dict[str, Any]:
     """Recall@k restricted to the documents the codec did not train on: queries among them, their exact
-    neighbours among them, and the index's answers with the trained-on documents left out (searched deeper
-    by the share of those, so that k others remain)."""
-    exact = exact_search(source(["row_id", "embedding"]), queries.vectors, k + 1, keep)
+    neighbours among them (``exact``), and the index's answers with the trained-on documents left out
+    (searched deeper by the share of those, so that k others remain)."""
     depth = min(MAX_DEPTH, int(np.ceil(2 * (k + 1) / max(unseen_share, 1e-3))))
     found = search_shards(indexes, queries.vectors, depth).ids
     valid = found >= 0

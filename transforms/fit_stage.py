@@ -62,9 +62,7 @@ def fit(
         if not isinstance(kept, str | None):
             return kept
         not_kept = kept
-    sample = sampling.bottom_k(
-        emb.batches(["row_id", "embedding", "label"]), settings.sample_size, settings.codec.seed
-    )
+    sample = emb.sample(settings.sample_size, settings.codec.seed)
     chosen = choose(sample.vectors, sample.labels if settings.labels else None, n_total, settings.codec)
     for reason in chosen.reasons:
         logger.info("codec: %s", reason)
@@ -82,9 +80,7 @@ def _reference(
     train on when there are any (as new documents will be), else on its training sample."""
     keep = sampling.unseen(seed, cutoff)
     try:
-        vectors = sampling.bottom_k(
-            emb.batches(["row_id", "embedding", "label"]), drift.SAMPLE, seed + 2, keep
-        ).vectors
+        vectors = emb.sample(drift.SAMPLE, seed + 2, keep).vectors
     except ValueError:
         vectors = np.zeros((0, sample.vectors.shape[1]), np.float32)
     if not len(vectors):  # the codec trained on every document
@@ -153,9 +149,7 @@ def _keep(
     same = unchanged(emb, before)
     keep = lambda ids: ~np.isin(ids, same)  # noqa: E731 - the documents new or changed since then
     try:
-        fresh = sampling.bottom_k(
-            emb.batches(["row_id", "embedding", "label"]), drift.SAMPLE, settings.codec.seed + 3, keep
-        ).vectors
+        fresh = emb.sample(drift.SAMPLE, settings.codec.seed + 3, keep).vectors
     except ValueError:  # no embeddings at all
         fresh = np.zeros((0, info.dim), np.float32)
     if not len(fresh):  # (an empty sample's error would be NaN, and NaN fails the check)

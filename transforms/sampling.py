@@ -8,7 +8,6 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from transforms import arrow_files
 from transforms.ids import mix64
 
 
@@ -21,42 +20,25 @@ class Sample(NamedTuple):
 RowFilter = Callable[[np.ndarray], np.ndarray]  # row ids -> a mask of the rows to keep
 
 
-def bottom_k(
+def bottom_ids(
     batches: Iterable[pa.RecordBatch], size: int, seed: int, keep: RowFilter | None = None
-) -> Sample:
-    """The ``size`` rows with the smallest seeded hash of their row id among record batches with ``row_id``,
-    ``embedding`` and ``label`` columns, streamed (only rows ``keep`` passes, when given).
+) -> np.ndarray:
+    """The ``size`` row ids (sorted) with the smallest seeded hash among record batches of ``row_id`` (only
+    rows ``keep`` passes, when given), streamed: a seeded bottom-k sample.
 
     The result depends only on the set of rows and the seed, not on how they are split or read, and memory
-    stays bounded by ``size`` plus one record batch.
-    """
-    keep_ids = np.zeros(0, np.int64)
-    keep_pri = np.zeros(0, np.uint64)
-    keep_vec: np.ndarray | None = None
-    keep_lab = np.zeros(0, object)
+    stays bounded by ``size`` plus one record batch. It reads no vector: Embeddings.sample fetches the drawn
+    rows' vectors after."""
+    chosen, priority = np.zeros(0, np.int64), np.zeros(0, np.uint64)
     for batch in batches:
         ids = batch.column("row_id").to_numpy()
-        vec = arrow_files.vectors(batch.column("embedding"))
-        lab = np.array(batch.column("label").to_pylist(), dtype=object)
         if keep is not None:
-            mask = keep(ids)
-            ids, vec, lab = ids[mask], vec[mask], lab[mask]
-        keep_ids = np.concatenate([keep_ids, ids])
-        keep_pri = np.concatenate([keep_pri, mix64(ids, seed)])
-        keep_vec = vec if keep_vec is None else np.concatenate([keep_vec, vec])
-        keep_lab = np.concatenate([keep_lab, lab])
-        if len(keep_ids) > size:
-            top = np.argpartition(keep_pri, size - 1)[:size]
-            keep_ids, keep_pri, keep_vec, keep_lab = (
-                keep_ids[top],
-                keep_pri[top],
-                keep_vec[top],
-                keep_lab[top],
-            )
-    if keep_vec is None:
-        raise ValueError("no embeddings to sample from")
-    order = np.argsort(keep_ids, kind="stable")
-    return Sample(keep_ids[order], np.ascontiguousarray(keep_vec[order]), list(keep_lab[order]))
+            ids = ids[keep(ids)]
+        chosen, priority = np.concatenate([chosen, ids]), np.concatenate([priority, mix64(ids, seed)])
+        if len(chosen) > size:
+            top = np.argpartition(priority, size - 1)[:size]
+            chosen, priority = chosen[top], priority[top]
+    return np.sort(chosen)
 
 
 def cutoff(sample: Sample, seed: int) -> int:

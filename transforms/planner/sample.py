@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from transforms import ids, publish, reading, sampling
+from transforms import ids, publish, reading
 from transforms.embedder import EmbedderSpec, load_embedder
 from transforms.embeddings import Embeddings
 
@@ -27,7 +27,7 @@ def from_run(output: str, size: int, seed: int) -> PlanSample:
     layout, manifest = publish.current(output)
     emb = Embeddings.load(layout)
     emb.check()
-    sample = sampling.bottom_k(emb.batches(["row_id", "embedding", "label"]), size, seed)
+    sample = emb.sample(size, seed)
     labels = sample.labels if manifest.columns().label is not None else None
     source = f"embeddings of run {manifest.run_id} in {output} ({manifest.codec.model})"
     return PlanSample(sample.vectors, labels, source, manifest.counts.embedded)
