@@ -69,10 +69,10 @@ def _batch(
     rows = np.zeros(len(docs), np.int64)
     found = previous.find([hashes[i] for i in ok]) if previous is not None and ok else np.full(len(ok), -1)
     reused = [(i, int(f)) for i, f in zip(ok, found, strict=True) if f >= 0]
-    copied = []  # reused vectors kept outside this chunk's folder (another store): copied into its own file
+    copied = []  # reused vectors kept in another store, or in a file not worth keeping: copied into its own
     for i, f in reused:
         file = int(previous.file[f])
-        if vectors.folder(previous.files[file]) == refs.root:
+        if previous.referable(file, refs.root):
             where[i] = refs.refer(previous.records[file]["name"], previous.records[file])
             rows[i] = previous.row[f]
         else:

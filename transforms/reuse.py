@@ -24,9 +24,19 @@ def _prefix(hashes: Sequence[bytes]) -> np.ndarray:
     return np.frombuffer(joined, dtype=">u8")[::2].astype(np.uint64) if hashes else np.zeros(0, np.uint64)
 
 
+LIVE_SHARE = 0.5  # a vector file fewer of whose rows the earlier chunks use is copied from, not referred to
+SMALL_PARTS = 8  # ... and so is one holding fewer rows than a typical chunk / SMALL_PARTS
+
+
 class Previous:
     """The embedded rows of earlier chunks, looked up by text hash, each with where its vector is kept (a
-    vector file and a row of it, see transforms.vectors); vectors are read only for the rows found."""
+    vector file and a row of it, see transforms.vectors); vectors are read only for the rows found.
+
+    ``absorb`` marks the vector files a new chunk should copy what it reuses from instead of referring to
+    them: those the earlier chunks use less than LIVE_SHARE of (mostly dead vectors, which a reference would
+    keep on disk) and small ones (a night's few new vectors; referring to each would spread a chunk over a
+    file per night). Their vectors go to the new chunk's own file, so what is on disk stays within about
+    twice what the chunks use, and a chunk reads a few files whatever the number of nights."""
 
     def __init__(self, earlier: Sequence[tuple[str, dict[str, Any]]]):
         """``earlier``: (chunk URL, chunk record) of each earlier chunk."""
@@ -66,6 +76,12 @@ class Previous:
         self.file = np.concatenate([np.zeros(0, np.int32), *where])[order]
         self.row = np.concatenate([np.zeros(0, np.int64), *pos])[order]
         self.matrices = vectors.Matrices()
+        self.absorb = _absorb(self.file, self.row, self.records, [record["rows"] for _, record in earlier])
+
+    def referable(self, file: int, root: str) -> bool:
+        """Whether a vector of ``files[file]`` is referred to from a new chunk in the store folder ``root``
+        (else copied into its own file)."""
+        return vectors.folder(self.files[file]) == root and not self.absorb[file]
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -87,3 +103,15 @@ class Previous:
     def vectors(self, found: np.ndarray) -> np.ndarray:
         """The embeddings of rows ``find`` returned (all >= 0), in order."""
         return self.matrices.gather(self.files, self.file[found], self.row[found])
+
+
+def _absorb(
+    file: np.ndarray, row: np.ndarray, records: Sequence[dict[str, Any]], chunk_rows: Sequence[int]
+) -> np.ndarray:
+    """Per vector file: whether it is mostly dead (its distinct rows the chunks use < LIVE_SHARE of its rows)
+    or small (fewer rows than the median chunk's / SMALL_PARTS)."""
+    size = np.array([r["rows"] for r in records], np.int64)
+    pairs = np.unique(file.astype(np.int64) << 40 | row) if len(file) else np.zeros(0, np.int64)
+    live = np.bincount((pairs >> 40).astype(np.int64), minlength=len(size))
+    small = max(1, int(np.median(chunk_rows)) // SMALL_PARTS) if len(chunk_rows) else 1
+    return (live < LIVE_SHARE * size) | (size < small)

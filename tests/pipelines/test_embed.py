@@ -45,6 +45,11 @@ def _vectors(emb: Embeddings) -> dict[str, np.ndarray]:
     return out
 
 
+def _rows(emb: Embeddings) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    table = pa.Table.from_batches(list(emb.batches(["row_id", "doc_id"])))
+    return table.column("row_id"), table.column("doc_id")
+
+
 def test_embed_pipeline_commits_every_chunk_and_accounts_for_every_row(memory_root):
     files, urls = _inputs(memory_root)
     work = _embed(memory_root, files)
@@ -97,6 +102,48 @@ def test_done_chunks_are_not_embedded_again_and_changed_files_reuse_texts(memory
     again, before = _vectors(emb2), _vectors(emb)
     assert all(np.array_equal(again[d], before[d]) for d in before if d != "doc-00059")
     emb2.check()  # every chunk and vector file it reads matches its record
+    drawn = emb2.sample(20, seed=4)  # vectors fetched by reference, as the streamed batches give them
+    by_row = dict(zip(*(b.to_pylist() for b in _rows(emb2)), strict=True))
+    assert all(np.array_equal(v, again[by_row[r]]) for r, v in zip(drawn.row_ids, drawn.vectors, strict=True))
+
+
+def _night(root: str, texts: list[str], previous: Embeddings | None, run_id: str) -> Embeddings:
+    table = make_corpus(60).set_column(1, "body", [texts])
+    write_parquet(table, f"{root}/in/a.parquet")
+    files = reading.check_inputs(f"{root}/in/a.parquet", COLUMNS)
+    layout = RunLayout(f"{root}/out", run_id)
+    embed_stage.finish(_embed(root, files, previous), layout, previous)
+    return Embeddings.load(layout)
+
+
+def _own_rows(emb: Embeddings) -> list[tuple[str, int]]:
+    return [(v["name"], v["rows"]) for v in emb.chunks[0]["vectors"]]
+
+
+def test_small_and_mostly_dead_vector_files_are_copied_not_referred_to(memory_root):
+    texts = make_corpus(60).column("body").to_pylist()
+    first = _night(memory_root, texts, None, "r1")
+    texts[0] = "night two"
+    second = _night(memory_root, texts, first, "r2")
+    assert [rows for _, rows in _own_rows(second)] == [60, 1]  # the first file referred to, one new vector
+    texts[1] = "night three"
+    third = _night(memory_root, texts, second, "r3")
+    # night two's file is small: its vector is copied, so the chunk still reads two files, not three
+    assert [rows for _, rows in _own_rows(third)] == [60, 2]
+    assert _own_rows(third)[0] == _own_rows(first)[0]
+    for i in range(2, 40):  # most of the first file's texts change
+        texts[i] = f"night four {i}"
+    fourth = _night(memory_root, texts, third, "r4")
+    assert [rows for _, rows in _own_rows(fourth)] == [60, 40]  # 38 made, night three's 2 copied
+    # the next night finds the first file mostly dead (20 of 60 rows in use): its 20 are copied out of it
+    fifth = _night(memory_root, texts, fourth, "r5")
+    assert _own_rows(fifth) == [_own_rows(fourth)[1], (_own_rows(fifth)[1][0], 20)]
+    got, texts_of = (
+        _vectors(fifth),
+        dict(zip(make_corpus(60).column("doc_id").to_pylist(), texts, strict=True)),
+    )
+    model = load_embedder(SPEC)
+    assert all(np.allclose(got[d], model.encode([t])[0]) for d, t in texts_of.items())
 
 
 def test_a_chunk_is_committed_whole_or_not_at_all(memory_root):
