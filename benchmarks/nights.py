@@ -97,17 +97,19 @@ def disk_bytes(folder: Path) -> int:
 
 
 def disk_parts(output: Path) -> dict[str, int]:
-    """Where the bytes are: the runs, the embed chunks' rows, their vector files and the code files."""
+    """Where the bytes are: the runs, the embed chunks' rows, their vector files, the code files and the rest
+    (the stage cache, hard links to the runs' files counted once, under whichever comes first)."""
     chunks = output / "chunks"
     vector_files = [p for p in chunks.rglob("*.vectors.arrow") if "codes" not in p.parts]
     codes = [p for p in chunks.rglob("*") if p.is_file() and "codes" in p.relative_to(chunks).parts]
     files = lambda paths: sum(p.stat().st_size for p in paths)  # noqa: E731
-    return {
+    parts = {
         "runs": disk_bytes(output / "runs"),
         "vector_files": files(vector_files),
         "code_files": files(codes),
         "chunk_rows": disk_bytes(chunks) - files(vector_files) - files(codes),
     }
+    return {**parts, "other": disk_bytes(output) - sum(parts.values())}
 
 
 def indexed_ids(output: Path) -> list[str]:

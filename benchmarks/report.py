@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmarks import nightly_scale
 from benchmarks.backends import MAX_LOSS as MAX_EMBED_LOSS
 from benchmarks.backends import SPEED_GOAL as EMBED_SPEED_GOAL
 from transforms.planner.report import size_text
@@ -353,6 +354,8 @@ def markdown(results: dict[str, Any]) -> str:
         parts.append(serve_section(results["serve"]))
     if results.get("nights"):
         parts.append(nights_section(results["nights"]))
+    if results.get("nightly_scale"):
+        parts.append(nightly_scale.section(results["nightly_scale"]))
     if "ratios" in results:
         parts.append("\nRatios (same run):\n")
         parts.append("".join(f"- `{k}`: {v}\n" for k, v in results["ratios"].items()))
@@ -456,6 +459,8 @@ def write(results: dict[str, Any], folder: Path) -> None:
         plot_oos(corpus, r, folder / f"quality_per_byte_oos_{corpus}.png")
     if results.get("backends"):
         plot_backends(results["backends"], folder / "backends.png")
+    if results.get("nightly_scale"):
+        nightly_scale.plot(results["nightly_scale"], folder / "nightly_scale.png")
     if "rows" not in results:  # a partial run (--parts) into a fresh folder: the JSON and Markdown only
         return
     plot(results, f"{results['corpus']} / {results['model']} (in sample)", folder / "quality_per_byte.png")

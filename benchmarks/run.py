@@ -23,6 +23,7 @@ from benchmarks import (
     backends,
     ceiling,
     incremental,
+    nightly_scale,
     nights,
     oos,
     pipeline_speed,
@@ -51,6 +52,7 @@ PARTS = (
     "backends",
     "serve",
     "nights",
+    "nightly_scale",
 )
 
 
@@ -251,6 +253,12 @@ def main(argv: list[str] | None = None) -> int:
         help="oos: bundled corpora to measure, comma-separated (default: all of them); others are kept",
     )
     parser.add_argument(
+        "--nightly-scale-sizes",
+        type=lambda v: tuple(int(x) for x in v.split(",")),
+        default=(1_000_000, 4_000_000),
+        help="nightly_scale: the two corpus sizes (the ratios keep their 1m/4m names; results say which)",
+    )
+    parser.add_argument(
         "--parts",
         default=",".join(PARTS),
         help="what to (re)measure; other parts are kept from an existing results.json",
@@ -361,6 +369,19 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "disk_30_nights_vs_one_full": results["nights"]["disk_30_nights_vs_one_full"],
                 "reembedded_on_code_move": results["nights"]["reembedded_on_code_move"],
+            }
+        )
+
+    if "nightly_scale" in parts:
+        sizes = (2_000, 4_000, 200) if args.quick else (*args.nightly_scale_sizes, 10_000)
+        ns = results["nightly_scale"] = nightly_scale.measure(args.cache, *sizes)
+        results.setdefault("ratios", {}).update(
+            {
+                "nightly_1m_vs_full_1m": ns["nightly_small_vs_full_small"],
+                "nochange_1m_vs_full_1m": ns["nochange_small_vs_full_small"],
+                "nightly_4m_vs_nightly_1m": ns["nightly_large_vs_nightly_small"],
+                "anonymous_rss_4m_vs_1m": ns["anonymous_rss_large_vs_small"],
+                "disk_added_per_nightly_vs_changed_bytes": ns["disk_added_per_nightly_vs_changed_bytes"],
             }
         )
 

@@ -236,19 +236,21 @@ def build(
     return {"rows": rows, "shards_reused": len(reused), "root": layout.root, "files": files}
 
 
-@task
+@task(**CACHED)
 def evaluate(
-    config: ReindexConfig, layout: RunLayout, n_total: int, info: codec.CodecInfo, written: Records
+    config: ReindexConfig, layout: RunLayout, n_total: int, info: codec.CodecInfo, written: Records, key: str
 ) -> tuple[dict[str, Any], list[float]]:
     """Recall@k against exact float search and kNN label accuracy (transforms.evaluation.evaluate_run),
-    searching the shards as search will; every file is checked against its record first."""
+    searching the shards as search will; every file is checked against its record first. Cached by ``key``
+    (the index's and the embeddings' inputs and the evaluation's settings): a run whose index and embeddings
+    are those of an earlier run has its figures, which say the run they were measured in."""
     emb = _embeddings(layout, written)
     indexes = search.open_run(layout, info, written)
     out, per_query = evaluation.evaluate_run(
         emb, indexes, info, n_total, config.eval_queries, config.k, config.seed,
         bool(config.label_column),
     )  # fmt: skip
-    return out, per_query.tolist()
+    return {**out, "measured_in": layout.run_id}, per_query.tolist()
 
 
 @task

@@ -147,7 +147,7 @@ def _keep(
         logger.warning("codec: not keeping the codec of run %s: %s", manifest.run_id, err)
         return f"the codec of run {manifest.run_id} was not kept: {err}"
     same = unchanged(emb, before)
-    keep = lambda ids: ~np.isin(ids, same)  # noqa: E731 - the documents new or changed since then
+    keep = sampling.outside(same)  # the documents new or changed since then
     try:
         fresh = emb.sample(drift.SAMPLE, settings.codec.seed + 3, keep).vectors
     except ValueError:  # no embeddings at all

@@ -117,6 +117,9 @@ def _reuse(reuse: dict[str, Any] | None, stages: dict[str, str]) -> list[tuple[s
             f"; {reuse.get('code_files_reused', 0)} code files and {reuse.get('index_shards_reused', 0)} "
             f"index shards reused ({reuse.get('code_files_encoded', 0)} vector files encoded)"
         )
+    if "evaluate" in stages:
+        run = stages["evaluate"].rstrip("/").rsplit("/", 1)[-1]
+        text += f"; evaluation measured in run {run} (the same index and embeddings)"
     return [("re-index", text)]
 
 

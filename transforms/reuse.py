@@ -24,7 +24,7 @@ def _prefix(hashes: Sequence[bytes]) -> np.ndarray:
     return np.frombuffer(joined, dtype=">u8")[::2].astype(np.uint64) if hashes else np.zeros(0, np.uint64)
 
 
-LIVE_SHARE = 0.5  # a vector file fewer of whose rows the earlier chunks use is copied from, not referred to
+LIVE_SHARE = 0.75  # a vector file fewer of whose rows the earlier chunks use is copied from, not referred to
 SMALL_PARTS = 8  # ... and so is one holding fewer rows than a typical chunk / SMALL_PARTS
 
 
@@ -33,10 +33,11 @@ class Previous:
     vector file and a row of it, see transforms.vectors); vectors are read only for the rows found.
 
     ``absorb`` marks the vector files a new chunk should copy what it reuses from instead of referring to
-    them: those the earlier chunks use less than LIVE_SHARE of (mostly dead vectors, which a reference would
-    keep on disk) and small ones (a night's few new vectors; referring to each would spread a chunk over a
-    file per night). Their vectors go to the new chunk's own file, so what is on disk stays within about
-    twice what the chunks use, and a chunk reads a few files whatever the number of nights."""
+    them: those the earlier chunks use less than LIVE_SHARE of (largely dead vectors, which a reference
+    would keep on disk) and small ones (a night's few new vectors; referring to each would spread a chunk
+    over a file per night). Their vectors go to the new chunk's own file, so the vectors on disk that no
+    chunk uses any more stay under a third of those in use (besides what older kept runs still use), and a
+    chunk reads a few files whatever the number of nights."""
 
     def __init__(self, earlier: Sequence[tuple[str, dict[str, Any]]]):
         """``earlier``: (chunk URL, chunk record) of each earlier chunk."""
@@ -108,7 +109,7 @@ class Previous:
 def _absorb(
     file: np.ndarray, row: np.ndarray, records: Sequence[dict[str, Any]], chunk_rows: Sequence[int]
 ) -> np.ndarray:
-    """Per vector file: whether it is mostly dead (its distinct rows the chunks use < LIVE_SHARE of its rows)
+    """Per vector file: whether it is largely dead (its distinct rows the chunks use < LIVE_SHARE of its rows)
     or small (fewer rows than the median chunk's / SMALL_PARTS)."""
     size = np.array([r["rows"] for r in records], np.int64)
     pairs = np.unique(file.astype(np.int64) << 40 | row) if len(file) else np.zeros(0, np.int64)

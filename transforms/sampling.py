@@ -20,6 +20,19 @@ class Sample(NamedTuple):
 RowFilter = Callable[[np.ndarray], np.ndarray]  # row ids -> a mask of the rows to keep
 
 
+def outside(sorted_ids: np.ndarray) -> RowFilter:
+    """The rows whose id is not in ``sorted_ids`` (a binary search per row: a filter over a large set of ids
+    applied batch by batch, where ``np.isin`` would sort the whole set again for every batch)."""
+
+    def keep(ids: np.ndarray) -> np.ndarray:
+        if not len(sorted_ids):
+            return np.ones(len(ids), bool)
+        at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+        return sorted_ids[at] != ids
+
+    return keep
+
+
 def bottom_ids(
     batches: Iterable[pa.RecordBatch], size: int, seed: int, keep: RowFilter | None = None
 ) -> np.ndarray:

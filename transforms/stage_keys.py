@@ -18,6 +18,7 @@ class StageKeys:
     fit: str
     encode: str
     build: str
+    evaluate: str
 
     @classmethod
     def of(cls, config: Any, versions: list[dict[str, Any]]) -> StageKeys:
@@ -29,4 +30,7 @@ class StageKeys:
         fit = stage_key("fit", embed, config.fit_settings(), config.full)
         encode = stage_key("encode", fit, config.shards)
         build = stage_key("build", encode)
-        return cls(embed, fit, encode, build)
+        evaluate = stage_key(
+            "evaluate", build, config.eval_queries, config.k, config.seed, config.label_column
+        )
+        return cls(embed, fit, encode, build, evaluate)

@@ -143,6 +143,13 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
     assert [r["kind"] for r in soak["rows"]] == ["first", "code moved", "churn"]
     assert soak["reembedded_on_code_move"] == 0 and soak["rows"][0]["embedded"] == 600
     assert 0 < soak["rows"][2]["embedded"] < 600  # the 1% changed and 0.5% new alone
+    ns = results["nightly_scale"]  # 2,000 then 4,000 documents (--quick): full, 200 changed, unchanged
+    assert [size["documents"] for size in ns["sizes"]] == [2000, 4000]
+    assert all(
+        size["nightly"]["embedded"] == 200 and size["unchanged"]["embedded"] == 0 for size in ns["sizes"]
+    )
+    assert results["ratios"]["nightly_1m_vs_full_1m"] == ns["nightly_small_vs_full_small"]
+    assert (out / "nightly_scale.png").stat().st_size > 10_000
     header = "| clients | requests | correct | wrong | errors | queries/s | p50 ms | p99 ms |"
     assert header in (out / "results.md").read_text()
     for png in ("quality_per_byte.png", "quality_per_byte_subset_fake-16.png", "backends.png"):

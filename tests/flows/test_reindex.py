@@ -201,6 +201,14 @@ def test_rerun_after_a_failure_reuses_completed_stages(prefect_server, tmp_path,
         "codes/part-00002-of-00003.arrow",
         "index/part-00001-of-00003.faiss",
     } <= paths  # the new run is complete on its own
+    # the same input again: every stage reused, the evaluation too (it says which run measured it)
+    same = reindex(_config(str(tmp_path), run_id="same", codec="IVF8,PQ8x4"))
+    again_root = str(tmp_path / "index" / "runs" / "again")
+    stages = {"fit": failed_root, "encode": failed_root, "build": again_root, "evaluate": again_root}
+    assert same["reused"] == stages  # each from the run that computed it
+    assert same["evaluation"] == again["evaluation"] and same["evaluation"]["measured_in"] == "again"
+    report = (tmp_path / "index" / "runs" / "same" / "report.md").read_text()
+    assert "evaluation measured in run again (the same index and embeddings)" in report
 
     # A new codec re-fits but keeps the embeddings; a changed file embeds only what changed.
     other = reindex(_config(str(tmp_path), run_id="other-codec", codec="IVF4,SQ8"))

@@ -40,3 +40,9 @@ def test_the_cutoff_tells_the_rows_a_sample_did_not_draw(tmp_path):
     rest = emb.sample(1000, seed=3, keep=unseen)
     assert len(rest.row_ids) == 900 and not set(rest.row_ids) & set(sample.row_ids)
     assert np.array_equal(rest.vectors, x[rest.row_ids])
+
+
+def test_outside_keeps_the_ids_not_in_a_sorted_set():
+    keep = sampling.outside(np.array([2, 5, 9], np.int64))
+    assert keep(np.array([9, 1, 2, 10, 5, 6], np.int64)).tolist() == [False, True, False, True, False, True]
+    assert sampling.outside(np.zeros(0, np.int64))(np.array([3], np.int64)).tolist() == [True]
