@@ -109,6 +109,11 @@ def test_bench_on_a_tiny_corpus_writes_every_result(prefect_server, tmp_path):
         "serve_first_query_after_swap_vs_p50",
         "disk_30_nights_vs_one_full",
         "reembedded_on_code_move",
+        "nightly_1m_vs_full_1m",
+        "nochange_1m_vs_full_1m",
+        "nightly_4m_vs_nightly_1m",
+        "anonymous_rss_4m_vs_1m",
+        "disk_added_per_nightly_vs_changed_bytes",
     }
     variants = {r["variant"]: r for r in results["backends"]["rows"]}
     assert set(variants) == {

@@ -46,11 +46,12 @@ def test_evaluate_measures_a_published_run_again_the_same_way(published):
     layout, manifest = publish.current(str(published))
     config = ReindexConfig.model_validate(manifest.parameters)
     quality, per_query = tasks.evaluate.fn(
-        config, layout, manifest.counts.embedded, manifest.codec, manifest.records()
+        config, layout, manifest.counts.embedded, manifest.codec, manifest.records(), key="unused"
     )
     measured = manifest.evaluation
     for key in ("k", "queries", "recall_at_k", "knn_accuracy_float", "knn_accuracy_index"):
         assert quality[key] == measured[key], key
+    assert quality["measured_in"] == layout.run_id
     assert len(per_query) == measured["queries"] and sum(per_query) / len(per_query) == pytest.approx(
         measured["recall_at_k"]
     )
@@ -61,4 +62,4 @@ def test_evaluate_refuses_a_shard_without_a_record(published):
     config = ReindexConfig.model_validate(manifest.parameters)
     records = {k: v for k, v in manifest.records().items() if not k.startswith("index/")}
     with pytest.raises(integrity.IntegrityError, match="no size or sha256 recorded"):
-        tasks.evaluate.fn(config, layout, manifest.counts.embedded, manifest.codec, records)
+        tasks.evaluate.fn(config, layout, manifest.counts.embedded, manifest.codec, records, key="unused")
