@@ -24,7 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from transforms import arrow_files, integrity, io, reading
+from transforms import arrow_files, integrity, io, reading, vectors
 from transforms.embedder import EmbedderSpec
 
 logger = logging.getLogger(__name__)
@@ -73,9 +73,21 @@ def split_path(path: str) -> tuple[str, str]:
 
 
 def _well_formed(record: Any) -> bool:
-    return isinstance(record, dict) and all(
-        isinstance(record.get(k), kind) and not isinstance(record.get(k), bool) for k, kind in RECORD.items()
+    """A sidecar's shape: size, sha256 and rows, and the same and a name for each vector file it lists."""
+    fields = {**RECORD, "name": str}
+    return (
+        isinstance(record, dict)
+        and all(_typed(record.get(k), kind) for k, kind in RECORD.items())
+        and isinstance(record.get("vectors", []), list)
+        and all(
+            isinstance(v, dict) and all(_typed(v.get(k), t) for k, t in fields.items())
+            for v in record.get("vectors", [])
+        )
     )
+
+
+def _typed(value: Any, kind: type) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,15 @@ class Store:
                 "%s: holds %s, not this chunk: making it again", url, (named or b"no name").decode()
             )
             return None
+        for vector_url, vector_record in zip(
+            vectors.urls(url, record), record.get("vectors", []), strict=True
+        ):
+            problem = vectors.problem(vector_url, vector_record)
+            if problem is not None:
+                logger.warning(
+                    "chunk %s reads a vector file it cannot use, making it again: %s", key, problem
+                )
+                return None
         return record
 
     def commit(

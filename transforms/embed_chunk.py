@@ -68,6 +68,10 @@ def _batch(
     where = np.full(len(docs), -1, np.int32)  # vector file (index into the chunk's list); -1: none
     rows = np.zeros(len(docs), np.int64)
     found = previous.find([hashes[i] for i in ok]) if previous is not None and ok else np.full(len(ok), -1)
+    if previous is not None:  # a vector in a file that is no longer what was written is embedded again
+        found = np.array(
+            [f if f < 0 or previous.usable(int(previous.file[f])) else -1 for f in found], np.int64
+        )
     reused = [(i, int(f)) for i, f in zip(ok, found, strict=True) if f >= 0]
     copied = []  # reused vectors kept in another store, or in a file not worth keeping: copied into its own
     for i, f in reused:

@@ -4,13 +4,17 @@ embedded is not embedded again, whatever its id, file or row now."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from transforms import io, vectors
+from transforms import integrity, io, vectors
+
+logger = logging.getLogger(__name__)
 
 
 def text_hash(text: str) -> bytes:
@@ -43,10 +47,21 @@ class Previous:
         """``earlier``: (chunk URL, chunk record) of each earlier chunk."""
         self.files: list[str] = []  # every vector file the earlier chunks read, by URL
         self.records: list[dict[str, Any]] = []  # ... with its name and integrity record
+        self.split: list[
+            bool
+        ] = []  # ... and whether it is a vector file (else an inline chunk, checked here)
         known: dict[str, int] = {}
         keys, full, where, pos = [], [], [], []
         for url, record in earlier:
             split = "vectors" in record
+            columns = ["text_hash", "reason", *(vectors.REFS if split else [])]
+            try:  # a damaged earlier chunk is no source of texts (its documents are embedded again)
+                integrity.verify_file(url, record)
+                with io.open_file(url) as handle:
+                    table = ipc.open_file(handle).read_all().select(columns)
+            except (integrity.IntegrityError, OSError, pa.ArrowException, KeyError) as err:
+                logger.warning("not reusing the texts of the earlier chunk %s: %s", url, err)
+                continue
             sources = vectors.urls(url, record) if split else [url]
             named = record["vectors"] if split else [{"name": url.rsplit("/", 1)[-1], **record}]
             for u, r in zip(sources, named, strict=True):
@@ -54,10 +69,8 @@ class Previous:
                     known[u] = len(self.files)
                     self.files.append(u)
                     self.records.append({k: r[k] for k in ("name", "bytes", "sha256", "rows")})
+                    self.split.append(split)
             index = np.array([known[u] for u in sources], np.int32)
-            columns = ["text_hash", "reason", *(vectors.REFS if split else [])]
-            with io.open_file(url) as handle:
-                table = ipc.open_file(handle).read_all().select(columns)
             ok = np.asarray(table.column("reason").is_null().to_numpy(zero_copy_only=False))
             hashes = [h for h, good in zip(table.column("text_hash").to_pylist(), ok, strict=True) if good]
             keys.append(_prefix(hashes))
@@ -77,7 +90,18 @@ class Previous:
         self.file = np.concatenate([np.zeros(0, np.int32), *where])[order]
         self.row = np.concatenate([np.zeros(0, np.int64), *pos])[order]
         self.matrices = vectors.Matrices()
+        self._usable: dict[int, bool] = {}
         self.absorb = _absorb(self.file, self.row, self.records, [record["rows"] for _, record in earlier])
+
+    def usable(self, file: int) -> bool:
+        """Whether ``files[file]`` is still what was written and names itself (checked once per file; one
+        that is not is said, and its vectors are embedded again)."""
+        if file not in self._usable:
+            problem = vectors.problem(self.files[file], self.records[file]) if self.split[file] else None
+            if problem is not None:
+                logger.warning("not reusing the vectors of a file that cannot be used: %s", problem)
+            self._usable[file] = problem is None
+        return self._usable[file]
 
     def referable(self, file: int, root: str) -> bool:
         """Whether a vector of ``files[file]`` is referred to from a new chunk in the store folder ``root``

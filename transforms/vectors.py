@@ -59,6 +59,21 @@ def sources(chunk_path: str, record: dict[str, Any]) -> list[str]:
     return list(paths(chunk_path, record)) if "vectors" in record else [chunk_path]
 
 
+def problem(url: str, record: dict[str, Any]) -> str | None:
+    """Why a vector file cannot be used (gone, not what was written, unreadable, or another file under its
+    name), or None."""
+    try:
+        integrity.verify_file(url, record)
+        named = (arrow_files.read_schema(url).metadata or {}).get(b"vecpress.chunk")
+    except integrity.IntegrityError as err:
+        return str(err)
+    except (OSError, pa.ArrowException) as err:
+        return f"{url}: unreadable ({err})"
+    if named != record["name"].encode():
+        return f"{url}: holds {(named or b'no name').decode()}, not {record['name']}"
+    return None
+
+
 def chunk_files(chunks: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Every file a list of chunk records reads (the chunk files and the vector files they name), by path
     as the records name them, with the record each was written with."""

@@ -146,6 +146,27 @@ def test_small_and_mostly_dead_vector_files_are_copied_not_referred_to(memory_ro
     assert all(np.allclose(got[d], model.encode([t])[0]) for d, t in texts_of.items())
 
 
+def test_a_damaged_vector_file_is_embedded_again_not_reused(memory_root, caplog):
+    import fsspec
+
+    texts = make_corpus(60).column("body").to_pylist()
+    first = _night(memory_root, texts, None, "r1")
+    embedder_key, key = chunks.split_path(first.chunks[0]["path"])
+    store = chunks.Store(f"{memory_root}/out", embedder_key)
+    url = vectors.urls(first.url(0), first.chunks[0])[0]
+    fs = fsspec.filesystem("memory")
+    data = bytearray(fs.cat_file(url))
+    data[len(data) // 2] ^= 0xFF  # same size, other bytes
+    fs.pipe_file(url, bytes(data))
+    assert store.done(key) is None and "reads a vector file it cannot use" in caplog.text
+    texts[0] = "night two"
+    second = _night(memory_root, texts, first, "r2")  # nothing reused from the damaged file: all 60 made
+    assert [rows for _, rows in _own_rows(second)] == [60] and "cannot be used" in caplog.text
+    second.check()
+    model = load_embedder(SPEC)
+    assert np.allclose(_vectors(second)["doc-00000"], model.encode(["night two"])[0])
+
+
 def test_a_chunk_is_committed_whole_or_not_at_all(memory_root):
     store = chunks.Store(memory_root, "k")
     schema = pa.schema([("x", pa.int64())])
