@@ -105,17 +105,23 @@ def measure(
 
 
 KINDS = ("full", "nightly", "unchanged")
+STAGES = ("read", "embed", "fit", "encode", "build", "evaluate")  # in the order a run goes through them
+
+
+def _stages(ns: dict[str, Any]) -> list[str]:
+    found = {s for size in ns["sizes"] for k in KINDS for s in size[k]["stages_s"]}
+    return [s for s in STAGES if s in found] + sorted(found - set(STAGES))
 
 
 def section(ns: dict[str, Any]) -> str:
     """One row per size and run kind: wall time, stage seconds, memory, bytes added; then the ratios."""
-    stages = sorted({s for size in ns["sizes"] for k in KINDS for s in size[k]["stages_s"]})
+    stages = _stages(ns)
     lines = [
         f"\nNightly cost at scale (`{ns['model']}`, {ns['shards']} shards, 12-word documents in 8 "
         f"files): a full run, a nightly with {ns['sizes'][0]['changed']:,} documents changed across every "
         "file (each file rewritten), then the same input again.\n\n"
         f"| documents | run | wall s | {' | '.join(stages)} | embedded | peak RSS MiB | anonymous MiB | "
-        f"disk added MB |\n|{'---|' * (8 + len(stages))}\n"
+        f"disk added MB |\n|{'---|' * (7 + len(stages))}\n"
     ]
     for size in ns["sizes"]:
         for kind in KINDS:
@@ -135,7 +141,7 @@ def plot(ns: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    stages = sorted({s for size in ns["sizes"] for k in KINDS for s in size[k]["stages_s"]})
+    stages = _stages(ns)
     labels = [f"{size['documents'] / 1e6:g}M {kind}" for size in ns["sizes"] for kind in KINDS]
     runs = [size[kind] for size in ns["sizes"] for kind in KINDS]
     fig, ax = plt.subplots(figsize=(10, 5))
