@@ -40,44 +40,38 @@ def embeddings(dim: int, model: str) -> pa.Schema:
 TEXT_HASH = pa.binary(16)
 
 
+def _chunk_rows() -> list[pa.Field]:
+    """The fields every embed chunk has, in order: a row's identity, place, text hash and rejection."""
+    return [
+        pa.field("doc_id", pa.string()),
+        pa.field("row_id", pa.int64()),
+        pa.field("label", pa.string()),
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("row", pa.int64(), nullable=False),
+        pa.field("text_hash", TEXT_HASH),
+        pa.field("reason", pa.string()),
+    ]
+
+
+def _chunk_metadata(dim: int, model: str) -> dict[str, str]:
+    return {"vecpress.kind": "chunk", "vecpress.model": model, "vecpress.dim": str(dim)}
+
+
 def chunk(dim: int, model: str) -> pa.Schema:
     """Embed-stage chunk with its vectors inline (as runs wrote it before ``chunk_rows``; still read, and
     written by tools that fill a chunk store directly): every row of one row group in input order, embedded
     (``reason`` null) or rejected (``reason`` says why, no embedding). ``text_hash`` (blake2b-128 of the
     text) is what a later run reuses an embedding by."""
-    return pa.schema(
-        [
-            pa.field("doc_id", pa.string()),
-            pa.field("row_id", pa.int64()),
-            pa.field("label", pa.string()),
-            pa.field("file", pa.string(), nullable=False),
-            pa.field("row", pa.int64(), nullable=False),
-            pa.field("text_hash", TEXT_HASH),
-            pa.field("reason", pa.string()),
-            pa.field("embedding", pa.list_(pa.float32(), dim)),
-        ],
-        metadata={"vecpress.kind": "chunk", "vecpress.model": model, "vecpress.dim": str(dim)},
-    )
+    fields = [*_chunk_rows(), pa.field("embedding", pa.list_(pa.float32(), dim))]
+    return pa.schema(fields, metadata=_chunk_metadata(dim, model))
 
 
 def chunk_rows(dim: int, model: str) -> pa.Schema:
     """Embed-stage chunk as runs write it: the rows of ``chunk`` without their vectors; an embedded row says
     where its vector is kept (``vector_file``, an index into the chunk record's ``vectors`` list, and
     ``vector_row``; see transforms.vectors). ``chunk`` (vectors inline) is still read."""
-    return pa.schema(
-        [
-            pa.field("doc_id", pa.string()),
-            pa.field("row_id", pa.int64()),
-            pa.field("label", pa.string()),
-            pa.field("file", pa.string(), nullable=False),
-            pa.field("row", pa.int64(), nullable=False),
-            pa.field("text_hash", TEXT_HASH),
-            pa.field("reason", pa.string()),
-            pa.field("vector_file", pa.int32()),
-            pa.field("vector_row", pa.int64()),
-        ],
-        metadata={"vecpress.kind": "chunk", "vecpress.model": model, "vecpress.dim": str(dim)},
-    )
+    fields = [*_chunk_rows(), pa.field("vector_file", pa.int32()), pa.field("vector_row", pa.int64())]
+    return pa.schema(fields, metadata=_chunk_metadata(dim, model))
 
 
 def code_file(code_size: int, refine_size: int, fingerprint: str) -> pa.Schema:
