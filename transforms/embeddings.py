@@ -105,8 +105,8 @@ class Embeddings:
         return sampling.Sample(ids[order], np.ascontiguousarray(matrix), [found_labels[j] for j in order])
 
     def sample(self, size: int, seed: int, keep: sampling.RowFilter | None = None) -> sampling.Sample:
-        """What ``sampling.bottom_k`` draws from these embeddings, the rows picked from their ids alone and
-        only the drawn rows' vectors read."""
+        """A seeded bottom-k sample of these embeddings (``sampling.bottom_ids``): the rows picked from their
+        ids alone, then only the drawn rows' vectors read."""
         return self.take(sampling.bottom_ids(self.batches(["row_id"]), size, seed, keep))
 
     def to_json(self) -> dict[str, Any]:

@@ -50,14 +50,6 @@ def exact_searches(
     return best
 
 
-def exact_search(
-    batches: Iterable[pa.RecordBatch], queries: np.ndarray, k: int, keep: RowFilter | None = None
-) -> Hits:
-    """Exact top-k by squared L2 over record batches of ``row_id`` and ``embedding`` (only the rows ``keep``
-    passes, when given), one batch in memory at a time."""
-    return exact_searches(batches, [(queries, k, keep)])[0]
-
-
 def evaluate_index(
     emb: Embedded, indexes: Sequence[Any], queries: Sample, exact: Hits, k: int, labels: bool
 ) -> tuple[dict[str, Any], np.ndarray]:

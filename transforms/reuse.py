@@ -47,9 +47,8 @@ class Previous:
         """``earlier``: (chunk URL, chunk record) of each earlier chunk."""
         self.files: list[str] = []  # every vector file the earlier chunks read, by URL
         self.records: list[dict[str, Any]] = []  # ... with its name and integrity record
-        self.split: list[
-            bool
-        ] = []  # ... and whether it is a vector file (else an inline chunk, checked here)
+        # ... and whether it is a vector file (else an inline chunk, checked as it is read below)
+        self.split: list[bool] = []
         known: dict[str, int] = {}
         keys, full, where, pos = [], [], [], []
         for url, record in earlier:

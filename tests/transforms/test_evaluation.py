@@ -4,14 +4,17 @@ from tests.conftest import batches_of, shard_urls, write_embedding_shards
 from transforms import evaluation
 
 
-def test_exact_search_over_shards_matches_brute_force(tmp_path):
+def test_exact_searches_over_shards_match_brute_force(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((500, 16)).astype("float32")
     urls = write_embedding_shards(shard_urls(tmp_path, 3), x, ["a"] * 500)
     q = x[:20]
-    hits = evaluation.exact_search(batches_of(urls), q, 5)
-    brute = np.argsort(((q[:, None, :] - x[None]) ** 2).sum(-1), axis=1)[:, :5]
-    assert np.array_equal(hits.ids, brute)
+    odd = lambda ids: ids % 2 == 1  # noqa: E731 - a second ask, over the odd rows alone, in the same pass
+    hits, among_odd = evaluation.exact_searches(batches_of(urls), [(q, 5, None), (q, 5, odd)])
+    distances = ((q[:, None, :] - x[None]) ** 2).sum(-1)
+    assert np.array_equal(hits.ids, np.argsort(distances, axis=1)[:, :5])
+    odd_rows = np.arange(1, 500, 2)
+    assert np.array_equal(among_odd.ids, odd_rows[np.argsort(distances[:, odd_rows], axis=1)[:, :5]])
 
 
 def test_recall_and_self_removal():
