@@ -68,11 +68,9 @@ def encode_here(work: EncodePlan, index: Any, info: CodecInfo, quantizer: Any = 
 def code_files(work: EncodePlan) -> list[tuple[vectors.ChunkReader, tuple[str, ...]]]:
     """Each embed chunk with the code files of its vector files, in input order, each code file checked
     against its record once."""
-    checked: set[str] = set()
-    for key, _ in work.sources:
+    for key, _ in work.sources:  # each vector file once, however many chunks read it
         record = work.store.record(key)
         if record is None:
             raise RuntimeError(f"code file {key} was not committed")
         integrity.verify_file(work.store.url(key), record)
-        checked.add(key)
     return [(r, tuple(work.store.url(code_key(u)) for u in r.files)) for r in work.readers]
