@@ -74,3 +74,15 @@ def test_an_aborted_chunk_leaves_no_vector_file(memory_root):
     import fsspec
 
     assert fsspec.filesystem("memory").glob(f"{memory_root}/s/*") == []
+
+
+def test_a_vector_file_or_an_inline_chunk_is_usable_only_under_its_own_name(tmp_path):
+    from tests.conftest import write_chunk_files
+
+    emb = write_chunk_files(str(tmp_path / "out"), np.ones((10, 4), np.float32), per_chunk=5)
+    first, second = (emb.url(i) for i in range(2))  # chunks with their vectors inline, as runs wrote them
+    record = {"name": first.rsplit("/", 1)[-1], **emb.chunks[0]}
+    assert vectors.problem(first, record) is None
+    swapped = {"name": second.rsplit("/", 1)[-1], **emb.chunks[0]}  # another chunk's name and record
+    assert "holds" in vectors.problem(first, swapped)
+    assert "missing" in vectors.problem(first + ".gone", record)
