@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from transforms import chunks, formats, integrity, vectors
+from transforms import chunks, encoding, formats, integrity, vectors
 from transforms.codec import CodecInfo
 from transforms.embeddings import Embeddings
 
@@ -58,8 +58,6 @@ def plan(emb: Embeddings, info: CodecInfo) -> EncodePlan:
 def encode_here(work: EncodePlan, index: Any, info: CodecInfo, quantizer: Any = None) -> None:
     """Encode and commit what ``work`` has still to do in this process, one vector file after another (the
     encode pipeline spreads the same work over its workers)."""
-    from transforms import encoding
-
     schema = encoding.code_file_schema(index, info)
     for key, url in work.todo:
         work.store.commit(key, encoding.encode_file(index, info, url, schema, quantizer), schema)

@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from transforms import arrow_files
 from transforms.sampling import RowFilter, Sample
+from transforms.sampling import unseen as unseen_rows
 from transforms.search import Hits, merge_topk, search_shards
 
 MAX_DEPTH = 1000  # results searched per query when the trained-on documents are left out
@@ -94,13 +95,11 @@ def evaluate_run(
     (``info``: its CodecInfo) smaller than the ``n_total`` embedded documents, recall among the documents it
     never saw as well (``unseen``). The queries are drawn from row ids alone and their exact neighbours found
     in one pass over the embeddings."""
-    from transforms import sampling
-
     drawn = emb.sample(min(queries, n_total), seed + 1)
     asks: list[tuple[np.ndarray, int, RowFilter | None]] = [(drawn.vectors, k + 1, None)]
     unseen = None
     if info.sample_size < n_total and info.sample_cutoff is not None:
-        keep = sampling.unseen(info.seed, info.sample_cutoff)
+        keep = unseen_rows(info.seed, info.sample_cutoff)
         unseen = emb.sample(min(queries, n_total - info.sample_size), seed + 1, keep)
         asks.append((unseen.vectors, k + 1, keep))
     exact = exact_searches(emb.batches(["row_id", "embedding"]), asks)

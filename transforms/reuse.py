@@ -47,8 +47,6 @@ class Previous:
         """``earlier``: (chunk URL, chunk record) of each earlier chunk."""
         self.files: list[str] = []  # every vector file the earlier chunks read, by URL
         self.records: list[dict[str, Any]] = []  # ... with its name and integrity record
-        # ... and whether it is a vector file (else an inline chunk, checked as it is read below)
-        self.split: list[bool] = []
         known: dict[str, int] = {}
         keys, full, where, pos = [], [], [], []
         for url, record in earlier:
@@ -68,7 +66,6 @@ class Previous:
                     known[u] = len(self.files)
                     self.files.append(u)
                     self.records.append({k: r[k] for k in ("name", "bytes", "sha256", "rows")})
-                    self.split.append(split)
             index = np.array([known[u] for u in sources], np.int32)
             ok = np.asarray(table.column("reason").is_null().to_numpy(zero_copy_only=False))
             hashes = [h for h, good in zip(table.column("text_hash").to_pylist(), ok, strict=True) if good]
@@ -96,7 +93,8 @@ class Previous:
         """Whether ``files[file]`` is still what was written and names itself (checked once per file; one
         that is not is said, and its vectors are embedded again)."""
         if file not in self._usable:
-            problem = vectors.problem(self.files[file], self.records[file]) if self.split[file] else None
+            url = self.files[file]  # an inline chunk (no vector file) was checked as it was read
+            problem = vectors.problem(url, self.records[file]) if url.endswith(vectors.SUFFIX) else None
             if problem is not None:
                 logger.warning("not reusing the vectors of a file that cannot be used: %s", problem)
             self._usable[file] = problem is None

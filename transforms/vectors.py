@@ -209,7 +209,8 @@ class Refs:
     def own(self, matrix: np.ndarray) -> tuple[int, np.ndarray]:
         """Append vectors to the chunk's own file; (its index, their rows in it)."""
         if self._writer is None:
-            self._tmp = io.join(self.root, f".tmp-{self.own_name}-{uuid.uuid4().hex[:8]}")
+            # named as a chunk's temporary is (".tmp-...arrow"), so gc removes one a killed run left
+            self._tmp = io.join(self.root, f".tmp-{self.key}-{uuid.uuid4().hex[:8]}{SUFFIX}")
             self._writer = arrow_files.BatchWriter(self._tmp, schema(self.dim, self.own_name.encode()))
         self._writer.write(pa.record_batch([arrow_files.vector_array(matrix)], schema=self._writer.schema))
         rows = np.arange(self._own_rows, self._own_rows + len(matrix), dtype=np.int64)

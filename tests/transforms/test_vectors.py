@@ -76,6 +76,16 @@ def test_an_aborted_chunk_leaves_no_vector_file(memory_root):
     assert fsspec.filesystem("memory").glob(f"{memory_root}/s/*") == []
 
 
+def test_a_killed_writer_leaves_a_temporary_gc_collects(memory_root):
+    import fsspec
+
+    refs = vectors.Refs(io.join(memory_root, "s"), "k", 4)
+    refs.own(np.zeros((2, 4), np.float32))  # killed here: neither finish nor abort
+    (left,) = fsspec.filesystem("memory").glob(f"{memory_root}/s/*")
+    name = left.rsplit("/", 1)[-1]
+    assert name.startswith(".tmp-k-") and name.endswith(".arrow")  # gc's rule for a chunk's temporaries
+
+
 def test_a_vector_file_or_an_inline_chunk_is_usable_only_under_its_own_name(tmp_path):
     from tests.conftest import write_chunk_files
 
