@@ -184,7 +184,7 @@ def size_at_scale(pick: dict[str, Any], learn: np.ndarray, n: int, shards: int =
     import tempfile
 
     from benchmarks import speed
-    from transforms import choice, codec, io
+    from transforms import choice, codec, io, sizes
     from transforms.layout import RunLayout
 
     chosen = choice.Chosen(
@@ -205,7 +205,7 @@ def size_at_scale(pick: dict[str, Any], learn: np.ndarray, n: int, shards: int =
         layout = RunLayout(tmp, "synthetic", shards)
         speed.encode_and_build(trained, info, emb, layout, quantizer)
         index = sum(io.size(u) for u in layout.shard_urls("index"))
-        stored = sum(io.size(u) for u in layout.shard_urls("refine")) if quantizer is not None else 0
+        stored = sizes.stored_bytes(layout, info, n)
     float_bytes = 4 * learn.shape[1]
     return {
         "vectors": n,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from transforms import arrow_files, building, chunks, codec, encode_stage, encoding, ids, schemas
+from transforms import arrow_files, building, chunks, codec, encode_stage, encoding, ids, refine, schemas
 from transforms.embeddings import Embeddings
 from transforms.layout import RunLayout
 
@@ -31,9 +31,12 @@ def encode_and_build(
     work = encode_stage.plan(emb, info)
     encode_stage.encode_here(work, trained, info, quantizer)
     code_files = encode_stage.code_files(work)
+    fine = encode_stage.fine_files(work) if info.refine else []
+    if fine:
+        refine.write_listing(layout.code_files, fine)
     for s in range(layout.shards):
         codes_url, refine_url = layout.shard("codes", s), layout.shard("refine", s)
-        encoding.write_shard(code_files, emb.dropped, s, layout.shards, info, codes_url, refine_url)
+        encoding.write_shard(code_files, emb.dropped, s, layout.shards, info, codes_url, refine_url, fine)
         building.build_shard(
             trained, info, layout.shard("codes", s), layout.shard("index", s), layout.shard("idmap", s)
         )

@@ -25,6 +25,7 @@ from transforms import (
     io,
     publish,
     reading,
+    refine,
     report,
     search,
 )
@@ -194,7 +195,12 @@ def encode(config: ReindexConfig, layout: RunLayout, written: Records, key: str)
         )
         runner.run(lambda p: encode_pipeline.build_files(p, job), _beam_options(config), "encode")
     code_files = encode_stage.code_files(work)
-    shards = encode_pipeline.ShardJob(layout.codec, records, tuple(code_files), emb.dropped, layout.shards)
+    fine = tuple(encode_stage.fine_files(work)) if info.refine else ()
+    if fine:
+        refine.write_listing(layout.code_files, fine)
+    shards = encode_pipeline.ShardJob(
+        layout.codec, records, tuple(code_files), emb.dropped, layout.shards, fine
+    )
     items = [(i, layout.shard("codes", i), layout.shard("refine", i)) for i in range(layout.shards)]
     runner.run(lambda p: encode_pipeline.build_shards(p, shards, items), _beam_options(config), "shards")
     rows = sum(arrow_files.num_rows(url) for url in layout.shard_urls("codes"))

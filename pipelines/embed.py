@@ -83,7 +83,10 @@ class EmbedChunk(beam.DoFn):
             self.previous, 4 * self.job.spec.batch_size, tally,
         )  # fmt: skip
         try:
-            return self.store.commit(chunk.key, self._counted(batches), self.schema, vars(tally), refs.finish)
+            # the rows are streamed, never mapped: compressed (the file name repeats on every row)
+            return self.store.commit(
+                chunk.key, self._counted(batches), self.schema, vars(tally), refs.finish, "zstd"
+            )
         except BaseException:
             refs.abort()
             raise

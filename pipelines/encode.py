@@ -51,6 +51,7 @@ class ShardJob:
     chunks: tuple[tuple[vectors.ChunkReader, tuple[str, ...]], ...]  # embed chunks and their code files
     dropped: dict[int, np.ndarray]
     shards: int
+    fine_files: tuple[dict[str, Any], ...] = ()  # two tiers: the code files holding the fine codes
 
 
 class WriteShard(beam.DoFn):
@@ -67,7 +68,9 @@ class WriteShard(beam.DoFn):
         j = self.job
         yield (
             shard,
-            encoding.write_shard(j.chunks, j.dropped, shard, j.shards, self.info, codes_url, refine_url),
+            encoding.write_shard(
+                j.chunks, j.dropped, shard, j.shards, self.info, codes_url, refine_url, j.fine_files
+            ),
         )
 
 

@@ -19,11 +19,14 @@ def write_table(url: str, table: pa.Table, schema: pa.Schema) -> None:
 
 
 class BatchWriter:
-    """Incremental Arrow IPC file writer: append record batches, close once."""
+    """Incremental Arrow IPC file writer: append record batches, close once. With ``compression`` ("zstd"),
+    each batch's buffers are compressed: for files only ever streamed (a memory-mapped file is then read
+    into memory, so files searched in place are never compressed)."""
 
-    def __init__(self, url: str, schema: pa.Schema):
+    def __init__(self, url: str, schema: pa.Schema, compression: str | None = None):
         self._ctx = io.open_file(url, "wb")
-        self._writer = ipc.new_file(self._ctx.__enter__(), schema)
+        options = ipc.IpcWriteOptions(compression=compression)
+        self._writer = ipc.new_file(self._ctx.__enter__(), schema, options=options)
         self.schema = schema
         self.rows = 0
 

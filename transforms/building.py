@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from transforms import arrow_files, codec, integrity, io, schemas
 from transforms.codec import CodecInfo
@@ -95,6 +97,7 @@ def build_shard(
     if found != info.fingerprint:
         raise BuildError(f"{codes_url}: codes were made with codec {found or '?'}, not {info.fingerprint}")
     shard = Shard(trained, keep_ids=False)
+    files = _input_files(codes_url)
     idmap = arrow_files.BatchWriter(idmap_url, schemas.IDMAP)
     position = 0
     try:
@@ -104,12 +107,26 @@ def build_shard(
                 ids = np.arange(position, position + batch.num_rows, dtype=np.int64)
             position += batch.num_rows
             shard.add(arrow_files.code_matrix(batch.column("code")), ids)
-            idmap.write(batch.select(schemas.IDMAP.names).cast(schemas.IDMAP))
+            idmap.write(_idmap_batch(batch, files))
     finally:
         idmap.close()
     index = shard.finish()
     io.write_bytes(index_url, faiss.serialize_index(index).tobytes())
     return int(index.ntotal)
+
+
+def _input_files(codes_url: str) -> pa.Array:
+    """Every input file a code shard's rows come from, once: the id map's dictionary (an Arrow IPC file
+    holds one dictionary a column, so it is known before the first row is written)."""
+    found = [b.column("file").unique() for b in arrow_files.iter_batches(codes_url, ["file"])]
+    return pa.chunked_array(found, pa.string()).unique()
+
+
+def _idmap_batch(batch: pa.RecordBatch, files: pa.Array) -> pa.RecordBatch:
+    index = pc.index_in(batch.column("file"), value_set=files).cast(pa.int32())
+    file = pa.DictionaryArray.from_arrays(index, files)
+    arrays = [batch.column("row_id"), batch.column("doc_id"), file, batch.column("row")]
+    return pa.RecordBatch.from_arrays(arrays, schema=schemas.IDMAP)
 
 
 def reusable_shards(layout: Any, written: dict[str, Any], previous: Any) -> set[int]:

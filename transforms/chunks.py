@@ -194,14 +194,16 @@ class Store:
         schema: pa.Schema,
         tally: dict[str, int] | None = None,
         finish: Callable[[], dict[str, Any]] | None = None,
+        compression: str | None = None,
     ) -> dict[str, Any]:
         """Write a chunk under a temporary name, move it into place, then record its size and sha256 (and
         ``tally``, what became of its rows, and what ``finish`` returns once the rows are written: the files
-        it put in place beside them) in the sidecar that marks it done."""
+        it put in place beside them) in the sidecar that marks it done. ``compression``: as
+        ``arrow_files.BatchWriter`` takes it, for chunks that are only streamed."""
         final = self.url(key)
         schema = schema.with_metadata({**(schema.metadata or {}), CHUNK_NAME: self.name(key)})
         tmp = io.join(self.root, f".tmp-{key}-{uuid.uuid4().hex[:8]}.arrow")
-        writer = arrow_files.BatchWriter(tmp, schema)
+        writer = arrow_files.BatchWriter(tmp, schema, compression)
         try:
             for batch in batches:
                 writer.write(batch)

@@ -67,8 +67,25 @@ def code_files(work: EncodePlan) -> list[tuple[vectors.ChunkReader, tuple[str, .
     """Each embed chunk with the code files of its vector files, in input order, each code file checked
     against its record once."""
     for key, _ in work.sources:  # each vector file once, however many chunks read it
-        record = work.store.record(key)
-        if record is None:
-            raise RuntimeError(f"code file {key} was not committed")
-        integrity.verify_file(work.store.url(key), record)
+        integrity.verify_file(work.store.url(key), _record(work, key))
     return [(r, tuple(work.store.url(code_key(u)) for u in r.files)) for r in work.readers]
+
+
+def fine_files(work: EncodePlan) -> list[dict[str, Any]]:
+    """Every code file the run's chunks read (``url``; ``path`` from the output root, as a refine shard
+    names it; ``bytes`` and ``sha256`` as committed): where a two-tier index's fine codes are kept."""
+    out = []
+    for key, _ in work.sources:
+        record = _record(work, key)
+        path = work.store.relative(key)
+        out.append(
+            {"url": work.store.url(key), "path": path, "bytes": record["bytes"], "sha256": record["sha256"]}
+        )
+    return out
+
+
+def _record(work: EncodePlan, key: str) -> dict[str, Any]:
+    record = work.store.record(key)
+    if record is None:
+        raise RuntimeError(f"code file {key} was not committed")
+    return record

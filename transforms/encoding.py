@@ -9,7 +9,7 @@ vector, and leaving out the rows the run rejected as duplicates.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,18 +55,25 @@ def write_shard(
     info: CodecInfo,
     codes_url: str,
     refine_url: str | None = None,
+    fine_files: Sequence[Mapping[str, Any]] = (),
 ) -> int:
     """One shard's code file (and refine file for two tiers): its rows of every embed chunk, in input order,
     less the rows rejected as duplicates. ``chunks``: each embed chunk with the code files of its vector
-    files (``reader.files``), in the same order. Returns the rows written."""
+    files (``reader.files``), in the same order; ``fine_files``: for two tiers, the run's list of every
+    one of those code files (each with its ``url``; ``transforms.refine.write_listing`` writes the list),
+    which the refine file refers to by position for the fine codes. The code file is compressed: only the
+    build stage reads it, streaming. Returns the rows written."""
     schema = schemas.codes(info.code_size, info.fingerprint, info.factory)
-    writer = arrow_files.BatchWriter(codes_url, schema)
+    writer = arrow_files.BatchWriter(codes_url, schema, "zstd")
     fine = None
     if info.refine:
+        if not fine_files:
+            raise ValueError(f"{refine_url}: a two-tier shard needs the code files its fine codes are in")
         fine = arrow_files.BatchWriter(
             refine_url, refine.schema(info.refine_code_size, info.refine_fingerprint, info.refine)
         )
-    codes, fines = vectors.Matrices("code"), vectors.Matrices("fine")
+        number = {f["url"]: i for i, f in enumerate(fine_files)}
+    codes = vectors.Matrices("code")
     try:
         for c, (reader, code_urls) in enumerate(chunks):
             gone = dropped.get(c)
@@ -84,11 +91,17 @@ def write_shard(
                 code = arrow_files.code_array(codes.gather(code_urls, which, rows))
                 writer.write(pa.RecordBatch.from_arrays([*kept.columns, code], schema=schema))
                 if fine is not None:
-                    fine_code = arrow_files.code_array(fines.gather(code_urls, which, rows))
-                    fine_batch = [kept.column("row_id"), fine_code]
-                    fine.write(pa.RecordBatch.from_arrays(fine_batch, schema=fine.schema))
+                    files = np.array([number[u] for u in code_urls], np.int32)[which]
+                    where = [kept.column("row_id"), pa.array(files), pa.array(_int32(rows, code_urls))]
+                    fine.write(pa.RecordBatch.from_arrays(where, schema=fine.schema))
     finally:
         writer.close()
         if fine is not None:
             fine.close()
     return writer.rows
+
+
+def _int32(rows: np.ndarray, files: Sequence[str]) -> np.ndarray:
+    if len(rows) and rows.max() > np.iinfo(np.int32).max:
+        raise ValueError(f"a code file of {', '.join(files)} has more rows than a refine shard can name")
+    return rows.astype(np.int32)

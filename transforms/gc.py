@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from transforms import chunks, io, publish, vectors
+from transforms import chunks, io, publish, refine, vectors
 from transforms.layout import RunLayout
 
 logger = logging.getLogger(__name__)
@@ -118,15 +118,17 @@ def _modified(fs, path: str) -> str | None:
 
 def _wanted_chunks(output: str, runs: list[str]) -> set[str]:
     """Every chunk file and sidecar (from the output root) a kept run uses: its embed chunks, the vector
-    files they read, and its codec's code files of those."""
+    files they read, and its codec's code files of those (which a two-tier run's refine shards read)."""
     from transforms import encode_stage
 
     wanted: set[str] = set()
     for run_id in runs:
-        _, manifest = publish.published(output, run_id)
+        layout, manifest = publish.published(output, run_id)
         for c in manifest.chunks:
             wanted.update({c["path"], c["path"].removesuffix(".arrow") + ".json"})
         wanted.update(manifest.chunk_files())  # the vector files they read, made by them or earlier
+        for listed in refine.read_listing(layout, manifest.records()):
+            wanted.update({listed["path"], listed["path"].removesuffix(".arrow") + ".json"})
         if not manifest.chunks:
             continue
         embedder_key = chunks.split_path(manifest.chunks[0]["path"])[0]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from transforms import io, schemas
 
 POINTER = "CURRENT"
+CHUNK_LIST = "embeddings/chunks.json"  # the run's embed chunks with their records (transforms.embeddings)
 
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -60,6 +61,11 @@ class RunLayout:
     @property
     def codec(self) -> str:
         return self.dir("codec")
+
+    @property
+    def code_files(self) -> str:
+        """Two tiers: the list of the code files that the refine shards read fine codes from."""
+        return self.dir("refine/code_files.json")
 
     @property
     def rejects(self) -> str:

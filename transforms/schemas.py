@@ -13,12 +13,14 @@ REJECTS = pa.schema(
     ]
 )
 
-# row id -> document id, and where the document is in the input (search shows its text from there)
+# row id -> document id, and where the document is in the input (search shows its text from there); the
+# input file's URL is dictionary-encoded (one dictionary a file: the shard's input files), not repeated on
+# every row. Id maps written before hold it as a plain string; readers take both.
 IDMAP = pa.schema(
     [
         pa.field("row_id", pa.int64(), nullable=False),
         pa.field("doc_id", pa.string(), nullable=False),
-        pa.field("file", pa.string(), nullable=False),
+        pa.field("file", pa.dictionary(pa.int32(), pa.string()), nullable=False),
         pa.field("row", pa.int64(), nullable=False),
     ]
 )

@@ -112,22 +112,23 @@ def open_shard(
     info: Any,
     expect: Mapping[str, Any] | None = None,
     quantizer: Any = None,
-    refine_url: str | None = None,
-    refine_expect: Mapping[str, Any] | None = None,
+    fine: Any = None,
     idmap_url: str | None = None,
     idmap_expect: Mapping[str, Any] | None = None,
     idmap_rows: Any = None,
 ) -> Any:
     """One index shard as the codec says to search it (``info``: its CodecInfo): by unit-length
-    reconstructions, re-ranked from its stored tier (two tiers: ``quantizer`` and the refine shard at
-    ``refine_url``), or plainly; a flat shard whose ids are positions answers with the row ids of its id
-    map at ``idmap_url`` (or of ``idmap_rows``, the id map already opened: a ``positions.Rows``). Every
-    file is checked against its record first."""
+    reconstructions, re-ranked from its stored tier (two tiers: ``quantizer`` and ``fine``, its opened
+    refine shard: a ``refine.Store``), or plainly; a flat shard whose ids are positions answers with the
+    row ids of its id map at ``idmap_url`` (or of ``idmap_rows``, the id map already opened: a
+    ``positions.Rows``). Every file is checked against its record first."""
     from transforms import positions, refine
 
     index = load_index(url, nprobe, info.unit_decode, expect)
     if info.refine is not None:
-        return refine.Reranked(index, refine.Store(refine_url, refine_expect), quantizer, info.rerank)
+        if fine is None:
+            raise ValueError(f"{url}: a two-tier shard is searched with its refine shard, and none was given")
+        return refine.Reranked(index, fine, quantizer, info.rerank)
     if not _positional(index):
         return index
     if idmap_rows is not None:
@@ -171,14 +172,18 @@ def open_run(
     """Every index shard of a run, searchable as its codec says (``info``: its CodecInfo; two tiers with
     their refine shards and the codec's fine quantizer; flat shards with their id maps, or with
     ``idmap_rows``, each shard's id map already opened), each file checked against ``records`` first."""
-    from transforms import integrity
+    from transforms import integrity, refine
 
     quantizer = codec.load_refine(layout.codec, info, integrity.under(records, "codec"))
-    fine = shard_files(layout, records, "refine") if info.refine else [(None, None)] * layout.shards
+    fine: list[Any] = [None] * layout.shards
+    if info.refine:
+        # each code file opened once for all the shards
+        code_files = refine.CodeFiles(layout.output, refine.read_listing(layout, records))
+        fine = [refine.Store(u, r, code_files) for u, r in shard_files(layout, records, "refine")]
     idmaps = shard_files(layout, records, "idmap") if not info.refine else [(None, None)] * layout.shards
     rows = idmap_rows if idmap_rows is not None else [None] * layout.shards
     return [
-        open_shard(url, nprobe or info.nprobe, info, record, quantizer, *fine[i], *idmaps[i], rows[i])
+        open_shard(url, nprobe or info.nprobe, info, record, quantizer, fine[i], *idmaps[i], rows[i])
         for i, (url, record) in enumerate(shard_files(layout, records, "index"))
     ]
 

@@ -13,11 +13,10 @@ def run_sizes(layout: RunLayout, info: codec.CodecInfo, indexed: int) -> dict[st
     lists, and the codec copy every shard holds), which is what search holds in memory (a flat shard's ids
     stay in its id map: memory-mapped on a local disk, read for the results only; from an object store its
     row_id column is held, 8 bytes a vector); the same less the codec copies; and for
-    two tiers, the stored tier's refine shards on disk (fine codes and row ids). Ratios are float32 bytes
-    over each."""
+    two tiers, the stored tier on disk (``stored_bytes``). Ratios are float32 bytes over each."""
     index_bytes = sum(io.size(u) for u in layout.shard_urls("index"))
     codec_bytes = io.size(io.join(layout.codec, codec.CODEC_INDEX))
-    stored = sum(io.size(u) for u in layout.shard_urls("refine")) if info.refine else 0
+    stored = stored_bytes(layout, info, indexed)
     n = max(1, indexed)
     float_bytes = 4 * info.dim
     return {
@@ -32,3 +31,11 @@ def run_sizes(layout: RunLayout, info: codec.CodecInfo, indexed: int) -> dict[st
         "compression_all_told": round(float_bytes * n / max(1, index_bytes), 2),
         "compression_code_only": round(float_bytes / max(1, info.code_size), 2),
     }
+
+
+def stored_bytes(layout: RunLayout, info: codec.CodecInfo, indexed: int) -> int:
+    """Disk bytes of a two-tier run's stored tier (0 for one tier): its refine shards (each vector's row id
+    and where its fine code is) and one fine code a vector, kept in the code files that runs share."""
+    if not info.refine:
+        return 0
+    return sum(io.size(u) for u in layout.shard_urls("refine")) + indexed * info.refine_code_size

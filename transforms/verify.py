@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from transforms import integrity, publish
+from transforms import integrity, publish, refine
 from transforms.layout import RunLayout
 from transforms.manifest import Manifest
 
@@ -36,7 +37,21 @@ def verify(output: str, run_id: str | None = None) -> Verification:
         ]
     result.problems += integrity.problems(layout.root, listed)
     chunks = manifest.chunk_files()  # embed chunks and their vector files, shared with other runs
+    chunks.update(_fine_code_files(result))
     result.problems += integrity.problems(layout.output, chunks)
     result.checked = len(listed) + len(chunks)
     result.bytes = sum(r["bytes"] for r in [*listed.values(), *chunks.values()])
     return result
+
+
+def _fine_code_files(result: Verification) -> dict[str, dict[str, Any]]:
+    """The code files a two-tier run's refine shards keep their fine codes in (shared with other runs); a
+    list of them that cannot be read is a problem of its own."""
+    try:
+        listed = refine.read_listing(result.layout, result.manifest.records())
+    except integrity.IntegrityError:
+        return {}  # already said: the list is one of the run's files
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        result.problems.append(f"{result.layout.code_files}: unreadable ({err})")
+        return {}
+    return {f["path"]: f for f in listed}

@@ -100,3 +100,30 @@ def test_damaged_files_of_an_earlier_run_are_never_reused(prefect_server, tmp_pa
     assert hashes["codes/part-00001-of-00002.arrow"] == next(
         f["sha256"] for f in first["files"] if f["path"] == "codes/part-00001-of-00002.arrow"
     )
+
+
+def test_a_damaged_code_file_of_the_stored_tier_is_named_by_search_and_verify(
+    prefect_server, tmp_path, cli_env
+):
+    """A two-tier run's fine codes stay in the output's code files (shared by its runs); the run lists
+    them with their sha256, and search and verify check them as they check the run's own files."""
+    from flows.config import ReindexConfig
+    from flows.reindex import reindex
+    from transforms import refine
+
+    write_parquet(make_corpus(300), str(tmp_path / "in" / "a.parquet"))
+    output = tmp_path / "index"
+    reindex(
+        ReindexConfig(
+            input=str(tmp_path / "in"), output=str(output), id_column="doc_id", text_column="body",
+            model="fake:32", codec="RaBitQ", refine="SQ8", shards=2, eval_queries=50,
+        )
+    )  # fmt: skip
+    layout, manifest = publish.current(str(output))
+    listed = refine.read_listing(layout, manifest.records())
+    code_file = output / listed[0]["path"]
+    flip_bytes(code_file, code_file.stat().st_size // 2)
+    res = vecpress("search", "--index", str(output), "nasa orbit shuttle", env=cli_env)
+    assert res.returncode == 2 and f"{code_file}: content differs" in error_line(res)
+    verify = vecpress("verify", str(output), env=cli_env)
+    assert verify.returncode == 2 and f"  {code_file}: content differs" in verify.stderr

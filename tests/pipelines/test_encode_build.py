@@ -5,7 +5,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines import build, encode
 from tests.conftest import write_chunk_files
-from transforms import codec, encode_stage, integrity, refine
+from transforms import arrow_files, codec, encode_stage, integrity, refine
 from transforms.layout import RunLayout
 
 
@@ -45,7 +45,10 @@ def _encode(tmp_path, test_pipeline, layout, info, emb):
         assert_that(done, equal_to([500, 500, 200]))
     assert all(work.store.done(k) for k, _ in keys)  # each committed with its record
     code_files = tuple(encode_stage.code_files(work))
-    shard_job = encode.ShardJob(layout.codec, records, code_files, {}, layout.shards)
+    fine = tuple(encode_stage.fine_files(work)) if info.refine else ()
+    if fine:
+        refine.write_listing(layout.code_files, fine)
+    shard_job = encode.ShardJob(layout.codec, records, code_files, {}, layout.shards, fine)
     items = [(i, layout.shard("codes", i), layout.shard("refine", i)) for i in range(layout.shards)]
     with test_pipeline() as p:
         out = p | beam.Create(items) | beam.ParDo(encode.WriteShard(shard_job)) | beam.Values()
@@ -89,9 +92,16 @@ def test_two_tier_shards_search_by_position_and_answer_row_ids(tmp_path, test_pi
     with test_pipeline() as p:
         p | beam.Create(jobs) | beam.ParDo(build.BuildShard(layout.codec))
     # the run's shards as search opens them: every file checked against its record
-    shards = search.open_run(layout, info, integrity.describe(layout.root, ["codec", "index", "refine"]))
+    records = integrity.describe(layout.root, ["codec", "index", "refine"])
+    shards = search.open_run(layout, info, records)
     hits = search.search_shards(shards, x[:50], 10)
     assert (hits.ids[:, 0] == np.arange(50)).all()  # each vector's nearest is itself, by global row id
+    # the refine shards say where each fine code is; the codes stay in the code files, which they name
+    work = encode_stage.plan(emb, info)
+    assert "code" not in arrow_files.read_schema(layout.shard("refine", 0)).names
+    assert {f["path"] for f in refine.read_listing(layout, records)} == {
+        work.store.relative(key) for key, _ in work.sources
+    }
     exact = np.argsort(((x[:50, None, :] - x[None]) ** 2).sum(-1), axis=1)[:, :10]
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(hits.ids, exact, strict=True)])
     assert recall > 0.9  # 4x candidates from 2-byte codes, re-ranked from SQ8
