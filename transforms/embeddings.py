@@ -18,12 +18,12 @@ import pyarrow.compute as pc
 
 from transforms import arrow_files, integrity, io, sampling, vectors
 from transforms.errors import VecpressError
-from transforms.layout import RunLayout
+from transforms.layout import CHUNK_LIST, RunLayout
 from transforms.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 
-INDEX = "embeddings/chunks.json"
+INDEX = CHUNK_LIST
 DUPLICATES = "embeddings/duplicates.arrow"
 DUPLICATES_SCHEMA = pa.schema(
     [pa.field("chunk", pa.int32(), nullable=False), pa.field("position", pa.int64(), nullable=False)]

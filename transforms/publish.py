@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -9,7 +10,7 @@ from typing import Any
 
 from transforms import integrity, io
 from transforms.errors import VecpressError
-from transforms.layout import POINTER, RunLayout, valid_run_id
+from transforms.layout import CHUNK_LIST, POINTER, RunLayout, valid_run_id
 from transforms.manifest import Counts, Manifest
 
 logger = logging.getLogger(__name__)
@@ -68,10 +69,36 @@ def publish(layout: RunLayout, manifest: Manifest, written: Records | None = Non
         raise PublishError(f"the manifest of run {manifest.run_id} cannot publish run {layout.run_id}")
     check_counts(manifest.counts)
     manifest = manifest.published(describe_files(layout, written), dt.datetime.now(dt.UTC).isoformat())
-    io.write_json(layout.manifest, manifest.to_json())
+    io.write_json(layout.manifest, _stored(layout, manifest))
     point_at(layout)
     logger.info("published run %s at %s", layout.run_id, layout.output)
     return manifest
+
+
+def _stored(layout: RunLayout, manifest: Manifest) -> dict[str, Any]:
+    """The manifest as written into the run: when the run's own chunk list (``CHUNK_LIST``, one of the files
+    the manifest records) holds the manifest's embed chunks, they are not written again: the manifest names
+    that file (``chunks_file``) instead, and reading it back takes them from there, checked."""
+    data = manifest.to_json()
+    try:
+        listed = io.read_json(layout.dir(CHUNK_LIST)).get("chunks")
+    except (OSError, ValueError, AttributeError):
+        return data
+    if listed == data["chunks"] and CHUNK_LIST in manifest.records():
+        del data["chunks"]
+        data["chunks_file"] = CHUNK_LIST
+    return data
+
+
+def _chunks(layout: RunLayout, manifest: Manifest, rel: str) -> list[dict[str, Any]]:
+    """The embed chunks of a manifest that names its run's chunk list instead of repeating it."""
+    record = manifest.records().get(rel)
+    if record is None:
+        raise PublishError(f"{layout.manifest}: names {rel} for its embed chunks but records no such file")
+    try:
+        return list(json.loads(integrity.read_verified(layout.dir(rel), record))["chunks"])
+    except integrity.IntegrityError as err:
+        raise PublishError(f"its embed chunk list is damaged: {err}") from err
 
 
 def current(output: str) -> tuple[RunLayout, Manifest]:
@@ -99,7 +126,10 @@ def published(output: str, run_id: str) -> tuple[RunLayout, Manifest]:
         raise PublishError(f"{run_id!r} is not a run id vecpress writes")
     layout = RunLayout(output, run_id)
     try:
-        manifest = Manifest.from_json(io.read_json(layout.manifest))
+        data = io.read_json(layout.manifest)
+        manifest = Manifest.from_json(data)
+        if "chunks" not in data and data.get("chunks_file"):
+            manifest = dataclasses.replace(manifest, chunks=_chunks(layout, manifest, data["chunks_file"]))
     except FileNotFoundError as err:
         raise PublishError(f"its manifest {layout.manifest} is missing") from err
     except (ValueError, KeyError, TypeError) as err:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pyarrow.parquet as pq
 
 from tests.conftest import make_corpus
 from tests.faults.conftest import vecpress
+from transforms import publish
 
 ARGS = ["--id-column", "doc_id", "--text-column", "body", "--model", "fake:32", "--eval-queries", "50"]
 
@@ -16,8 +15,7 @@ def _run(tmp_path, output: str, cli_env, *extra: str) -> dict:
     res = vecpress("run", "--input", str(tmp_path / "in"), "--output", str(tmp_path / output), *ARGS,
                    "--embed-cache", str(tmp_path / "cache"), *extra, env=cli_env)  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
-    run = json.loads((tmp_path / output / "CURRENT").read_text())["run_id"]
-    return json.loads((tmp_path / output / "runs" / run / "manifest.json").read_text())
+    return publish.current(str(tmp_path / output))[1].to_json()
 
 
 def test_a_second_output_reuses_the_first_outputs_embeddings(tmp_path, cli_env):

@@ -4,14 +4,13 @@ embedded again rather than failing the next run."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pyarrow.parquet as pq
 
 from tests.conftest import make_corpus
 from tests.faults.conftest import vecpress
-from transforms import vectors
+from transforms import publish, vectors
 
 ARGS = ["--id-column", "doc_id", "--text-column", "body", "--model", "fake:32", "--shards", "2"]
 ARGS += ["--eval-queries", "50", "--keep-runs", "2", "--gc-grace", "0"]
@@ -26,8 +25,7 @@ def _night(root, n: int, cli_env) -> dict:
         )
     res = vecpress("run", "--input", str(root / "in"), "--output", str(root / "index"), *ARGS, env=cli_env)
     assert res.returncode == 0, res.stderr[-3000:]
-    current = json.loads((root / "index" / "CURRENT").read_text())["run_id"]
-    return json.loads((root / "index" / "runs" / current / "manifest.json").read_text())
+    return publish.current(str(root / "index"))[1].to_json()  # with its chunk list
 
 
 def _chunk_files(root) -> set[str]:

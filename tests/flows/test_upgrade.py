@@ -4,7 +4,6 @@ a run on an output made before reuses every chunk, and every later stage. Keys c
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
@@ -13,6 +12,7 @@ import pyarrow.parquet as pq
 from benchmarks.nights import moved_code
 from tests.conftest import make_corpus
 from tests.faults.conftest import ROOT
+from transforms import publish
 
 ARGS = ["--id-column", "doc_id", "--text-column", "body", "--model", "fake:32", "--shards", "2"]
 ARGS += ["--eval-queries", "50"]
@@ -24,8 +24,7 @@ def _run(code_root, tmp_path, cli_env) -> dict:
                str(tmp_path / "index"), *ARGS]  # fmt: skip
     res = subprocess.run(command, capture_output=True, text=True, env=env, cwd=code_root, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
-    current = json.loads((tmp_path / "index" / "CURRENT").read_text())["run_id"]
-    return json.loads((tmp_path / "index" / "runs" / current / "manifest.json").read_text())
+    return publish.current(str(tmp_path / "index"))[1].to_json()
 
 
 def test_a_moved_module_and_an_edited_comment_reembed_nothing(tmp_path, cli_env):

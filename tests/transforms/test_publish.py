@@ -4,7 +4,7 @@ import pytest
 
 from tests.conftest import COUNTS, make_manifest
 from transforms import io, publish
-from transforms.layout import RunLayout
+from transforms.layout import CHUNK_LIST, RunLayout
 from transforms.manifest import Counts
 
 
@@ -53,3 +53,26 @@ def test_a_manifest_that_is_not_vecpress_s_is_a_clear_error(tmp_path):
     io.write_json(layout.manifest, {"run_id": "run-1", "counts": {}})
     with pytest.raises(publish.PublishError, match=r"manifest.json: damaged, not a vecpress manifest"):
         publish.current(str(tmp_path))
+
+
+def test_the_chunk_list_is_written_once_and_read_back_checked(tmp_path):
+    """A manifest whose embed chunks are its run's chunk list names that file instead of repeating it."""
+    import dataclasses
+
+    layout = RunLayout(str(tmp_path), "run-1", 1)
+    chunks = [{"path": "chunks/e/k.arrow", "bytes": 3, "sha256": "ab" * 32, "rows": 3}]
+    io.write_json(layout.dir(CHUNK_LIST), {"chunks": chunks})
+    manifest = dataclasses.replace(make_manifest(str(tmp_path), "run-1", 1), chunks=chunks)
+    publish.publish(layout, manifest)
+    stored = io.read_json(layout.manifest)
+    assert "chunks" not in stored and stored["chunks_file"] == CHUNK_LIST
+    assert publish.current(str(tmp_path))[1].chunks == chunks
+    io.write_json(layout.dir(CHUNK_LIST), {"chunks": []})  # altered after publishing
+    with pytest.raises(publish.PublishError, match="embed chunk list is damaged.*chunks.json"):
+        publish.current(str(tmp_path))
+    # a chunk list that is not the manifest's chunks is not referred to: they are written in full
+    other = RunLayout(str(tmp_path), "run-2", 1)
+    io.write_json(other.dir(CHUNK_LIST), {"chunks": []})
+    publish.publish(other, dataclasses.replace(make_manifest(str(tmp_path), "run-2", 1), chunks=chunks))
+    assert io.read_json(other.manifest)["chunks"] == chunks
+    assert publish.published(str(tmp_path), "run-2")[1].chunks == chunks
