@@ -26,6 +26,7 @@ STAGE_FILES = {
     "fit": ("codec",),
     "encode": ("codes", "refine"),  # refine/: two-tier codecs only
     "build": ("index", "idmap"),
+    "evaluate": ("evaluation",),  # the queries' exact neighbours, carried over by the next run
 }
 
 

@@ -70,10 +70,11 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
         built = cached(tasks.build, "build", keys.build, config=config, layout=layout, previous=previous)
         counts["indexed"] = built["rows"]
     with _timed(timings, "evaluate"):
-        evaluate = tasks.evaluate.with_options(result_storage=storage)
-        quality, per_query = evaluate(config, layout, counts["embedded"], info, written, key=keys.evaluate)
-        if quality["measured_in"] != layout.run_id:
-            reused["evaluate"] = RunLayout(config.output, quality["measured_in"]).root
+        evaluated = cached(
+            tasks.evaluate, "evaluate", keys.evaluate, config=config, layout=layout,
+            n_total=counts["embedded"], info=info, previous=previous,
+        )  # fmt: skip
+        quality, per_query = evaluated["figures"], evaluated["per_query"]
     emb = embeddings.Embeddings.load(layout)
     manifest = Manifest(
         run_id=layout.run_id,

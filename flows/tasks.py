@@ -14,6 +14,7 @@ from flows.config import ReindexConfig
 from transforms import (
     arrow_files,
     building,
+    chunks,
     codec,
     embed_stage,
     embeddings,
@@ -23,6 +24,7 @@ from transforms import (
     fit_stage,
     integrity,
     io,
+    neighbours,
     publish,
     reading,
     refine,
@@ -244,19 +246,55 @@ def build(
 
 @task(**CACHED)
 def evaluate(
-    config: ReindexConfig, layout: RunLayout, n_total: int, info: codec.CodecInfo, written: Records, key: str
-) -> tuple[dict[str, Any], list[float]]:
+    config: ReindexConfig,
+    layout: RunLayout,
+    n_total: int,
+    info: codec.CodecInfo,
+    written: Records,
+    previous: Previous,
+    key: str,
+) -> dict[str, Any]:
     """Recall@k against exact float search and kNN label accuracy (transforms.evaluation.evaluate_run),
-    searching the shards as search will; every file is checked against its record first. Cached by ``key``
-    (the index's and the embeddings' inputs and the evaluation's settings): a run whose index and embeddings
-    are those of an earlier run has its figures, which say the run they were measured in."""
+    searching the shards as search will; every file is checked against its record first. The queries' exact
+    neighbours are kept in the run (``evaluation/``) and carried over from the last run's for the queries
+    that did not change (transforms.neighbours). Cached by ``key`` (the index's and the embeddings' inputs
+    and the evaluation's settings): a run whose index and embeddings are those of an earlier run has its
+    figures, which say the run they were measured in."""
     emb = _embeddings(layout, written)
     indexes = search.open_run(layout, info, written)
-    out, per_query = evaluation.evaluate_run(
+    embedder = chunks.split_path(emb.chunks[0]["path"])[0] if emb.chunks else ""
+    before = _neighbours_before(emb, embedder, previous)
+    out, per_query, lists = evaluation.evaluate_run(
         emb, indexes, info, n_total, config.eval_queries, config.k, config.seed,
-        bool(config.label_column),
+        bool(config.label_column), before,
     )  # fmt: skip
-    return {**out, "measured_in": layout.run_id}, per_query.tolist()
+    unseen = neighbours.unseen_key(info.seed, info.sample_cutoff)
+    neighbours.write(layout.exact_neighbours, neighbours.Kept(lists, embedder, unseen))
+    return {
+        "figures": {**out, "measured_in": layout.run_id},
+        "per_query": per_query.tolist(),
+        "root": layout.root,
+        "files": integrity.describe(layout.root, STAGE_FILES["evaluate"]),
+    }
+
+
+def _neighbours_before(emb: embeddings.Embeddings, embedder: str, previous: Previous) -> Any:
+    """The last run's exact neighbours, when it kept them for the same embedder, and the documents unchanged
+    since; None otherwise (or when they cannot be used: every query is then searched in full)."""
+    if previous is None:
+        return None
+    prev_layout, manifest, before = previous
+    rel = prev_layout.exact_neighbours.removeprefix(prev_layout.root.rstrip("/") + "/")
+    if rel not in manifest.records():
+        return None
+    try:
+        kept = neighbours.read(prev_layout.exact_neighbours, manifest.records()[rel])
+    except (integrity.IntegrityError, OSError, ValueError, KeyError) as err:
+        logger.warning("evaluate: not carrying over the exact neighbours of run %s: %s", manifest.run_id, err)
+        return None
+    if kept.embedder != embedder:
+        return None
+    return neighbours.Before(kept, embeddings.unchanged(emb, before))
 
 
 @task

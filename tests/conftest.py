@@ -91,21 +91,28 @@ def write_embedding_shards(urls: list[str], x: np.ndarray, labels: list | None =
     return urls
 
 
-def write_chunk_files(output: str, x: np.ndarray, labels: list | None = None, per_chunk: int = 250):
-    """Embed chunks in vecpress's chunk schema (row i of ``x``: document d{i}, row id i), committed to the
-    chunk store of ``output``; returns their Embeddings."""
+def write_chunk_files(
+    output: str,
+    x: np.ndarray,
+    labels: list | None = None,
+    per_chunk: int = 250,
+    ids: np.ndarray | None = None,
+):
+    """Embed chunks in vecpress's chunk schema (row i of ``x``: document d{i}, row id i, or id ``ids[i]``),
+    committed to the chunk store of ``output``; returns their Embeddings."""
     from transforms import arrow_files, chunks, schemas
     from transforms.embeddings import Embeddings
 
     schema = schemas.chunk(x.shape[1], "fake")
     store = chunks.Store(output, "test")
     records = []
+    row_ids = np.arange(len(x)) if ids is None else np.asarray(ids)
     for c, lo in enumerate(range(0, len(x), per_chunk)):
         rows = np.arange(lo, min(len(x), lo + per_chunk))
         batch = pa.RecordBatch.from_arrays(
             [
-                pa.array([f"d{i}" for i in rows]),
-                pa.array(rows.astype(np.int64)),
+                pa.array([f"d{i}" for i in row_ids[rows]]),
+                pa.array(row_ids[rows].astype(np.int64)),
                 pa.array(
                     [labels[i] for i in rows] if labels is not None else [None] * len(rows), pa.string()
                 ),

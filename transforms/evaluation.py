@@ -10,8 +10,8 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from transforms import arrow_files
-from transforms.sampling import RowFilter, Sample
+from transforms import arrow_files, neighbours
+from transforms.sampling import RowFilter, Sample, outside
 from transforms.sampling import unseen as unseen_rows
 from transforms.search import Hits, merge_topk, search_shards
 
@@ -89,25 +89,91 @@ def evaluate_run(
     k: int,
     seed: int,
     labels: bool,
-) -> tuple[dict[str, Any], np.ndarray]:
+    before: neighbours.Before | None = None,
+) -> tuple[dict[str, Any], np.ndarray, dict[str, neighbours.Lists]]:
     """A run's evaluation protocol: ``queries`` documents drawn from the corpus by a seeded bottom-k (not
     the codec's own sample seed), evaluated as evaluate_index does; and when the codec trained on a sample
     (``info``: its CodecInfo) smaller than the ``n_total`` embedded documents, recall among the documents it
     never saw as well (``unseen``). The queries are drawn from row ids alone and their exact neighbours found
-    in one pass over the embeddings."""
+    in one pass over the embeddings; with ``before`` (the last run's lists, and the documents unchanged
+    since), an unchanged query's list is carried over and only the new and changed documents searched for
+    it (transforms.neighbours). Returns the figures, the per-query recall and every query's exact list."""
     drawn = emb.sample(min(queries, n_total), seed + 1)
-    asks: list[tuple[np.ndarray, int, RowFilter | None]] = [(drawn.vectors, k + 1, None)]
-    unseen = None
+    sets: list[tuple[str, Sample, RowFilter | None]] = [("all", drawn, None)]
+    ukey = neighbours.unseen_key(info.seed, info.sample_cutoff)
     if info.sample_size < n_total and info.sample_cutoff is not None:
         keep = unseen_rows(info.seed, info.sample_cutoff)
-        unseen = emb.sample(min(queries, n_total - info.sample_size), seed + 1, keep)
-        asks.append((unseen.vectors, k + 1, keep))
-    exact = exact_searches(emb.batches(["row_id", "embedding"]), asks)
-    out, per_query = evaluate_index(emb, indexes, drawn, exact[0], k, labels)
-    if unseen is not None:
+        sets.append(("unseen", emb.sample(min(queries, n_total - info.sample_size), seed + 1, keep), keep))
+    lists, carried = exact_lists(emb, sets, k + 1, before, ukey)
+    exact = {name: Hits(*lists[name].top(k + 1)) for name in lists}
+    out, per_query = evaluate_index(emb, indexes, drawn, exact["all"], k, labels)
+    out["exact_carried"] = carried
+    if len(sets) > 1:
+        _, unseen, keep = sets[1]
         share = 1 - info.sample_size / n_total
-        out["unseen"] = unseen_recall(indexes, unseen, exact[1], k, keep, share)
-    return out, per_query
+        out["unseen"] = unseen_recall(indexes, unseen, exact["unseen"], k, keep, share)
+    return out, per_query, lists
+
+
+def exact_lists(
+    emb: Embedded,
+    sets: Sequence[tuple[str, Sample, RowFilter | None]],
+    need: int,
+    before: neighbours.Before | None,
+    unseen_key: str,
+) -> tuple[dict[str, neighbours.Lists], int]:
+    """Each query set's exact lists (``neighbours.depth`` deep, at least ``need`` exact), in one pass over
+    the embeddings: a query whose last list carries over searches the new and changed documents alone.
+    Returns the lists by set name and how many queries were carried over."""
+    width = neighbours.depth(need - 1)
+    same = before.same if before is not None else np.zeros(0, np.int64)
+    changed = outside(same)
+    plans, asks = [], []
+    for name, sample, keep in sets:
+        usable = before is not None and (name == "all" or before.kept.unseen == unseen_key)
+        carry = neighbours.carry(before.kept.lists.get(name) if usable else None, sample.row_ids, same, need)
+        delta = changed if keep is None else _both(changed, keep)
+        asks += [(sample.vectors[~carry.reuse], width, keep), (sample.vectors[carry.reuse], width, delta)]
+        plans.append(carry)
+    found = exact_searches(emb.batches(["row_id", "embedding"]), asks)
+    lists = {}
+    for (name, sample, _), carry, full, fresh in zip(sets, plans, found[::2], found[1::2], strict=True):
+        parts = [
+            neighbours.from_search(sample.row_ids[~carry.reuse], full.distances, full.ids),
+            neighbours.merge(carry, sample.row_ids, (fresh.distances, fresh.ids), width),
+        ]
+        order = np.argsort(np.concatenate([p.row_ids for p in parts]), kind="stable")
+        lists[name] = neighbours.Lists(*(np.concatenate(f)[order] for f in zip(*parts, strict=True)))
+    _search_short(emb, sets, lists, need, width)
+    return lists, int(sum(c.reuse.sum() for c in plans))
+
+
+def _search_short(
+    emb: Embedded,
+    sets: Sequence[tuple[str, Sample, RowFilter | None]],
+    lists: dict[str, neighbours.Lists],
+    need: int,
+    width: int,
+) -> None:
+    """Search in full, in a second pass, the carried lists left with fewer than ``need`` exact entries (only
+    where many rows tie at the distance they were cut at)."""
+    short = {}
+    for name, _, _ in sets:
+        lst = lists[name]
+        short[name] = np.flatnonzero(~lst.complete & ((lst.ids[:, :need] < 0).any(axis=1)))
+    if not any(len(s) for s in short.values()):
+        return
+    asks = [(sample.vectors[short[name]], width, keep) for name, sample, keep in sets]
+    for (name, sample, _), hits in zip(
+        sets, exact_searches(emb.batches(["row_id", "embedding"]), asks), strict=True
+    ):
+        redone = neighbours.from_search(sample.row_ids[short[name]], hits.distances, hits.ids)
+        for field, values in zip(lists[name], redone, strict=True):
+            field[short[name]] = values
+
+
+def _both(a: RowFilter, b: RowFilter) -> RowFilter:
+    return lambda ids: a(ids) & b(ids)
 
 
 def unseen_recall(

@@ -9,5 +9,5 @@ EMBED = 1  # chunk files: their schema, and how a text becomes its vector around
 FIT = 1  # the codec: its training sample, factory and parameters
 ENCODE = 2  # code files: sa_encode of each vector, one code file per vector file (2: was per embed chunk)
 BUILD = 1  # index shards built from the codes
-EVALUATE = 1  # the evaluation protocol: its queries, exact neighbours and figures
+EVALUATE = 2  # the evaluation protocol: its queries, exact neighbours and figures (2: the lists kept)
 STAGES = {"embed": EMBED, "fit": FIT, "encode": ENCODE, "build": BUILD, "evaluate": EVALUATE}

@@ -68,6 +68,11 @@ class RunLayout:
         return self.dir("refine/code_files.json")
 
     @property
+    def exact_neighbours(self) -> str:
+        """The evaluation queries' exact neighbour lists (transforms.neighbours)."""
+        return self.dir("evaluation/exact.arrow")
+
+    @property
     def rejects(self) -> str:
         return self.dir("rejects.arrow")
 

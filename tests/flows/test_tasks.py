@@ -1,6 +1,7 @@
 """The Prefect tasks' own logic: which failures are retried, and the evaluate task as a run measures."""
 
 import errno
+import shutil
 
 import pytest
 from prefect.states import Completed, Failed
@@ -42,12 +43,15 @@ def test_a_completed_state_is_not_a_failure():
     assert tasks._transient(None, None, Completed(data=1)) is True
 
 
-def test_evaluate_measures_a_published_run_again_the_same_way(published):
-    layout, manifest = publish.current(str(published))
+def test_evaluate_measures_a_published_run_again_the_same_way(published, tmp_path):
+    output = tmp_path / "index"
+    shutil.copytree(published, output)  # evaluate writes the queries' exact neighbours into the run
+    layout, manifest = publish.current(str(output))
     config = ReindexConfig.model_validate(manifest.parameters)
-    quality, per_query = tasks.evaluate.fn(
-        config, layout, manifest.counts.embedded, manifest.codec, manifest.records(), key="unused"
+    result = tasks.evaluate.fn(
+        config, layout, manifest.counts.embedded, manifest.codec, manifest.records(), None, key="unused"
     )
+    quality, per_query = result["figures"], result["per_query"]
     measured = manifest.evaluation
     for key in ("k", "queries", "recall_at_k", "knn_accuracy_float", "knn_accuracy_index"):
         assert quality[key] == measured[key], key
@@ -55,6 +59,8 @@ def test_evaluate_measures_a_published_run_again_the_same_way(published):
     assert len(per_query) == measured["queries"] and sum(per_query) / len(per_query) == pytest.approx(
         measured["recall_at_k"]
     )
+    # what the run kept of them, written again the same
+    assert result["files"]["evaluation/exact.arrow"] == manifest.records()["evaluation/exact.arrow"]
 
 
 def test_evaluate_refuses_a_shard_without_a_record(published):
@@ -62,4 +68,6 @@ def test_evaluate_refuses_a_shard_without_a_record(published):
     config = ReindexConfig.model_validate(manifest.parameters)
     records = {k: v for k, v in manifest.records().items() if not k.startswith("index/")}
     with pytest.raises(integrity.IntegrityError, match="no size or sha256 recorded"):
-        tasks.evaluate.fn(config, layout, manifest.counts.embedded, manifest.codec, records, key="unused")
+        tasks.evaluate.fn(
+            config, layout, manifest.counts.embedded, manifest.codec, records, None, key="unused"
+        )
