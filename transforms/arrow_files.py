@@ -59,11 +59,6 @@ def iter_batches(url: str, columns: list[str] | None = None) -> Iterator[pa.Reco
             yield batch.select(columns) if columns else batch
 
 
-def table_from_bytes(data: bytes) -> pa.Table:
-    """A whole Arrow IPC file already in memory (e.g. read and checked by ``integrity.read_verified``)."""
-    return ipc.open_file(pa.BufferReader(data)).read_all()
-
-
 def read_table(url: str, columns: list[str] | None = None) -> pa.Table:
     batches = list(iter_batches(url, columns))
     if batches:

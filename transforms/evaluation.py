@@ -204,12 +204,6 @@ def recall_at_k(approx: np.ndarray, exact: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def neighbour_hits(approx: np.ndarray, exact: np.ndarray, k: int) -> np.ndarray:
-    """hits[i, j]: query i's approximate top-k returns its j-th exact neighbour (False where exact is -1)."""
-    exact = exact[:, :k]
-    return (exact[:, :, None] == approx[:, None, :k]).any(axis=2) & (exact >= 0)
-
-
 def drop_self(ids: np.ndarray, query_ids: np.ndarray, k: int) -> np.ndarray:
     """Neighbour lists without the query document itself, cut to k."""
     out = np.full((len(ids), k), -1, np.int64)

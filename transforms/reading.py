@@ -242,16 +242,3 @@ def rejection(doc: Document) -> str | None:
     if not doc.text.strip():
         return "empty text"
     return None
-
-
-def lookup_texts(pattern: str, columns: Columns, wanted: set[str]) -> dict[str, str]:
-    """Texts of the given document ids, scanning the source Parquet's id and text columns only."""
-    found: dict[str, str] = {}
-    id_text = Columns(id=columns.id, text=columns.text)
-    for url in io.expand(pattern):
-        for doc in read_documents(url, id_text):
-            if doc.doc_id in wanted and doc.doc_id not in found:
-                found[doc.doc_id] = doc.text or ""
-        if len(found) == len(wanted):
-            break
-    return found

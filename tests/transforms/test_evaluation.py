@@ -35,10 +35,3 @@ def test_lookup_labels_reads_only_what_is_asked(tmp_path):
     x = np.zeros((10, 4), np.float32)
     urls = write_embedding_shards(shard_urls(tmp_path, 2), x, [f"l{i}" for i in range(10)])
     assert evaluation.lookup_labels(batches_of(urls), np.array([3, 8, -1])) == {3: "l3", 8: "l8"}
-
-
-def test_neighbour_hits_mark_each_exact_neighbour_found():
-    exact = np.array([[1, 2, 3], [4, 5, -1]])
-    approx = np.array([[3, 9, 1], [5, -1, -1]])
-    hits = evaluation.neighbour_hits(approx, exact, 3)
-    assert hits.tolist() == [[True, False, True], [False, True, False]]

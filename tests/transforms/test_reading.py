@@ -42,8 +42,3 @@ def test_rows_carry_provenance_and_integer_ids_become_strings(memory_root):
     assert [d.row for d in docs] == [0, 1, 2]
     assert [reading.rejection(d) for d in docs] == [None, "null text", "null id"]
     assert reading.rejection(dataclasses.replace(docs[0], text="  \n")) == "empty text"
-
-
-def test_lookup_texts(tmp_path):
-    write_parquet(pa.table({"doc_id": ["a", "b"], "body": ["one", "two"]}), str(tmp_path / "f.parquet"))
-    assert reading.lookup_texts(str(tmp_path), reading.Columns("doc_id", "body"), {"b"}) == {"b": "two"}
