@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from transforms import evaluation
-from transforms.embedder import EmbedderSpec, load_embedder
+from transforms.embedder import load_embedder
+from transforms.embedder_spec import EmbedderSpec
 
 logger = logging.getLogger(__name__)
 

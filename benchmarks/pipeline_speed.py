@@ -23,7 +23,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from transforms import codec, publish
-from transforms.embedder import FAKE_PREFIX, EmbedderSpec, load_embedder, resolve_model
+from transforms.embedder import load_embedder
+from transforms.embedder_spec import FAKE_PREFIX, EmbedderSpec, resolve_model
 
 RAW_STEPS = ("read", "load_model", "embed", "fit", "encode", "build", "evaluate")
 

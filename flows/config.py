@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from transforms import gc
 from transforms.choice import CodecSettings
-from transforms.embedder import DEFAULT_MODEL, EmbedderSpec
+from transforms.embedder_spec import DEFAULT_MODEL, EmbedderSpec
 from transforms.errors import VecpressError
 from transforms.fit_stage import FitSettings
 from transforms.planner import Goal

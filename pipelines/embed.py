@@ -13,7 +13,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms import chunks, embed_chunk, reading, schemas, vectors
-from transforms.embedder import EmbedderSpec
+from transforms.embedder_spec import EmbedderSpec
 
 logger = logging.getLogger(__name__)
 

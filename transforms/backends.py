@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from transforms import calibration
+from transforms import calibration, models
+from transforms.embedder_spec import FAKE_PREFIX, resolve_devices, resolve_model
 from transforms.errors import VecpressError
 
 logger = logging.getLogger(__name__)
@@ -55,18 +56,16 @@ def choose(backend: str, precision: str, device: str, model: str) -> str:
     is returned as given (``check`` judges it)."""
     import importlib.util
 
-    from transforms import embedder
-
     if backend != AUTO:
         return backend
-    if model.startswith((embedder.FAKE_PREFIX, STATIC_PREFIX)) or precision == "fp16":
+    if model.startswith((FAKE_PREFIX, STATIC_PREFIX)) or precision == "fp16":
         return "torch"
-    if embedder.resolve_devices(device)[0] != "cpu":
+    if resolve_devices(device)[0] != "cpu":
         return "torch"
     if importlib.util.find_spec("openvino") is None:
         logger.info("--backend auto: openvino is not installed ('vecpress[fast]'), so torch embeds")
         return "torch"
-    if not exportable(embedder.resolve_model(model)):
+    if not exportable(resolve_model(model)):
         logger.info("--backend auto: %s has modules the exported path does not run, so torch embeds", model)
         return "torch"
     return "openvino"
@@ -138,8 +137,6 @@ def export_version(backend: str, precision: str) -> int | None:
 
 
 def export_dir(model_path: str, backend: str, precision: str) -> Path:
-    from transforms import models
-
     tag = hashlib.sha256(str(Path(model_path).resolve()).encode()).hexdigest()[:10]
     version = export_version(backend, precision)
     return models.cache_dir() / "exports" / f"{Path(model_path).name}-{tag}-{backend}-{precision}-v{version}"
@@ -317,8 +314,6 @@ def pooled(states: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
 def distilled(base: str) -> Path:
     """model2vec's distillation of ``base`` (its vocabulary through the model, PCA to 256 dims, Zipf
     weighting), made once and cached."""
-    from transforms import models
-
     path = models.resolve(base)
     target = models.cache_dir() / "static" / f"{Path(path).name}-{STATIC_DIMS}-v{EXPORT_VERSION}"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from transforms import auto, codec, refine
+from transforms import auto, codec, planner, refine
 from transforms.auto import DEFAULT_RERANK
 from transforms.planner import Goal
 
@@ -46,7 +46,6 @@ def choose(
     vectors: np.ndarray, labels: list[str | None] | None, n_total: int, settings: CodecSettings
 ) -> Chosen:
     """The codec for a run whose training sample is ``vectors`` (of ``n_total`` documents)."""
-    from transforms import planner
 
     if settings.goal is not None:
         plan = planner.plan(

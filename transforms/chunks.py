@@ -24,8 +24,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from transforms import arrow_files, integrity, io, reading, vectors
-from transforms.embedder import EmbedderSpec
+from transforms import arrow_files, backends, formats, integrity, io, models, reading, vectors
+from transforms.embedder_spec import EmbedderSpec
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ def embedding_identity(spec: EmbedderSpec) -> dict[str, Any]:
     the backend with its export version, the precision, the token limit, normalisation, and the embed format
     version (transforms.formats). Not the model's name (the same files under another name embed alike), the
     device or the batch size."""
-    from transforms import backends, formats, models
 
     static = spec.model.startswith(backends.STATIC_PREFIX)
     base = spec.model.removeprefix(backends.STATIC_PREFIX)

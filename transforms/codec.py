@@ -16,13 +16,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from transforms import io
+from transforms import integrity, io, kmeans_warnings
+from transforms import refine as stored_tier
 from transforms.errors import VecpressError
+from transforms.kmeans_warnings import MIN_POINTS_PER_CENTROID
 
 logger = logging.getLogger(__name__)
 
 # faiss's k-means warns below this many training points per centroid; vecpress treats that as an error.
-MIN_POINTS_PER_CENTROID = 39
 EIGHT_BIT_POINTS = 256 * MIN_POINTS_PER_CENTROID  # what a codebook of 256 centroids trains on
 CODEC_INDEX = "codec.faiss"
 CODEC_JSON = "codec.json"
@@ -229,9 +230,7 @@ def validate(factory: str, dim: int, unit_decode: bool = False, refine: str | No
     with ``unit_decode``, be searched by unit-length reconstructions; or, with ``refine``, have a stored
     tier of that scalar code)."""
     if refine is not None:
-        from transforms import refine as stored
-
-        stored.check_factory(refine)
+        stored_tier.check_factory(refine)
         if unit_decode:
             raise CodecError(
                 "a stored tier re-ranks by exact distances: it does not combine with --unit-decode"
@@ -269,8 +268,6 @@ def train(sample: np.ndarray, factory: str, params: dict[str, int] | None = None
     """Train an empty index from ``factory`` (and ``params``, see ``apply_params``) on the sample, after
     checking it has enough points: ``share`` of faiss's points per centroid (less than 1 only where the
     planner measures a codec on part of what the run will train it on)."""
-    from transforms import kmeans_warnings
-
     index = _build(factory, sample.shape[1])
     reqs = requirements(index)
     _check(index, factory, len(sample), share, reqs)
@@ -315,11 +312,11 @@ def save(codec_url: str, index: Any, info: CodecInfo, refine_index: Any = None) 
     """Write the trained codec (and the stored tier's quantizer, for two tiers) and its description."""
     import faiss
 
-    from transforms import refine
-
     io.write_bytes(io.join(codec_url, CODEC_INDEX), faiss.serialize_index(index).tobytes())
     if refine_index is not None:
-        io.write_bytes(io.join(codec_url, refine.REFINE_INDEX), faiss.serialize_index(refine_index).tobytes())
+        io.write_bytes(
+            io.join(codec_url, stored_tier.REFINE_INDEX), faiss.serialize_index(refine_index).tobytes()
+        )
     io.write_json(io.join(codec_url, CODEC_JSON), info.to_json())
 
 
@@ -327,8 +324,6 @@ def load(codec_url: str, expect: dict[str, Any] | None = None) -> tuple[Any, Cod
     """Load the trained empty index and its description, checking the fingerprint matches; with ``expect``
     (the records of ``codec.faiss`` and ``codec.json`` by file name), both files are checked first."""
     import faiss
-
-    from transforms import integrity
 
     expect = expect or {}
     json_url, index_url = io.join(codec_url, CODEC_JSON), io.join(codec_url, CODEC_INDEX)
@@ -347,13 +342,11 @@ def load_refine(codec_url: str, info: CodecInfo, expect: dict[str, Any] | None =
     fingerprint and, with ``expect``, its record."""
     import faiss
 
-    from transforms import integrity, refine
-
     if info.refine is None:
         return None
-    url = io.join(codec_url, refine.REFINE_INDEX)
+    url = io.join(codec_url, stored_tier.REFINE_INDEX)
     quantizer = faiss.deserialize_index(
-        np.frombuffer(integrity.read_verified(url, (expect or {}).get(refine.REFINE_INDEX)), np.uint8)
+        np.frombuffer(integrity.read_verified(url, (expect or {}).get(stored_tier.REFINE_INDEX)), np.uint8)
     )
     if fingerprint(quantizer) != info.refine_fingerprint:
         raise CodecError(f"{url} does not match the fingerprint in {CODEC_JSON}")

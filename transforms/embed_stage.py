@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from transforms import arrow_files, chunks, fingerprint, reading, schemas
-from transforms.embedder import EmbedderSpec
+from transforms.embedder_spec import EmbedderSpec
 from transforms.embeddings import Embeddings, chunk_rejects, find_duplicates, ids_and_hashes
 from transforms.layout import RunLayout
 

@@ -9,28 +9,14 @@ import os
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
+from transforms import backends, model_files
+from transforms.embedder_spec import FAKE_PREFIX, EmbedderSpec, resolve_devices, resolve_model
+
 logger = logging.getLogger(__name__)
-
-DEFAULT_MODEL = "all-MiniLM-L6-v2"  # transforms.models.MINILM
-FAKE_PREFIX = "fake:"
-
-
-@dataclass(frozen=True)
-class EmbedderSpec:
-    """How to embed: model name or local path, device ('auto', 'cpu', 'cuda', 'cuda:1'), batching."""
-
-    model: str = DEFAULT_MODEL
-    device: str = "auto"
-    batch_size: int = 64
-    normalize: bool = True
-    max_seq_length: int | None = None
-    precision: str = "fp32"  # "fp16": half-precision weights (torch on CUDA); "int8": onnx or openvino
-    backend: str = "torch"  # "onnx" (ONNX Runtime) or "openvino", on the CPU (transforms.backends)
 
 
 class Embedder(Protocol):
@@ -41,27 +27,6 @@ class Embedder(Protocol):
     dim: int
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
-
-
-def resolve_model(model: str) -> str:
-    """A packaged model's local folder (see transforms.models); any other name or path as given."""
-    from transforms import models
-
-    return models.resolve(model)
-
-
-def resolve_devices(device: str) -> list[str]:
-    """'auto' is every CUDA device when there are any (one model per GPU), else the CPU. Without the NVIDIA
-    driver's device node there is no CUDA device to find, and torch (1.7 s to import) is not asked."""
-    if device != "auto":
-        return [device]
-    if not os.path.exists("/dev/nvidiactl"):
-        return ["cpu"]
-    import torch
-
-    if torch.cuda.is_available():
-        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    return ["cpu"]
 
 
 def encode_with_backoff(
@@ -186,8 +151,6 @@ class RuntimeEmbedder:
 
     def __init__(self, spec: EmbedderSpec):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from transforms import backends, model_files
-
         self.spec = spec
         path = resolve_model(spec.model)
         if not backends.exportable(path):
@@ -215,8 +178,6 @@ class RuntimeEmbedder:
         """Export (and quantize or compile) the model once; this is the one step that needs torch."""
         from sentence_transformers import SentenceTransformer
 
-        from transforms import backends
-
         st = SentenceTransformer(path, device="cpu")
         fp32 = backends.export_onnx(st, path)
         if self.spec.backend == "onnx":
@@ -225,8 +186,6 @@ class RuntimeEmbedder:
 
     def _pooled(self, tokens: dict[str, np.ndarray]) -> np.ndarray:
         """One model call on tokenized texts, pooled as the model's Pooling module does."""
-        from transforms import backends
-
         ids = tokens["input_ids"]
         feed = {k: tokens[k] if k in tokens else np.zeros_like(ids) for k in self.session.inputs}
         return backends.pooled(self.session(feed), tokens["attention_mask"], self.mode)
@@ -286,8 +245,6 @@ class StaticEmbedder:
     def __init__(self, spec: EmbedderSpec):
         from model2vec import StaticModel
 
-        from transforms import backends
-
         self.spec = spec
         self.model = StaticModel.from_pretrained(
             str(backends.distilled(spec.model[len(backends.STATIC_PREFIX) :]))
@@ -335,8 +292,6 @@ _LOADING = threading.Lock()
 
 @functools.lru_cache(maxsize=2)
 def _load(spec: EmbedderSpec) -> Embedder:
-    from transforms import backends
-
     if spec.model.startswith(FAKE_PREFIX):
         return FakeEmbedder(spec)
     device = resolve_devices(spec.device)[0] if spec.backend == "torch" else spec.device

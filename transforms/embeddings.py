@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms import arrow_files, integrity, io, sampling, vectors
+from transforms import arrow_files, integrity, io, publish, sampling, vectors
 from transforms.errors import VecpressError
 from transforms.layout import CHUNK_LIST, RunLayout
 from transforms.manifest import Manifest
@@ -233,7 +233,6 @@ def unchanged(now: Embeddings, before: Embeddings) -> np.ndarray:
 def published(output: str) -> tuple[RunLayout, Manifest, Embeddings] | None:
     """The current published run of ``output`` with its embeddings, or None (no run, or one written before
     embeddings were kept as chunks)."""
-    from transforms import publish
 
     try:
         layout, manifest = publish.current(output)

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from transforms import io
+from transforms import formats, io
 
 # What identifies a version of a file, by filesystem: ETag/generation on object stores, mtime locally.
 _VERSION_KEYS = ("ETag", "etag", "generation", "md5Hash", "mtime", "LastModified", "created")
@@ -23,7 +23,6 @@ def file_version(url: str) -> dict[str, Any]:
 def stage_key(stage: str, *parts: Any) -> str:
     """A stable key for one stage: its name, the version of what it writes (transforms.formats) and
     everything else its output depends on."""
-    from transforms import formats
 
     blob = json.dumps([stage, formats.STAGES[stage], parts], sort_keys=True, default=str)
     return f"{stage}-{hashlib.sha256(blob.encode()).hexdigest()[:32]}"

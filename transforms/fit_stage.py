@@ -16,6 +16,7 @@ from transforms.choice import Chosen, CodecSettings, choose, train
 from transforms.embeddings import Embeddings, unchanged
 from transforms.layout import RunLayout
 from transforms.manifest import Manifest
+from transforms.planner import report as plan_report
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,6 @@ def _keep(
 
 def save(layout: RunLayout, index: Any, quantizer: Any, fitted: Fitted) -> None:
     """The codec files, and the plan beside them when the planner chose."""
-    from transforms.planner import report as plan_report
 
     if fitted.source is not None:
         io.copy_tree(fitted.source, layout.codec)

@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from transforms import chunks, io, publish, refine, vectors
+from transforms import chunks, encode_stage, io, publish, refine, vectors
 from transforms.layout import RunLayout
 
 logger = logging.getLogger(__name__)
@@ -119,7 +119,6 @@ def _modified(fs, path: str) -> str | None:
 def _wanted_chunks(output: str, runs: list[str]) -> set[str]:
     """Every chunk file and sidecar (from the output root) a kept run uses: its embed chunks, the vector
     files they read, and its codec's code files of those (which a two-tier run's refine shards read)."""
-    from transforms import encode_stage
 
     wanted: set[str] = set()
     for run_id in runs:

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-from transforms.codec import MIN_POINTS_PER_CENTROID
+MIN_POINTS_PER_CENTROID = 39  # faiss's k-means warns below this many training points per centroid
 
 logger = logging.getLogger(__name__)
 

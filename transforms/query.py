@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from transforms import id_maps, publish, search, texts
-from transforms.embedder import EmbedderSpec, load_embedder
+from transforms.embedder import load_embedder
+from transforms.embedder_spec import EmbedderSpec
 
 
 @dataclass(frozen=True)

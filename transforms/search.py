@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from transforms import codec
+from transforms import codec, integrity, positions, refine
 
 
 class Hits(NamedTuple):
@@ -99,8 +99,6 @@ def load_index(
     codec's setting), wrapped to search by unit-length reconstructions."""
     import faiss
 
-    from transforms import integrity
-
     index = faiss.deserialize_index(np.frombuffer(integrity.read_verified(url, expect), np.uint8))
     codec.set_nprobe(index, nprobe)
     return UnitDecoded(index) if unit_decode else index
@@ -122,7 +120,6 @@ def open_shard(
     refine shard: a ``refine.Store``), or plainly; a flat shard whose ids are positions answers with the
     row ids of its id map at ``idmap_url`` (or of ``idmap_rows``, the id map already opened: a
     ``positions.Rows``). Every file is checked against its record first."""
-    from transforms import positions, refine
 
     index = load_index(url, nprobe, info.unit_decode, expect)
     if info.refine is not None:
@@ -149,7 +146,6 @@ Records = Mapping[str, Mapping[str, Any]]  # a run's files by relative path: {"b
 def shard_files(layout: Any, records: Records, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
     """(url, record) of each shard of ``kind`` of the run at ``layout`` (a RunLayout); a shard without a
     record is an IntegrityError, since it could not be checked."""
-    from transforms import integrity
 
     out = []
     for i in range(layout.shards):
@@ -172,7 +168,6 @@ def open_run(
     """Every index shard of a run, searchable as its codec says (``info``: its CodecInfo; two tiers with
     their refine shards and the codec's fine quantizer; flat shards with their id maps, or with
     ``idmap_rows``, each shard's id map already opened), each file checked against ``records`` first."""
-    from transforms import integrity, refine
 
     quantizer = codec.load_refine(layout.codec, info, integrity.under(records, "codec"))
     fine: list[Any] = [None] * layout.shards
@@ -209,8 +204,6 @@ def tuned(index: Any, nprobe: int | None = None, rerank: int | None = None) -> A
     """The same shard searching ``nprobe`` lists (IVF codecs) and re-ranking ``rerank`` candidates per result
     (two tiers); each setting is left as it is when None or when the shard has no such thing."""
     import faiss
-
-    from transforms import positions, refine
 
     if isinstance(index, refine.Reranked):
         inner = tuned(index.index, nprobe)

@@ -5,7 +5,8 @@ from pipelines import embed
 from pipelines.runner import pipeline_options, run
 from tests.conftest import make_corpus, write_parquet
 from transforms import arrow_files, chunks, embed_stage, fingerprint, reading, vectors
-from transforms.embedder import EmbedderSpec, load_embedder
+from transforms.embedder import load_embedder
+from transforms.embedder_spec import EmbedderSpec
 from transforms.embeddings import Embeddings
 from transforms.layout import RunLayout
 

@@ -13,7 +13,8 @@ from pipelines import embed
 from pipelines.runner import pipeline_options, run
 from tests.conftest import make_corpus
 from transforms import chunks, embed_stage, fingerprint, reading
-from transforms.embedder import EmbedderSpec, FakeEmbedder, ModelRuntimeError
+from transforms.embedder import FakeEmbedder, ModelRuntimeError
+from transforms.embedder_spec import EmbedderSpec
 
 COLUMNS = reading.Columns(id="doc_id", text="body", label="topic")
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from transforms import backends, newsgroups
-from transforms.embedder import EmbedderSpec, RuntimeEmbedder, StaticEmbedder, load_embedder
+from transforms.embedder import RuntimeEmbedder, StaticEmbedder, load_embedder
+from transforms.embedder_spec import EmbedderSpec
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from transforms import chunks, models
-from transforms.embedder import EmbedderSpec
+from transforms.embedder_spec import EmbedderSpec
 from transforms.reading import Columns
 
 COLUMNS = Columns(id="doc_id", text="body", label=None)

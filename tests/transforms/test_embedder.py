@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from transforms.embedder import EmbedderSpec, FakeEmbedder, load_embedder
+from transforms.embedder import FakeEmbedder, load_embedder
+from transforms.embedder_spec import EmbedderSpec
 
 
 def test_fake_embedder_is_deterministic_and_normalised():
@@ -51,7 +52,7 @@ def test_cuda_out_of_memory_halves_the_batch_instead_of_failing():
 def test_device_auto_is_the_cpu_without_cuda():
     import torch
 
-    from transforms.embedder import resolve_devices
+    from transforms.embedder_spec import resolve_devices
 
     if torch.cuda.is_available():
         assert resolve_devices("auto") == [f"cuda:{i}" for i in range(torch.cuda.device_count())]

@@ -7,7 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from transforms.embedder import EmbedderSpec, load_embedder
+from transforms.embedder import load_embedder
+from transforms.embedder_spec import EmbedderSpec
 from transforms.microbatch import MicroBatcher
 
 

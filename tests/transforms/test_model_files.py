@@ -37,11 +37,13 @@ def test_tokens_and_facts_match_sentence_transformers(max_seq_length):
 
 @pytest.mark.slow
 def test_an_exported_model_loads_without_torch():
-    from transforms.embedder import EmbedderSpec, load_embedder
+    from transforms.embedder import load_embedder
+    from transforms.embedder_spec import EmbedderSpec
 
     load_embedder(EmbedderSpec(device="cpu", backend="openvino", precision="int8"))  # exported once
     code = (
-        "import sys; from transforms.embedder import EmbedderSpec, load_embedder; "
+        "import sys; from transforms.embedder import load_embedder; "
+        "from transforms.embedder_spec import EmbedderSpec; "
         "e = load_embedder(EmbedderSpec(device='cpu', backend='openvino', precision='int8')); "
         "assert e.encode(['a query']).shape == (1, 384); "
         "print(sorted({'torch', 'transformers'} & set(sys.modules)))"

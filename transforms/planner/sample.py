@@ -9,7 +9,8 @@ from typing import NamedTuple
 import numpy as np
 
 from transforms import ids, publish, reading
-from transforms.embedder import EmbedderSpec, load_embedder
+from transforms.embedder import load_embedder
+from transforms.embedder_spec import EmbedderSpec
 from transforms.embeddings import Embeddings
 
 logger = logging.getLogger(__name__)

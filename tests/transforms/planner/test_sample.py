@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import make_corpus, write_parquet
 from transforms import reading
-from transforms.embedder import EmbedderSpec
+from transforms.embedder_spec import EmbedderSpec
 from transforms.planner import sample as plan_sample
 
 COLUMNS = reading.Columns(id="doc_id", text="body", label="topic")
