@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from transforms import evaluation
-from transforms.embedder import load_embedder
-from transforms.embedder_spec import EmbedderSpec
+from transforms.embedders.embedder import load_embedder
+from transforms.embedders.spec import EmbedderSpec
+from transforms.search import evaluation
 
 logger = logging.getLogger(__name__)
 

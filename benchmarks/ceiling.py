@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import oos, scoreaware
-from transforms.codec import CodecError
+from transforms.codec.codec import CodecError
 
 logger = logging.getLogger(__name__)
 

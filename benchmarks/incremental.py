@@ -68,7 +68,7 @@ def run(
     wall = time.perf_counter() - start
     if res.returncode != 0:
         raise RuntimeError(f"vecpress run failed: {res.stderr[-3000:]}")
-    from transforms import publish
+    from transforms.run import publish
 
     _, manifest = publish.current(str(output))
     return {"wall_s": round(wall, 1), "stages_s": manifest.timings_s, "reuse": manifest.reuse}

@@ -71,15 +71,17 @@ class Corpus:
 
 
 def moved_code(target: Path) -> Path:
-    """A copy of vecpress with transforms/reuse.py moved to transforms/text_reuse.py and a comment edited."""
+    """A copy of vecpress with transforms/embed/reuse.py moved to transforms/embed/text_reuse.py and a
+    comment edited."""
     if target.exists():
         shutil.rmtree(target)
     for package in ("flows", "pipelines", "transforms"):
         shutil.copytree(ROOT / package, target / package, ignore=shutil.ignore_patterns("__pycache__"))
-    (target / "transforms" / "reuse.py").rename(target / "transforms" / "text_reuse.py")
-    for path in (target / "transforms" / "embed_chunk.py", target / "pipelines" / "embed.py"):
-        path.write_text(path.read_text().replace("transforms.reuse import", "transforms.text_reuse import"))
-    module = target / "transforms" / "chunks.py"
+    embed = target / "transforms" / "embed"
+    (embed / "reuse.py").rename(embed / "text_reuse.py")
+    for path in (embed / "embed_chunk.py", target / "pipelines" / "embed.py"):
+        path.write_text(path.read_text().replace("embed.reuse import", "embed.text_reuse import"))
+    module = embed / "chunks.py"
     module.write_text(module.read_text().replace('"""The chunk store:', '"""The chunk store (moved):', 1))
     return target
 

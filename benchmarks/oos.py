@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 
 from benchmarks import quality
-from transforms import evaluation, planner
-from transforms.codec import CodecError
+from transforms import planner
+from transforms.codec.codec import CodecError
+from transforms.codec.info import CodecInfo
 from transforms.planner.candidates import Candidate
+from transforms.search import evaluation
 
 logger = logging.getLogger(__name__)
 
@@ -184,15 +186,17 @@ def size_at_scale(pick: dict[str, Any], learn: np.ndarray, n: int, shards: int =
     import tempfile
 
     from benchmarks import speed
-    from transforms import choice, codec, io, sizes
-    from transforms.layout import RunLayout
+    from transforms.codec import choice, codec
+    from transforms.run import sizes
+    from transforms.storage import io
+    from transforms.storage.layout import RunLayout
 
     chosen = choice.Chosen(
         pick["factory"], pick["nprobe"] or 1, dict(pick["params"]), pick["unit_decode"], pick["refine"],
         pick["rerank"],
     )  # fmt: skip
     trained, quantizer = choice.train(learn, chosen)
-    info = codec.CodecInfo(
+    info = CodecInfo(
         model="synthetic", dim=learn.shape[1], normalize=True, max_seq_length=None, factory=chosen.factory,
         metric="L2", sample_size=len(learn), seed=0, nprobe=chosen.nprobe, code_size=trained.sa_code_size(),
         fingerprint=codec.fingerprint(trained), params=chosen.params, unit_decode=chosen.unit_decode,

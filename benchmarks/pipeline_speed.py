@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from transforms import codec, publish
-from transforms.embedder import load_embedder
-from transforms.embedder_spec import FAKE_PREFIX, EmbedderSpec, resolve_model
+from transforms.codec import codec
+from transforms.embedders.embedder import load_embedder
+from transforms.embedders.spec import FAKE_PREFIX, EmbedderSpec, resolve_model
+from transforms.run import publish
 
 RAW_STEPS = ("read", "load_model", "embed", "fit", "encode", "build", "evaluate")
 

@@ -14,7 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from transforms import arrow_files, building, codec, encoding, evaluation, planner, publish, search
+from transforms import planner
+from transforms.codec import codec
+from transforms.index import building, encoding
+from transforms.run import publish
+from transforms.search import evaluation, search
+from transforms.storage import arrow_files
 
 K = 10
 
@@ -28,7 +33,7 @@ class Vectors:
 
 def load_vectors(output: str) -> Vectors:
     """All embeddings of an output's current run, ordered by row id."""
-    from transforms.embeddings import Embeddings
+    from transforms.embed.embeddings import Embeddings
 
     layout, _ = publish.current(output)
     ids, vecs, labels = [], [], []
@@ -148,7 +153,7 @@ def published_row(
 ) -> dict:
     """vecpress's own published index shards (what `vecpress search` serves: verified, two tiers re-ranked),
     searched with the queries."""
-    from transforms.query import PublishedIndex
+    from transforms.search.query import PublishedIndex
 
     published = PublishedIndex(output, nprobe=nprobe)
     manifest = published.manifest

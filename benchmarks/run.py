@@ -35,8 +35,9 @@ from benchmarks import (
     speed,
 )
 from flows.config import ReindexConfig
-from transforms import auto, codec, publish
-from transforms.models import MINILM, MPNET
+from transforms.codec import auto, codec
+from transforms.embedders.models import MINILM, MPNET
+from transforms.run import publish
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,8 @@ def sweep(dim: int, n: int, quick: bool) -> list[tuple[str, tuple[int, ...]]]:
 
 def write_split_corpus(folder: Path, name: str) -> None:
     """A bundled corpus as Parquet: <folder>/train/ and <folder>/test/."""
-    from transforms import io, newsgroups
+    from transforms.read import newsgroups
+    from transforms.storage import io
 
     for split in newsgroups.SPLITS:
         target = folder / split / f"{name}-{split}.parquet"
@@ -164,7 +166,7 @@ def experiment(
 
 def oos_corpora(args: argparse.Namespace) -> list[tuple[str, quality.Vectors, quality.Vectors]]:
     """(name, train split vectors, test split vectors) of the bundled corpora (or --corpus), embedded."""
-    from transforms import newsgroups
+    from transforms.read import newsgroups
 
     if args.corpus is None:
         names = args.corpora.split(",") if args.corpora else newsgroups.CORPORA
@@ -325,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     if "backends" in parts:
-        from transforms import newsgroups
+        from transforms.read import newsgroups
 
         splits = []
         for split in ("train", "test"):
@@ -400,7 +402,7 @@ def serve_part(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
     """`vecpress serve` over a million vectors fitted to the model's embeddings of the train split (2,000
     with --quick), built with the model's default backend as users' runs are (benchmarks.serve_index);
     queried with the test split's posts (their first 30 words), see benchmarks.serve_load."""
-    from transforms.embedder import load_embedder
+    from transforms.embedders.embedder import load_embedder
 
     posts = pq.read_table(corpus / "train", columns=["body"]).column("body").to_pylist()
     posts = [p for p in posts if p and p.strip()]
@@ -419,7 +421,7 @@ def serve_part(args: argparse.Namespace, corpus: Path) -> dict[str, Any]:
 
 
 def speed_part(args: argparse.Namespace, corpus: Path, main_run: dict[str, Any]) -> dict[str, Any]:
-    from transforms.embeddings import Embeddings
+    from transforms.embed.embeddings import Embeddings
 
     layout, _ = publish.current(main_run["output"])
     logger.info("encode + build against raw faiss")

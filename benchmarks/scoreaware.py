@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from transforms.codec import CodecError, unwrap
+from transforms.codec.codec import CodecError, unwrap
 
 SWEEPS = 3
 CHUNK = 4096  # rows scored at once: CHUNK x ksub distances per sub-quantizer

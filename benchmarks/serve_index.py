@@ -61,8 +61,10 @@ def write_corpus(path: Path, posts: list[str], source: np.ndarray) -> Path:
 def commit_chunks(corpus: Path, output: Path, vectors: np.ndarray, config: Any) -> int:
     """Commit every chunk of ``corpus`` to ``output``'s chunk store, as the run of ``config`` (a
     ReindexConfig) keys them."""
-    from transforms import arrow_files, chunks, embed_stage, fingerprint, ids, reading, schemas
-    from transforms.reuse import text_hash
+    from transforms.embed import chunks, embed_stage, ids
+    from transforms.embed.reuse import text_hash
+    from transforms.read import reading
+    from transforms.storage import arrow_files, fingerprint, schemas
 
     files = reading.check_inputs(str(corpus), config.columns())
     versions = [fingerprint.file_version(f.url) for f in files]

@@ -124,7 +124,7 @@ def load(
 
 def in_process(output: str, queries: list[str], n: int, k: int) -> dict[str, float]:
     """The same one-query searches made in this process, no HTTP (model and shards loaded once, ids only)."""
-    from transforms.query import PublishedIndex
+    from transforms.search.query import PublishedIndex
 
     index = PublishedIndex(output)
     index.search(queries[:1], k, with_text=False)

@@ -14,14 +14,18 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from transforms import arrow_files, building, chunks, codec, encode_stage, encoding, ids, refine, schemas
-from transforms.embeddings import Embeddings
-from transforms.layout import RunLayout
+from transforms.codec import codec, codec_files, refine
+from transforms.codec.info import CodecInfo
+from transforms.embed import chunks, ids
+from transforms.embed.embeddings import Embeddings
+from transforms.index import building, encode_stage, encoding
+from transforms.storage import arrow_files, schemas
+from transforms.storage.layout import RunLayout
 
 
 def encode_and_build(
     trained: Any,
-    info: codec.CodecInfo,
+    info: CodecInfo,
     emb: Embeddings,
     layout: RunLayout,
     quantizer: Any = None,
@@ -46,8 +50,8 @@ def encode_build_ratio(codec_url: str, emb: Embeddings, shards: int) -> dict[str
     """vectors/s of vecpress's encode + build stages, divided by raw sa_encode + add."""
     import faiss
 
-    trained, info = codec.load(codec_url)
-    quantizer = codec.load_refine(codec_url, info)
+    trained, info = codec_files.load(codec_url)
+    quantizer = codec_files.load_refine(codec_url, info)
     x, row_ids = [], []
     for batch in emb.batches(["row_id", "embedding"]):
         x.append(arrow_files.vectors(batch.column("embedding")))

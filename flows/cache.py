@@ -15,8 +15,8 @@ from typing import Any
 from prefect import Task
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 
-from transforms import integrity, io
-from transforms.layout import RunLayout
+from transforms.storage import integrity, io
+from transforms.storage.layout import RunLayout
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from flows import cli_args, preflight
+from flows import cli_args, cli_output, preflight
 
 logger = logging.getLogger("flows.cli")
 
@@ -21,9 +21,9 @@ def _run(args: argparse.Namespace) -> int:
 
     from flows import terminal
     from flows.config import ReindexConfig
-    from transforms import report
-    from transforms.errors import StorageError
-    from transforms.manifest import Manifest
+    from transforms.run import report
+    from transforms.run.manifest import Manifest
+    from transforms.storage.errors import StorageError
 
     overrides = cli_args.config_values(args, ReindexConfig)
     if args.config:
@@ -102,7 +102,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _queries_file(path: str) -> list[str]:
     """The non-blank lines of a queries file, or one line saying which line is not text."""
-    from transforms.errors import VecpressError
+    from transforms.storage.errors import VecpressError
 
     try:
         data = Path(path).read_bytes()
@@ -123,8 +123,8 @@ def _search(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from flows import terminal
-    from transforms.errors import VecpressError
-    from transforms.query import PublishedIndex
+    from transforms.search.query import PublishedIndex
+    from transforms.storage.errors import VecpressError
 
     queries = [q for q in args.queries if q.strip()]
     if args.queries_file:
@@ -184,93 +184,8 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _integrity_text(checked) -> str:
-    if checked.ok:
-        files, chunks = len(checked.manifest.files), len(checked.manifest.chunks)
-        return (
-            f"ok: the {files} files and {chunks} embed chunks ({checked.bytes / 1e6:.2f} MB) match the "
-            "manifest's sizes and sha256"
-        )
-    return f"DAMAGED: {len(checked.problems)} of {checked.checked} files differ from the manifest"
-
-
-def _inspect(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from flows import terminal
-    from transforms import publish, report, verify
-
-    if args.no_verify:
-        layout, manifest = publish.current(args.index)
-        checked = None
-    else:
-        checked = verify.verify(args.index)
-        layout, manifest = checked.layout, checked.manifest
-    if args.json:
-        print(json.dumps(manifest.to_json(), indent=2))
-    else:
-        table = Table(title=terminal.cell(f"{args.index}: current run {layout.run_id}"), show_header=False)
-        for key, value in report.summary_rows(manifest):
-            table.add_row(terminal.cell(key), terminal.cell(value))
-        total = sum(f["bytes"] for f in manifest.files)
-        table.add_row(
-            "files",
-            f"{len(manifest.files)} files, {total / 1e6:.2f} MB, and {len(manifest.chunks)} embed chunks "
-            "shared with other runs (sha256 of each in manifest.json)",
-        )
-        table.add_row(
-            "integrity", "not checked (--no-verify)" if checked is None else _integrity_text(checked)
-        )
-        terminal.console().print(table)
-    return _report_problems(checked)
-
-
-def _report_problems(checked) -> int:
-    """Each damaged file on its own line, then the one error line; exit 2 when there is any."""
-    if checked is None or checked.ok:
-        return 0
-    for problem in checked.problems:
-        print(f"  {problem}", file=sys.stderr)
-    print(
-        f"vecpress: error: run {checked.layout.run_id} of {checked.layout.output} is damaged: "
-        f"{len(checked.problems)} of {checked.checked} files differ from its manifest (listed above); "
-        "search refuses it. Publish a new run with 'vecpress run'.",
-        file=sys.stderr,
-    )
-    return 2
-
-
-def _verify(args: argparse.Namespace) -> int:
-    from transforms import verify
-
-    checked = verify.verify(args.index)
-    if checked.ok:
-        print(f"run {checked.layout.run_id} of {args.index}: {_integrity_text(checked)}")
-    return _report_problems(checked)
-
-
-def _gc(args: argparse.Namespace) -> int:
-    from transforms import gc, lock
-
-    with lock.output_lock(args.index, "gc", args.lock_lease):
-        collected = gc.collect(args.index, args.keep_runs, args.gc_grace_s, args.dry_run)
-    for run_id in collected.removed_runs:
-        print(f"{'would remove' if args.dry_run else 'removed'} run {run_id}")
-    print(f"{args.index}: {collected.summary(args.dry_run)}")
-    return 0
-
-
-def _rollback(args: argparse.Namespace) -> int:
-    from transforms import lock, rollback
-
-    with lock.output_lock(args.index, "rollback", args.lock_lease):
-        manifest = rollback.rollback(args.index, args.run_id)
-    print(f"{args.index}: current run is now {manifest.run_id} (published {manifest.published_at}), verified")
-    return 0
-
-
 def _sample_data(args: argparse.Namespace) -> int:
-    from transforms import newsgroups
+    from transforms.read import newsgroups
 
     for url in newsgroups.write_parquet(args.output, args.limit, args.seed):
         print(url)
@@ -303,10 +218,10 @@ COMMANDS = {
     "plan": _plan,
     "search": _search,
     "serve": _serve,
-    "inspect": _inspect,
-    "verify": _verify,
-    "rollback": _rollback,
-    "gc": _gc,
+    "inspect": cli_output.inspect,
+    "verify": cli_output.verify,
+    "rollback": cli_output.rollback,
+    "gc": cli_output.gc,
     "sample-data": _sample_data,
 }
 
@@ -318,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     if not verbose:  # transformers' "Loading weights" bar on every model load, and hub bars
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     _setup_logging(verbose)
-    from transforms.errors import VecpressError
+    from transforms.storage.errors import VecpressError
 
     try:
         return COMMANDS[args.command](args)

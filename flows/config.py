@@ -1,6 +1,8 @@
 """The typed configuration of vecpress's commands (pydantic at the Prefect/CLI boundary). ``ReindexConfig``
 (a run) and ``PlanConfig`` (a plan) share their embedding and goal options, so each option has one default,
-which the command line shows in ``--help``."""
+which the command line shows in ``--help``. Over 300 lines because every option is declared here once with
+its type, bounds, default and description (the CLI's help and the YAML config both read them); split, the
+options of one command would be spread over files."""
 
 from __future__ import annotations
 
@@ -10,13 +12,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from transforms import gc
-from transforms.choice import CodecSettings
-from transforms.embedder_spec import DEFAULT_MODEL, EmbedderSpec
-from transforms.errors import VecpressError
-from transforms.fit_stage import FitSettings
+from transforms.codec.choice import CodecSettings
+from transforms.embedders.spec import DEFAULT_MODEL, EmbedderSpec
+from transforms.fit.fit_stage import FitSettings
 from transforms.planner import Goal
-from transforms.reading import Columns
+from transforms.read.reading import Columns
+from transforms.run import gc
+from transforms.storage.errors import VecpressError
 
 SAMPLE_SIZE = 100_000  # a run's codec training sample; a plan measures for a run of this sample by default
 
@@ -94,9 +96,9 @@ class EmbedOptions(_Options):
 
     @model_validator(mode="after")
     def _resolve_backend(self):
-        """``auto`` becomes the backend and precision that will run (transforms.backends.choose), so the
-        codec, the manifest and the stage keys record what embedded, never ``auto``."""
-        from transforms import backends
+        """``auto`` becomes the backend and precision that will run (transforms.embedders.backends.choose),
+        so the codec, the manifest and the stage keys record what embedded, never ``auto``."""
+        from transforms.embedders import backends
 
         backend = backends.choose(self.backend, self.precision, self.device, self.model)
         object.__setattr__(self, "backend", backend)  # frozen: set once, while validating

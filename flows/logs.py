@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from transforms.errors import VecpressError
+from transforms.storage.errors import VecpressError
 
 PREFECT_LOGGERS = ("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.engine")
 

@@ -18,8 +18,8 @@ def environment_defaults() -> None:
 
 
 def refuse_ephemeral(flag: str, url: str) -> None:
-    from transforms import io
-    from transforms.errors import StorageError
+    from transforms.storage import io
+    from transforms.storage.errors import StorageError
 
     if io.is_ephemeral(url):
         raise StorageError(
@@ -30,7 +30,7 @@ def refuse_ephemeral(flag: str, url: str) -> None:
 
 def check_storage(input_url: str, output: str) -> None:
     """Both URLs have a driver, and a local output can be written to."""
-    from transforms import io
+    from transforms.storage import io
 
     io.filesystem(input_url)
     io.ensure_writable(output)
@@ -39,8 +39,9 @@ def check_storage(input_url: str, output: str) -> None:
 def check_run(config) -> None:
     """What a run would fail on later, said now, before the temporary Prefect server starts or the model
     loads: every input file's schema and columns (the footers alone), and a --run-id already published."""
-    from transforms import publish, reading
-    from transforms.layout import RunLayout
+    from transforms.read import reading
+    from transforms.run import publish
+    from transforms.storage.layout import RunLayout
 
     reading.check_inputs(config.input, config.columns(), [] if config.on_bad_file == "skip" else None)
     if config.run_id:
@@ -66,7 +67,7 @@ def warm_model(config) -> None:
     server): the flow's first stage then finds it loaded. A failure here is left for that stage to report."""
     import threading
 
-    from transforms.embedder import load_embedder
+    from transforms.embedders.embedder import load_embedder
 
     def load() -> None:
         try:

@@ -14,9 +14,11 @@ from prefect.artifacts import create_markdown_artifact
 from flows import tasks
 from flows.cache import result_storage, run_cached
 from flows.config import ReindexConfig
-from transforms import embeddings, gc, lock, publish, report, sizes, stage_keys
-from transforms.layout import RunLayout, new_run_id
-from transforms.manifest import Counts, Manifest
+from transforms.embed import embeddings
+from transforms.run import gc, publish, report, sizes, stage_keys
+from transforms.run.manifest import Counts, Manifest
+from transforms.storage import lock
+from transforms.storage.layout import RunLayout, new_run_id
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +127,7 @@ def reindex(
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Parquet -> embeddings -> codec -> code shards -> index shards -> evaluation -> atomic publish.
-    Returns the published manifest (transforms.manifest.Manifest) as JSON.
+    Returns the published manifest (transforms.run.manifest.Manifest) as JSON.
 
     Args:
         config: the full run configuration; or, as deployments pass it,

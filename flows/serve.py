@@ -15,11 +15,11 @@ import threading
 import time
 from typing import Any
 
-from transforms import io
-from transforms.errors import VecpressError
-from transforms.layout import POINTER
-from transforms.microbatch import MicroBatcher
-from transforms.query import PublishedIndex
+from transforms.embedders.microbatch import MicroBatcher
+from transforms.search.query import PublishedIndex
+from transforms.storage import io
+from transforms.storage.errors import VecpressError
+from transforms.storage.layout import POINTER
 
 logger = logging.getLogger(__name__)
 

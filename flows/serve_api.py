@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.limits import Limits
-from transforms.errors import VecpressError
+from transforms.storage.errors import VecpressError
 
 logger = logging.getLogger(__name__)
 access = logging.getLogger("flows.serve.access")

@@ -11,29 +11,18 @@ from prefect import task
 
 from flows.cache import STAGE_FILES, by_key
 from flows.config import ReindexConfig
-from transforms import (
-    arrow_files,
-    building,
-    chunks,
-    codec,
-    embed_stage,
-    embeddings,
-    encode_stage,
-    evaluation,
-    fingerprint,
-    fit_stage,
-    integrity,
-    io,
-    neighbours,
-    publish,
-    reading,
-    refine,
-    report,
-    search,
-)
-from transforms.errors import VecpressError
-from transforms.layout import RunLayout
-from transforms.manifest import Manifest
+from transforms.codec import codec, codec_files, refine
+from transforms.codec.info import CodecInfo
+from transforms.embed import chunks, embed_stage, embeddings
+from transforms.fit import fit_stage
+from transforms.index import building, encode_stage
+from transforms.read import reading
+from transforms.run import publish, report
+from transforms.run.manifest import Manifest
+from transforms.search import evaluation, neighbours, search
+from transforms.storage import arrow_files, fingerprint, integrity, io
+from transforms.storage.errors import VecpressError
+from transforms.storage.layout import RunLayout
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +84,7 @@ def check_inputs(
 @task
 def check_model_and_codec(config: ReindexConfig) -> int:
     """Load the model and check the codec string up front, before a long embedding job; return the dim."""
-    from transforms.embedder import load_embedder
+    from transforms.embedders.embedder import load_embedder
 
     dim = int(load_embedder(config.embedder()).dim)
     if config.codec != "auto":
@@ -165,7 +154,7 @@ def fit_codec(
     previous: Previous,
     key: str,
 ) -> dict[str, Any]:
-    """Keep the last run's codec if it still fits, else choose and train one (transforms.fit_stage)."""
+    """Keep the last run's codec if it still fits, else choose and train one (transforms.fit.fit_stage)."""
     emb = _embeddings(layout, written)
     index, quantizer, fitted = fit_stage.fit(
         emb, n_total, config.fit_settings(), dim, None if config.full else previous
@@ -189,7 +178,7 @@ def encode(config: ReindexConfig, layout: RunLayout, written: Records, key: str)
 
     emb = embeddings.Embeddings.load(layout)
     records = integrity.under(written, "codec")
-    _, info = codec.load(layout.codec, records)
+    _, info = codec_files.load(layout.codec, records)
     work = encode_stage.plan(emb, info)
     if work.todo:
         job = encode_pipeline.EncodeJob(
@@ -249,17 +238,17 @@ def evaluate(
     config: ReindexConfig,
     layout: RunLayout,
     n_total: int,
-    info: codec.CodecInfo,
+    info: CodecInfo,
     written: Records,
     previous: Previous,
     key: str,
 ) -> dict[str, Any]:
-    """Recall@k against exact float search and kNN label accuracy (transforms.evaluation.evaluate_run),
-    searching the shards as search will; every file is checked against its record first. The queries' exact
-    neighbours are kept in the run (``evaluation/``) and carried over from the last run's for the queries
-    that did not change (transforms.neighbours). Cached by ``key`` (the index's and the embeddings' inputs
-    and the evaluation's settings): a run whose index and embeddings are those of an earlier run has its
-    figures, which say the run they were measured in."""
+    """Recall@k against exact float search and kNN label accuracy (transforms.search.evaluation.
+    evaluate_run), searching the shards as search will; every file is checked against its record first. The
+    queries' exact neighbours are kept in the run (``evaluation/``) and carried over from the last run's for
+    the queries that did not change (transforms.search.neighbours). Cached by ``key`` (the index's and the
+    embeddings' inputs and the evaluation's settings): a run whose index and embeddings are those of an
+    earlier run has its figures, which say the run they were measured in."""
     emb = _embeddings(layout, written)
     indexes = search.open_run(layout, info, written)
     embedder = chunks.split_path(emb.chunks[0]["path"])[0] if emb.chunks else ""

@@ -8,7 +8,8 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms import building, codec
+from transforms.codec import codec_files
+from transforms.index import building
 
 
 class BuildShard(beam.DoFn):
@@ -20,7 +21,7 @@ class BuildShard(beam.DoFn):
         self.indexed = Metrics.counter("vecpress", "vectors_indexed")
 
     def setup(self) -> None:
-        self.trained, self.info = codec.load(self.codec_url, self.codec_records)
+        self.trained, self.info = codec_files.load(self.codec_url, self.codec_records)
 
     def process(self, job: tuple[str, str, str, dict[str, Any] | None]) -> Iterator[tuple[str, int]]:
         codes_url, index_url, idmap_url, record = job

@@ -12,8 +12,10 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms import chunks, embed_chunk, reading, schemas, vectors
-from transforms.embedder_spec import EmbedderSpec
+from transforms.embed import chunks, embed_chunk, vectors
+from transforms.embedders.spec import EmbedderSpec
+from transforms.read import reading
+from transforms.storage import schemas
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +47,8 @@ class EmbedChunk(beam.DoFn):
     def setup(self) -> None:
         from tqdm.auto import tqdm
 
-        from transforms.embedder import load_embedder
-        from transforms.reuse import Previous
+        from transforms.embed.reuse import Previous
+        from transforms.embedders.embedder import load_embedder
 
         self.embedder = load_embedder(self.job.spec)
         self.previous = Previous(self.job.previous) if self.job.previous else None
@@ -56,7 +58,7 @@ class EmbedChunk(beam.DoFn):
         self.bar = tqdm(total=total, desc="embedding", unit="doc", mininterval=2.0)
 
     def process(self, chunk: chunks.Chunk) -> Iterator[dict[str, Any]]:
-        from transforms.embedder import ModelRuntimeError
+        from transforms.embedders.failures import ModelRuntimeError
 
         for attempt in range(1, ATTEMPTS + 1):
             tally = embed_chunk.Tally()

@@ -11,7 +11,9 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from transforms import codec, encode_stage, encoding, vectors
+from transforms.codec import codec_files
+from transforms.embed import vectors
+from transforms.index import encode_stage, encoding
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,8 @@ class EncodeFile(beam.DoFn):
         self.encoded = Metrics.counter("vecpress", "vectors_encoded")
 
     def setup(self) -> None:
-        self.index, self.info = codec.load(self.job.codec_url, self.job.codec_records)
-        self.quantizer = codec.load_refine(self.job.codec_url, self.info, self.job.codec_records)
+        self.index, self.info = codec_files.load(self.job.codec_url, self.job.codec_records)
+        self.quantizer = codec_files.load_refine(self.job.codec_url, self.info, self.job.codec_records)
         self.store = encode_stage.code_store(self.job.output, self.job.embedder_key, self.info)
         self.schema = encoding.code_file_schema(self.index, self.info)
 
@@ -61,7 +63,7 @@ class WriteShard(beam.DoFn):
         self.job = job
 
     def setup(self) -> None:
-        _, self.info = codec.load(self.job.codec_url, self.job.codec_records)
+        _, self.info = codec_files.load(self.job.codec_url, self.job.codec_records)
 
     def process(self, item: tuple[int, str, str]) -> Iterator[tuple[int, int]]:
         shard, codes_url, refine_url = item

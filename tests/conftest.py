@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from transforms.manifest import Counts, Manifest
+from transforms.codec.info import CodecInfo
+from transforms.run.manifest import Counts, Manifest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -28,10 +29,9 @@ COUNTS = Counts(read=10, embedded=8, rejected=2, indexed=8, encoded=8)
 
 def make_manifest(output: str, run_id: str, shards: int, counts: Counts = COUNTS) -> Manifest:
     """A minimal manifest of a run with ``shards`` index shards (no files yet)."""
-    from transforms import codec
-    from transforms.layout import RunLayout
+    from transforms.storage.layout import RunLayout
 
-    info = codec.CodecInfo("fake:4", 4, True, None, "SQ8", "L2", 8, 0, 1, 4, "f")
+    info = CodecInfo("fake:4", 4, True, None, "SQ8", "L2", 8, 0, 1, 4, "f")
     names = RunLayout(output, run_id, shards).shard_names("index")
     return Manifest(
         run_id=run_id, output=output, parameters={}, counts=counts, codec=info, evaluation={}, sizes={},
@@ -66,7 +66,7 @@ def make_corpus(n: int, seed: int = 0) -> pa.Table:
 
 
 def write_parquet(table: pa.Table, url: str) -> str:
-    from transforms import io
+    from transforms.storage import io
 
     with io.open_file(url, "wb") as handle:
         pq.write_table(table, handle)
@@ -75,7 +75,7 @@ def write_parquet(table: pa.Table, url: str) -> str:
 
 def write_embedding_shards(urls: list[str], x: np.ndarray, labels: list | None = None) -> list[str]:
     """Embedding shards in vecpress's schema; row i of ``x`` gets row id i, in ``urls[i % len(urls)]``."""
-    from transforms import arrow_files, schemas
+    from transforms.storage import arrow_files, schemas
 
     for s, url in enumerate(urls):
         rows = np.arange(s, len(x), len(urls))
@@ -100,8 +100,9 @@ def write_chunk_files(
 ):
     """Embed chunks in vecpress's chunk schema (row i of ``x``: document d{i}, row id i, or id ``ids[i]``),
     committed to the chunk store of ``output``; returns their Embeddings."""
-    from transforms import arrow_files, chunks, schemas
-    from transforms.embeddings import Embeddings
+    from transforms.embed import chunks
+    from transforms.embed.embeddings import Embeddings
+    from transforms.storage import arrow_files, schemas
 
     schema = schemas.chunk(x.shape[1], "fake")
     store = chunks.Store(output, "test")
@@ -133,7 +134,7 @@ def write_chunk_files(
 
 def batches_of(urls: list[str], columns: list[str] | None = None):
     """The record batches of Arrow files, one file after another."""
-    from transforms import arrow_files
+    from transforms.storage import arrow_files
 
     for url in urls:
         yield from arrow_files.iter_batches(url, columns)

@@ -4,7 +4,8 @@ import importlib
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 
 
 def _stage_rows() -> list[list[str]]:
@@ -21,11 +22,26 @@ def _resolve(module: str, name: str) -> object:
     return obj
 
 
+def _resolve_path(dotted: str) -> object:
+    """``pkg.module.name`` below ``transforms``: the longest prefix that imports, then attributes."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            return _resolve("transforms." + ".".join(parts[:cut]), ".".join(parts[cut:]))
+        except ModuleNotFoundError:
+            continue
+    raise AssertionError(f"{dotted}: no such module below transforms")
+
+
 def test_every_name_in_the_stage_map_exists():
     rows = _stage_rows()
     assert [r[0].strip() for r in rows] == ["read", "embed", "fit", "encode", "build", "evaluate", "publish"]
     checked = 0
-    for _, tasks, pipelines, functions, _ in rows:
+    for stage, folder, tasks, pipelines, functions, _ in rows:
+        package = re.findall(r"`(\w+)/`", folder)
+        assert len(package) == 1 and (ROOT / "transforms" / package[0] / "__init__.py").exists(), stage
+        first = re.findall(r"`(\w+)\.", functions)[0]
+        assert first == package[0], (stage, "its first function is not in its folder")
         for name in re.findall(r"`(\w+)`", tasks):
             assert callable(_resolve("flows.tasks", name)), name
             checked += 1
@@ -35,7 +51,7 @@ def test_every_name_in_the_stage_map_exists():
             module = file.removesuffix(".py").replace("/", ".") if file else module
             assert callable(_resolve(module, name)), (module, name)
             checked += 1
-        for ref in re.findall(r"`(\w+)\.([\w.]+)`", functions):
-            assert _resolve(f"transforms.{ref[0]}", ref[1]) is not None, ref
+        for ref in re.findall(r"`(\w+\.[\w.]+)`", functions):
+            assert _resolve_path(ref) is not None, ref
             checked += 1
     assert checked >= 25

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from benchmarks import scoreaware
-from transforms import codec
-from transforms.codec import CodecError
+from transforms.codec import codec
+from transforms.codec.codec import CodecError
 
 
 def unit_vectors(n: int, d: int, seed: int = 0) -> np.ndarray:

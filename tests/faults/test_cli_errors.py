@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import make_corpus, write_parquet
 from tests.faults.conftest import FAKE, error_line, vecpress
-from transforms import publish, verify
+from transforms.run import publish, verify
 
 
 def test_a_memory_output_is_refused(tmp_path, cli_env):

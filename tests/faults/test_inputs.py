@@ -11,7 +11,9 @@ from flows.config import ReindexConfig
 from flows.reindex import reindex
 from tests.conftest import make_corpus, write_parquet
 from tests.faults.conftest import FAKE, error_line, vecpress
-from transforms import arrow_files, embedder, io, reading
+from transforms.embedders import failures
+from transforms.read import reading
+from transforms.storage import arrow_files, io
 
 
 def _config(root, **kw) -> ReindexConfig:
@@ -30,7 +32,7 @@ def _config(root, **kw) -> ReindexConfig:
 
 
 def _rejects(root) -> list[dict]:
-    from transforms import publish
+    from transforms.run import publish
 
     layout, _ = publish.current(str(root / "index"))
     return arrow_files.read_table(layout.rejects).to_pylist()
@@ -162,7 +164,7 @@ def test_a_file_that_changes_during_the_run_is_named(prefect_server, tmp_path):
     """The run records each file's version when it checks the inputs; the embed stage reads the file later
     and compares. Here the file is rewritten between the two, as a producer appending to it would."""
     from flows import tasks
-    from transforms.layout import RunLayout
+    from transforms.storage.layout import RunLayout
 
     path = str(tmp_path / "in" / "a.parquet")
     write_parquet(make_corpus(300), path)
@@ -186,10 +188,10 @@ class _Refuses:
 
 
 def test_a_text_the_model_cannot_take_is_rejected_alone():
-    out = embedder.encode_or_explain(_Refuses(), ["fine", "bad \ufffe", "also fine"])
+    out = failures.encode_or_explain(_Refuses(), ["fine", "bad \ufffe", "also fine"])
     assert [isinstance(v, np.ndarray) for v in out] == [True, False, True]
     assert out[1] == "the model cannot embed this text: ValueError: token out of range"
-    nan = embedder.encode_or_explain(
+    nan = failures.encode_or_explain(
         type("NaN", (), {"encode": lambda self, t: np.full((len(t), 2), np.nan)})(), ["x"]
     )
     assert nan == ["the model returned a non-finite vector (NaN or inf)"]

@@ -8,7 +8,8 @@ import pytest
 
 from tests.conftest import make_corpus, write_parquet
 from tests.faults.conftest import error_line, flip_bytes, vecpress
-from transforms import integrity, publish
+from transforms.run import publish
+from transforms.storage import integrity
 
 
 def _shard(output, kind: str, i: int = 0):
@@ -62,7 +63,7 @@ def test_an_intact_run_verifies_and_searches(published, cli_env):
 def test_a_damaged_embed_chunk_is_refused_by_the_stages_and_named_by_verify(damageable, cli_env):
     """Every stage that reads embeddings checks each chunk file against the record made when it was
     committed; verify checks them too (they live in the output's chunk store, shared by its runs)."""
-    from transforms.embeddings import Embeddings
+    from transforms.embed.embeddings import Embeddings
 
     layout, manifest = publish.current(str(damageable))
     emb = Embeddings.load(layout)
@@ -109,7 +110,7 @@ def test_a_damaged_code_file_of_the_stored_tier_is_named_by_search_and_verify(
     them with their sha256, and search and verify check them as they check the run's own files."""
     from flows.config import ReindexConfig
     from flows.reindex import reindex
-    from transforms import refine
+    from transforms.codec import refine
 
     write_parquet(make_corpus(300), str(tmp_path / "in" / "a.parquet"))
     output = tmp_path / "index"

@@ -17,7 +17,7 @@ from flows.config import ReindexConfig
 from flows.reindex import reindex
 from tests.conftest import make_corpus
 from tests.faults.conftest import ROOT, vecpress
-from transforms import publish, verify
+from transforms.run import publish, verify
 
 N_DOCS = 6_000
 ARGS = ["--model", "fake:32", "--id-column", "doc_id", "--text-column", "body", "--codec", "IVF16,SQ8"]

@@ -14,7 +14,7 @@ import pytest
 from flows.config import ReindexConfig
 from flows.reindex import reindex
 from tests.conftest import make_corpus, write_parquet
-from transforms import io, lock
+from transforms.storage import io, lock
 
 
 def _config(root, **kw) -> ReindexConfig:
@@ -53,7 +53,7 @@ def _dead_pid() -> int:
 def test_a_lock_whose_process_is_gone_on_this_host_is_taken_over(prefect_server, tmp_path, caplog):
     write_parquet(make_corpus(300), str(tmp_path / "in" / "a.parquet"))
     _write_lock(tmp_path / "index", run_id="killed", pid=_dead_pid())
-    with caplog.at_level(logging.WARNING, logger="transforms.lock"):
+    with caplog.at_level(logging.WARNING, logger="transforms.storage.lock"):
         manifest = reindex(_config(tmp_path))
     assert manifest["counts"]["indexed"] == 300
     assert any(

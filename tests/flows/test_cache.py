@@ -4,8 +4,8 @@ files are never reused, the stage runs again."""
 from prefect import task
 
 from flows import cache
-from transforms import integrity, io
-from transforms.layout import RunLayout
+from transforms.storage import integrity, io
+from transforms.storage.layout import RunLayout
 
 CALLS: list[str] = []
 

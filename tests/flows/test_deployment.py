@@ -120,7 +120,7 @@ def test_deployment_run_through_a_real_server_and_worker(tmp_path):
         state = _wait_for(finished, 600, "the flow run", interval=2)
         assert state["type"] == "COMPLETED", (tmp_path / "worker.log").read_text()[-5000:]
 
-        from transforms import publish
+        from transforms.run import publish
 
         layout, manifest = publish.current(str(output))
         assert manifest.counts.indexed == 300 and manifest.parameters["shards"] == 2 == layout.shards
@@ -150,7 +150,7 @@ def _cancel_during_embed(cli, api: str, params: dict, output: Path, tmp_path: Pa
     """`prefect flow-run cancel` while the embed stage runs: the run is cancelled, not retried, releases the
     output lock, and the published run stays current and intact."""
     from tests.conftest import make_corpus, write_parquet
-    from transforms import publish, verify
+    from transforms.run import publish, verify
 
     big = tmp_path / "big"
     write_parquet(make_corpus(150_000, seed=9), str(big / "a.parquet"))  # minutes of embedding
@@ -189,7 +189,7 @@ def _scheduled_runs(api: str, deployment: str, params: dict, output: Path, tmp_p
     parameters): the first scheduled run publishes, and the next scheduled run reuses every chunk of it. No
     run is triggered by hand, so this fails where the scheduler does (e.g. prefect 3.8.8 with SQLAlchemy
     2.1, whose scheduler raised on every loop and created nothing)."""
-    from transforms import publish, verify
+    from transforms.run import publish, verify
 
     overrides = {**params["overrides"], "output": str(output), "model": "fake:32"}
     created = httpx.post(

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 
 from tests.conftest import make_corpus
 from tests.faults.conftest import vecpress
-from transforms import publish
+from transforms.run import publish
 
 ARGS = ["--id-column", "doc_id", "--text-column", "body", "--model", "fake:32", "--eval-queries", "50"]
 

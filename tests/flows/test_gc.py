@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 
 from tests.conftest import make_corpus
 from tests.faults.conftest import vecpress
-from transforms import publish, vectors
+from transforms.embed import vectors
+from transforms.run import publish
 
 ARGS = ["--id-column", "doc_id", "--text-column", "body", "--model", "fake:32", "--shards", "2"]
 ARGS += ["--eval-queries", "50", "--keep-runs", "2", "--gc-grace", "0"]

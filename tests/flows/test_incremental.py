@@ -9,9 +9,12 @@ import pyarrow as pa
 from flows.config import ReindexConfig
 from flows.reindex import reindex
 from tests.conftest import make_corpus, write_parquet
-from transforms import arrow_files, codec, encoding, publish
-from transforms.embeddings import Embeddings
-from transforms.query import PublishedIndex
+from transforms.codec import codec_files
+from transforms.embed.embeddings import Embeddings
+from transforms.index import encoding
+from transforms.run import publish
+from transforms.search.query import PublishedIndex
+from transforms.storage import arrow_files
 
 
 def _config(root, **kw) -> ReindexConfig:
@@ -91,7 +94,7 @@ def test_a_nightly_run_embeds_and_encodes_only_what_changed(prefect_server, tmp_
     fresh = reindex(_config(tmp_path, full=True).model_copy(update={"output": str(tmp_path / "fresh")}))
     assert fresh["reuse"]["documents_embedded"] == 2000
     layout, _ = publish.current(str(tmp_path / "index"))
-    trained, info = codec.load(layout.codec)
+    trained, info = codec_files.load(layout.codec)
     emb = Embeddings.load(publish.current(str(tmp_path / "fresh"))[0])
     scratch: dict[int, bytes] = {}
     for batch in emb.batches(["row_id", "embedding"]):

@@ -5,8 +5,9 @@ import pytest
 from flows.config import ReindexConfig
 from flows.reindex import reindex
 from tests.conftest import make_corpus, write_parquet
-from transforms import arrow_files, io, reading
-from transforms.query import PublishedIndex
+from transforms.read import reading
+from transforms.search.query import PublishedIndex
+from transforms.storage import arrow_files, io
 
 
 def _config(root: str, **kw) -> ReindexConfig:
@@ -106,7 +107,7 @@ def test_bad_schema_fails_before_any_work(prefect_server, memory_root):
 
 def test_too_small_for_the_requested_codec_is_an_error(prefect_server, memory_root):
     write_parquet(make_corpus(300), f"{memory_root}/in/a.parquet")
-    from transforms.codec import CodecError
+    from transforms.codec.codec import CodecError
 
     with pytest.raises(CodecError, match="cannot be trained on 300 vectors"):
         reindex(_config(memory_root, codec="IVF64,PQ8"))
@@ -115,7 +116,7 @@ def test_too_small_for_the_requested_codec_is_an_error(prefect_server, memory_ro
 
 def test_unusable_codec_fails_before_embedding(prefect_server, memory_root):
     write_parquet(make_corpus(50), f"{memory_root}/in/a.parquet")
-    from transforms.codec import CodecError
+    from transforms.codec.codec import CodecError
 
     with pytest.raises(CodecError, match="cannot be built from stored codes"):
         reindex(_config(memory_root, codec="HNSW16"))
@@ -131,7 +132,9 @@ def test_search_scores_are_cosine_for_normalised_embeddings(prefect_server, memo
 
 
 def test_unit_decode_is_what_evaluation_and_search_use(prefect_server, memory_root):
-    from transforms import codec, positions, search
+    from transforms.codec import codec
+    from transforms.search import search
+    from transforms.storage import positions
 
     with pytest.raises(ValueError, match="--unit-decode needs normalized embeddings and an explicit"):
         _config(memory_root, unit_decode=True)
@@ -154,7 +157,7 @@ def test_unit_decode_is_what_evaluation_and_search_use(prefect_server, memory_ro
 
 def test_a_second_run_on_a_locked_output_is_refused(prefect_server, tmp_path):
     write_parquet(make_corpus(400), str(tmp_path / "in" / "a.parquet"))
-    from transforms import lock
+    from transforms.storage import lock
 
     with lock.output_lock(str(tmp_path / "index"), "someone-else"):
         with pytest.raises(lock.OutputLocked, match="someone-else"):
@@ -176,7 +179,7 @@ def test_config_file_with_overrides(prefect_server, tmp_path):
 
 def test_rerun_after_a_failure_reuses_completed_stages(prefect_server, tmp_path, monkeypatch):
     write_parquet(make_corpus(1000), str(tmp_path / "in" / "a.parquet"))
-    from transforms import building
+    from transforms.index import building
 
     real_build = building.build_shard
 

@@ -8,8 +8,9 @@ from prefect.states import Completed, Failed
 
 from flows import tasks
 from flows.config import ReindexConfig
-from transforms import integrity, publish
-from transforms.codec import CodecError
+from transforms.codec.codec import CodecError
+from transforms.run import publish
+from transforms.storage import integrity
 
 
 def _caused_by(err: BaseException, cause: BaseException) -> BaseException:

@@ -1,6 +1,6 @@
 """An upgrade that computes the same vectors embeds nothing again: with a module moved and a comment edited,
 a run on an output made before reuses every chunk, and every later stage. Keys carry what the vectors mean
-(transforms.chunks.embedding_identity, transforms.formats), never the source."""
+(transforms.embed.chunks.embedding_identity, transforms.storage.formats), never the source."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from benchmarks.nights import moved_code
 from tests.conftest import make_corpus
 from tests.faults.conftest import ROOT
-from transforms import publish
+from transforms.run import publish
 
 ARGS = ["--id-column", "doc_id", "--text-column", "body", "--model", "fake:32", "--shards", "2"]
 ARGS += ["--eval-queries", "50"]
@@ -32,9 +32,9 @@ def test_a_moved_module_and_an_edited_comment_reembed_nothing(tmp_path, cli_env)
     pq.write_table(make_corpus(400), tmp_path / "in" / "a.parquet", row_group_size=100)
     before = _run(ROOT, tmp_path, cli_env)
     assert before["reuse"]["documents_embedded"] == 400
-    upgraded = moved_code(tmp_path / "upgraded")  # transforms/reuse.py moved, a docstring edited
+    upgraded = moved_code(tmp_path / "upgraded")  # transforms/embed/reuse.py moved, a docstring edited
     after = _run(upgraded, tmp_path, cli_env)
-    assert not (upgraded / "transforms" / "reuse.py").exists()  # the run imported the moved module
+    assert not (upgraded / "transforms" / "embed" / "reuse.py").exists()  # the run imported the moved module
     reuse = after["reuse"]
     assert reuse["documents_embedded"] == 0 and reuse["chunks_reused"] == reuse["chunks"] == 4
     assert after["counts"]["indexed"] == 400

@@ -4,11 +4,13 @@ import pyarrow as pa
 from pipelines import embed
 from pipelines.runner import pipeline_options, run
 from tests.conftest import make_corpus, write_parquet
-from transforms import arrow_files, chunks, embed_stage, fingerprint, reading, vectors
-from transforms.embedder import load_embedder
-from transforms.embedder_spec import EmbedderSpec
-from transforms.embeddings import Embeddings
-from transforms.layout import RunLayout
+from transforms.embed import chunks, embed_stage, vectors
+from transforms.embed.embeddings import Embeddings
+from transforms.embedders.embedder import load_embedder
+from transforms.embedders.spec import EmbedderSpec
+from transforms.read import reading
+from transforms.storage import arrow_files, fingerprint
+from transforms.storage.layout import RunLayout
 
 COLUMNS = reading.Columns(id="doc_id", text="body", label="topic")
 SPEC = EmbedderSpec(model="fake:16", batch_size=8)

@@ -12,9 +12,12 @@ import pytest
 from pipelines import embed
 from pipelines.runner import pipeline_options, run
 from tests.conftest import make_corpus
-from transforms import chunks, embed_stage, fingerprint, reading
-from transforms.embedder import FakeEmbedder, ModelRuntimeError
-from transforms.embedder_spec import EmbedderSpec
+from transforms.embed import chunks, embed_stage
+from transforms.embedders.embedder import FakeEmbedder
+from transforms.embedders.failures import ModelRuntimeError
+from transforms.embedders.spec import EmbedderSpec
+from transforms.read import reading
+from transforms.storage import fingerprint
 
 COLUMNS = reading.Columns(id="doc_id", text="body", label="topic")
 

@@ -5,8 +5,11 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipelines import build, encode
 from tests.conftest import write_chunk_files
-from transforms import arrow_files, codec, encode_stage, integrity, refine
-from transforms.layout import RunLayout
+from transforms.codec import codec, codec_files, refine
+from transforms.codec.info import CodecInfo
+from transforms.index import encode_stage
+from transforms.storage import arrow_files, integrity
+from transforms.storage.layout import RunLayout
 
 
 def _setup(tmp_path, factory="IVF8,PQ4x4", fine=None):
@@ -15,13 +18,13 @@ def _setup(tmp_path, factory="IVF8,PQ4x4", fine=None):
     layout = RunLayout(str(tmp_path), "r", shards=3)
     trained = codec.train(x, factory)
     quantizer = refine.train(x, fine) if fine else None
-    info = codec.CodecInfo(
+    info = CodecInfo(
         "fake:16", 16, True, None, factory, "L2", len(x), 0, 8, int(trained.sa_code_size()),
         codec.fingerprint(trained), refine=fine, rerank=4 if fine else 1,
         refine_code_size=0 if quantizer is None else int(quantizer.sa_code_size()),
         refine_fingerprint="" if quantizer is None else codec.fingerprint(quantizer),
     )  # fmt: skip
-    codec.save(layout.codec, trained, info, quantizer)
+    codec_files.save(layout.codec, trained, info, quantizer)
     emb = write_chunk_files(str(tmp_path), x, per_chunk=500)
     return layout, trained, info, x, emb
 
@@ -73,7 +76,7 @@ def test_encode_then_build_pipelines(tmp_path, test_pipeline):
     shards = [faiss.read_index(u) for u in layout.shard_urls("index")]
     for index in (direct, *shards):
         faiss.extract_index_ivf(index).nprobe = 8
-    from transforms.search import search_shards
+    from transforms.search.search import search_shards
 
     merged = search_shards(shards, x[:30], 5)
     _, i_direct = direct.search(x[:30], 5)
@@ -81,7 +84,7 @@ def test_encode_then_build_pipelines(tmp_path, test_pipeline):
 
 
 def test_two_tier_shards_search_by_position_and_answer_row_ids(tmp_path, test_pipeline):
-    from transforms import search
+    from transforms.search import search
 
     layout, trained, info, x, emb = _setup(tmp_path, "PQ4x4", fine="SQ8")
     _encode(tmp_path, test_pipeline, layout, info, emb)

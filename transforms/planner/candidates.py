@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-from transforms import codec
+from transforms.codec import codec
 
 # Bytes per vector tried when no budget is given (a quality target instead).
 LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128)

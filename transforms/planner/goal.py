@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transforms.errors import VecpressError
+from transforms.storage.errors import VecpressError
 
 
 class PlanError(VecpressError, ValueError):

@@ -10,9 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from transforms import building, codec, encoding, refine, search
+from transforms.codec import codec, refine
+from transforms.index import building, encoding
 from transforms.planner.candidates import ID_BYTES, PLAN_SHARE, Candidate, real_bytes
 from transforms.planner.split import K, Split
+from transforms.search import search
 
 LATENCY_QUERIES = 200
 RERANK_FACTORS = (2, 4, 8, 16, 32)

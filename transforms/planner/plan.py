@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from transforms import codec
+from transforms.codec import codec
 from transforms.planner import candidates
 from transforms.planner.frontier import frontier, pick
 from transforms.planner.goal import Goal, PlanError, quality_key

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from transforms import codec, io
+from transforms.codec import codec
+from transforms.storage import io
 
 
 def _fmt(v: Any, spec: str) -> str:

@@ -8,10 +8,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from transforms import ids, publish, reading
-from transforms.embedder import load_embedder
-from transforms.embedder_spec import EmbedderSpec
-from transforms.embeddings import Embeddings
+from transforms.embed import ids
+from transforms.embed.embeddings import Embeddings
+from transforms.embedders.embedder import load_embedder
+from transforms.embedders.spec import EmbedderSpec
+from transforms.read import reading
+from transforms.run import publish
 
 logger = logging.getLogger(__name__)
 

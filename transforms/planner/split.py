@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from transforms import evaluation
 from transforms.planner.goal import PlanError
+from transforms.search import evaluation
 
 K = 10
 LEARN_SHARE = 0.5  # of the non-query sample, out of sample: as many to learn as to search

@@ -2,7 +2,7 @@
 
 import faiss
 
-from transforms import codec
+from transforms.codec import codec
 from transforms.planner import candidates
 
 

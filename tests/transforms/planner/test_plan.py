@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import clustered
-from transforms import codec, planner
+from transforms import planner
+from transforms.codec import codec
 from transforms.planner import candidates
 from transforms.planner import report as plan_report
 
@@ -108,7 +109,7 @@ def test_target_and_loss_goals_pick_the_fewest_bytes(corpus):
 
 
 def test_a_loss_bound_counts_the_noise_of_few_queries():
-    from transforms import evaluation
+    from transforms.search import evaluation
 
     float_ok = np.array([True] * 90 + [False] * 10)
     index_ok = float_ok.copy()
@@ -228,8 +229,8 @@ def test_out_of_sample_learn_base_and_queries_are_disjoint(corpus):
 def test_knn_loss_is_measured_on_the_queries_and_base_vectors_left_out_in_turn(corpus, monkeypatch):
     import faiss
 
-    from transforms import evaluation
     from transforms.planner import split as split_mod
+    from transforms.search import evaluation
 
     x, labels = corpus
     monkeypatch.setattr(split_mod, "MAX_PROBES", 700)
@@ -267,7 +268,7 @@ def test_in_sample_only_when_the_run_trains_on_its_whole_corpus_and_the_sample_i
 
 
 def test_codecs_train_on_learn_and_encode_the_base(corpus, monkeypatch):
-    from transforms import encoding
+    from transforms.index import encoding
 
     x, labels = corpus
     split = planner.Split.make(x, labels, 200, 0, out_of_sample=True)
@@ -320,7 +321,7 @@ def test_a_small_sample_out_of_sample_searches_as_many_as_it_learns_and_still_me
     offered = {r["candidate"] for r in plan["candidates"]} | {s["codec"] for s in plan["skipped"]}
     assert {"PCAR14,PQ7", "OPQ7_14,PQ7"} <= offered  # PQ8's codebooks would not fit 8 B over 1M rows
     capfd.readouterr()
-    with caplog.at_level("INFO", logger="transforms.kmeans_warnings"):
+    with caplog.at_level("INFO", logger="transforms.codec.kmeans_warnings"):
         (pq,) = planner.measure(candidates.Candidate("PCAR14,PQ7", "pq"), split, corpus_rows=10**6)
     assert pq.code_bytes == 7 and pq.recall_at_10 > 0
     # faiss warns once per codebook trained short: the 7 warnings are one log line, not 7 on stderr

@@ -5,9 +5,9 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import make_corpus, write_parquet
-from transforms import reading
-from transforms.embedder_spec import EmbedderSpec
+from transforms.embedders.spec import EmbedderSpec
 from transforms.planner import sample as plan_sample
+from transforms.read import reading
 
 COLUMNS = reading.Columns(id="doc_id", text="body", label="topic")
 SPEC = EmbedderSpec(model="fake:16")

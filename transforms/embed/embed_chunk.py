@@ -1,0 +1,124 @@
+"""Embed one chunk (a row group): its rows in input order as Arrow record batches of the chunk rows schema,
+each embedded, reused from an earlier run by its text's hash, or rejected with the reason. Vectors made now
+go to the chunk's own vector file; a reused one is referred to where it is kept (transforms.embed.vectors).
+Memory holds one batch of rows at a time, never the chunk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from transforms.embed import ids, vectors
+from transforms.embed.reuse import Previous, text_hash
+from transforms.embedders.failures import encode_or_explain
+from transforms.embedders.spec import Embedder
+from transforms.read import reading
+
+BATCH_ROWS = 4096
+
+
+@dataclass
+class Tally:
+    """What happened to a chunk's rows."""
+
+    read: int = 0
+    embedded: int = 0  # by the model, in this run
+    reused: int = 0  # from an earlier run, by text
+    rejected: int = 0
+
+
+def embed_chunk(
+    group: reading.RowGroup,
+    columns: reading.Columns,
+    embedder: Embedder,
+    schema: pa.Schema,
+    refs: vectors.Refs,
+    on_bad_file: str = "fail",
+    previous: Previous | None = None,
+    model_batch: int = 256,
+    tally: Tally | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """The chunk's record batches; ``model_batch`` texts go to the model per call."""
+    tally = tally if tally is not None else Tally()
+    docs: list[reading.Document] = []
+    for doc in reading.read_row_group(group, columns, on_bad_file):
+        docs.append(doc)
+        if len(docs) == BATCH_ROWS:
+            yield _batch(docs, embedder, schema, refs, previous, model_batch, tally)
+            docs = []
+    if docs:
+        yield _batch(docs, embedder, schema, refs, previous, model_batch, tally)
+
+
+def _batch(
+    docs: list[reading.Document],
+    embedder: Embedder,
+    schema: pa.Schema,
+    refs: vectors.Refs,
+    previous: Previous | None,
+    model_batch: int,
+    tally: Tally,
+) -> pa.RecordBatch:
+    reasons = [reading.rejection(d) for d in docs]
+    ok = [i for i, r in enumerate(reasons) if r is None]
+    hashes: list[bytes | None] = [None] * len(docs)
+    for i in ok:
+        hashes[i] = text_hash(docs[i].text)
+    where = np.full(len(docs), -1, np.int32)  # vector file (index into the chunk's list); -1: none
+    rows = np.zeros(len(docs), np.int64)
+    found = previous.find([hashes[i] for i in ok]) if previous is not None and ok else np.full(len(ok), -1)
+    if previous is not None:  # a vector in a file that is no longer what was written is embedded again
+        found = np.array(
+            [f if f < 0 or previous.usable(int(previous.file[f])) else -1 for f in found], np.int64
+        )
+    reused = [(i, int(f)) for i, f in zip(ok, found, strict=True) if f >= 0]
+    copied = []  # reused vectors kept in another store, or in a file not worth keeping: copied into its own
+    for i, f in reused:
+        file = int(previous.file[f])
+        if previous.referable(file, refs.root):
+            where[i] = refs.refer(previous.records[file]["name"], previous.records[file])
+            rows[i] = previous.row[f]
+        else:
+            copied.append((i, f))
+    made: dict[int, np.ndarray] = {}
+    if copied:
+        found_there = previous.vectors(np.array([f for _, f in copied]))
+        made.update(zip([i for i, _ in copied], found_there, strict=True))
+    todo = [i for i, f in zip(ok, found, strict=True) if f < 0]
+    for start in range(0, len(todo), model_batch):
+        part = todo[start : start + model_batch]
+        for i, v in zip(part, encode_or_explain(embedder, [docs[i].text for i in part]), strict=True):
+            if isinstance(v, str):
+                reasons[i] = v
+            else:
+                made[i] = v
+    if made:
+        order = sorted(made)
+        file, at = refs.own(np.stack([made[i] for i in order]).astype(np.float32))
+        where[order], rows[order] = file, at
+    tally.read += len(docs)
+    tally.reused += len(reused)
+    tally.rejected += sum(r is not None for r in reasons)
+    tally.embedded += sum(reasons[i] is None for i in todo)
+    good = np.array([r is None for r in reasons])
+    row_ids = [ids.row_id(d.doc_id) if r is None else None for d, r in zip(docs, reasons, strict=True)]
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array([d.doc_id for d in docs], pa.string()),
+            pa.array(row_ids, pa.int64()),
+            pa.array([d.label for d in docs], pa.string()),
+            pa.array([d.file for d in docs], pa.string()),
+            pa.array([d.row for d in docs], pa.int64()),
+            pa.array(
+                [h if r is None else None for h, r in zip(hashes, reasons, strict=True)],
+                schema.field("text_hash").type,
+            ),
+            pa.array(reasons, pa.string()),
+            pa.array(where, pa.int32(), mask=~good),
+            pa.array(rows, pa.int64(), mask=~good),
+        ],
+        schema=schema,
+    )

@@ -1,0 +1,1 @@
+"""The fit stage: the codec a run trains, or keeps from the last run."""

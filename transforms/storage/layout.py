@@ -1,0 +1,87 @@
+"""Where a run's files live: ``<output>/runs/<run_id>/...`` plus the ``CURRENT`` pointer at the top."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass
+
+from transforms.storage import io, schemas
+
+POINTER = "CURRENT"
+CHUNK_LIST = (
+    "embeddings/chunks.json"  # the run's embed chunks with their records (transforms.embed.embeddings)
+)
+
+
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def valid_run_id(run_id: str) -> bool:
+    """A run id names one folder under ``runs/``: letters, digits, '.', '_' and '-', no path separators."""
+    return bool(RUN_ID.fullmatch(run_id)) and ".." not in run_id
+
+
+def new_run_id() -> str:
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{now}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Every folder and file name of one run. ``shards``: how many index shards (and code, id map and
+    refine shards) the run has; a layout made only to read embeddings or the manifest may leave it 0."""
+
+    output: str
+    run_id: str
+    shards: int = 0
+
+    @property
+    def root(self) -> str:
+        return io.join(self.output, "runs", self.run_id)
+
+    def dir(self, name: str) -> str:
+        return io.join(self.root, name)
+
+    def shard_path(self, kind: str, index: int) -> str:
+        """A shard's path inside the run directory, as the manifest and the stages' records name it."""
+        if not 0 <= index < self.shards:
+            raise ValueError(f"run {self.run_id} has {self.shards} shards, not shard {index}")
+        suffix = ".faiss" if kind == "index" else ".arrow"
+        return f"{kind}/{schemas.shard_name(index, self.shards, suffix)}"
+
+    def shard(self, kind: str, index: int) -> str:
+        return io.join(self.root, self.shard_path(kind, index))
+
+    def shard_urls(self, kind: str) -> list[str]:
+        return [self.shard(kind, i) for i in range(self.shards)]
+
+    def shard_names(self, kind: str) -> list[str]:
+        return [self.shard_path(kind, i).split("/", 1)[1] for i in range(self.shards)]
+
+    @property
+    def codec(self) -> str:
+        return self.dir("codec")
+
+    @property
+    def code_files(self) -> str:
+        """Two tiers: the list of the code files that the refine shards read fine codes from."""
+        return self.dir("refine/code_files.json")
+
+    @property
+    def exact_neighbours(self) -> str:
+        """The evaluation queries' exact neighbour lists (transforms.search.neighbours)."""
+        return self.dir("evaluation/exact.arrow")
+
+    @property
+    def rejects(self) -> str:
+        return self.dir("rejects.arrow")
+
+    @property
+    def manifest(self) -> str:
+        return self.dir("manifest.json")
+
+    @property
+    def pointer(self) -> str:
+        return io.join(self.output, POINTER)
