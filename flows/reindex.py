@@ -67,7 +67,7 @@ def _stages(config: ReindexConfig, layout: RunLayout, lease: lock.Lease) -> dict
         )
         info = fitted["info"]
     with _timed(timings, "encode"):
-        encoded = cached(tasks.encode, "encode", keys.encode, config=config, layout=layout)
+        encoded = cached(tasks.encode, "encode", keys.encode, config=config, layout=layout, info=info)
     with _timed(timings, "build"):
         built = cached(tasks.build, "build", keys.build, config=config, layout=layout, previous=previous)
         counts["indexed"] = built["rows"]

@@ -11,7 +11,7 @@ from prefect import task
 
 from flows.cache import STAGE_FILES, by_key
 from flows.config import ReindexConfig
-from transforms.codec import codec, codec_files, refine
+from transforms.codec import codec, refine
 from transforms.codec.info import CodecInfo
 from transforms.embed import chunks, embed_stage, embeddings
 from transforms.fit import fit_stage
@@ -94,7 +94,7 @@ def check_model_and_codec(config: ReindexConfig) -> int:
 
 CACHED = {"cache_key_fn": by_key, "persist_result": True}
 Records = dict[str, dict[str, Any]]  # a run's files by relative path: {"bytes", "sha256"} when written
-Previous = tuple[RunLayout, Manifest, embeddings.Embeddings] | None  # the last published run
+LastRun = embeddings.LastRun | None  # the last published run, if any
 
 
 @task(retries=1, **RETRY)
@@ -104,7 +104,7 @@ def embed(
     files: list[reading.InputFile],
     versions: list[dict[str, Any]],
     dim: int,
-    previous: Previous,
+    previous: LastRun,
 ) -> dict[str, Any]:
     """Embed every chunk not already done (the chunk store is this stage's cache: a killed run resumes at
     the chunks in flight), then resolve duplicates and write the rejects. Returns the counts, what was
@@ -127,7 +127,7 @@ def embed(
     if work.todo:
         job = embed_pipeline.EmbedJob(
             tuple(work.todo), config.columns(), config.embedder(), dim, config.output, work.embedder_key,
-            config.on_bad_file, tuple(work.previous), config.embed_cache,
+            config.on_bad_file, tuple(work.earlier), config.embed_cache,
         )  # fmt: skip
         runner.run(lambda p: embed_pipeline.build(p, job), _beam_options(config), "embed")
     embed_stage.check_unchanged(versions)
@@ -151,7 +151,7 @@ def fit_codec(
     n_total: int,
     dim: int,
     written: Records,
-    previous: Previous,
+    previous: LastRun,
     key: str,
 ) -> dict[str, Any]:
     """Keep the last run's codec if it still fits, else choose and train one (transforms.fit.fit_stage)."""
@@ -171,14 +171,16 @@ def fit_codec(
 
 
 @task(retries=1, **RETRY, **CACHED)
-def encode(config: ReindexConfig, layout: RunLayout, written: Records, key: str) -> dict[str, Any]:
-    """Encode the vector files this codec has not encoded yet, then write every shard's codes."""
+def encode(
+    config: ReindexConfig, layout: RunLayout, written: Records, info: CodecInfo, key: str
+) -> dict[str, Any]:
+    """Encode the vector files this codec (``info``: fit's record of it) has not encoded yet, then write
+    every shard's codes; the pipelines' workers load the codec from the run's files, checked."""
     from pipelines import encode as encode_pipeline
     from pipelines import runner
 
     emb = embeddings.Embeddings.load(layout)
     records = integrity.under(written, "codec")
-    _, info = codec_files.load(layout.codec, records)
     work = encode_stage.plan(emb, info)
     if work.todo:
         job = encode_pipeline.EncodeJob(
@@ -207,14 +209,14 @@ def encode(config: ReindexConfig, layout: RunLayout, written: Records, key: str)
 
 @task(retries=1, **RETRY, **CACHED)
 def build(
-    config: ReindexConfig, layout: RunLayout, written: Records, previous: Previous, key: str
+    config: ReindexConfig, layout: RunLayout, written: Records, previous: LastRun, key: str
 ) -> dict[str, Any]:
     """Build every index shard from its code shard; a shard whose codes are byte for byte the last run's,
     with the same codec, is copied from it instead."""
     from pipelines import build as build_pipeline
     from pipelines import runner
 
-    reused = building.reusable_shards(layout, written, previous)
+    reused = building.copy_unchanged_shards(layout, written, previous)
     jobs = [
         (layout.shard("codes", i), layout.shard("index", i), layout.shard("idmap", i),
          written.get(layout.shard_path("codes", i)))
@@ -240,7 +242,7 @@ def evaluate(
     n_total: int,
     info: CodecInfo,
     written: Records,
-    previous: Previous,
+    previous: LastRun,
     key: str,
 ) -> dict[str, Any]:
     """Recall@k against exact float search and kNN label accuracy (transforms.search.evaluation.
@@ -267,13 +269,13 @@ def evaluate(
     }
 
 
-def _neighbours_before(emb: embeddings.Embeddings, embedder: str, previous: Previous) -> Any:
+def _neighbours_before(emb: embeddings.Embeddings, embedder: str, previous: LastRun) -> Any:
     """The last run's exact neighbours, when it kept them for the same embedder, and the documents unchanged
     since; None otherwise (or when they cannot be used: every query is then searched in full)."""
     if previous is None:
         return None
     prev_layout, manifest, before = previous
-    rel = prev_layout.exact_neighbours.removeprefix(prev_layout.root.rstrip("/") + "/")
+    rel = prev_layout.relative(prev_layout.exact_neighbours)
     if rel not in manifest.records():
         return None
     try:

@@ -32,7 +32,7 @@ class EmbedJob:
     output: str
     embedder_key: str
     on_bad_file: str = "fail"
-    previous: tuple[tuple[str, dict[str, Any]], ...] = ()  # (URL, record) of earlier chunks, reused by text
+    earlier: tuple[tuple[str, dict[str, Any]], ...] = ()  # (URL, record) of earlier chunks, reused by text
     cache: str | None = None  # a shared embed cache the chunks are committed to, instead of the output
 
 
@@ -47,11 +47,11 @@ class EmbedChunk(beam.DoFn):
     def setup(self) -> None:
         from tqdm.auto import tqdm
 
-        from transforms.embed.reuse import Previous
+        from transforms.embed.reuse import EarlierVectors
         from transforms.embedders.embedder import load_embedder
 
         self.embedder = load_embedder(self.job.spec)
-        self.previous = Previous(self.job.previous) if self.job.previous else None
+        self.earlier = EarlierVectors(self.job.earlier) if self.job.earlier else None
         self.store = chunks.Store(self.job.output, self.job.embedder_key, cache=self.job.cache)
         self.schema = schemas.chunk_rows(self.job.dim, self.job.spec.model)
         total = sum(c.rows for c in self.job.todo)
@@ -82,7 +82,7 @@ class EmbedChunk(beam.DoFn):
         refs = vectors.Refs(self.store.root, chunk.key, self.job.dim)
         batches = embed_chunk.embed_chunk(
             chunk.group, self.job.columns, self.embedder, self.schema, refs, self.job.on_bad_file,
-            self.previous, 4 * self.job.spec.batch_size, tally,
+            self.earlier, 4 * self.job.spec.batch_size, tally,
         )  # fmt: skip
         try:
             # the rows are streamed, never mapped: compressed (the file name repeats on every row)

@@ -91,6 +91,16 @@ def write_embedding_shards(urls: list[str], x: np.ndarray, labels: list | None =
     return urls
 
 
+def small_config(root, **options):
+    """A small run's configuration (fake embedder) reading ``root``/in and writing ``root``/index; any option
+    (codec, shards, model, eval_queries, ...) as ``options``."""
+    from flows.config import ReindexConfig
+
+    values = {"input": f"{root}/in", "output": f"{root}/index", "id_column": "doc_id", "text_column": "body",
+              "model": "fake:16", "eval_queries": 50}  # fmt: skip
+    return ReindexConfig(**{**values, **options})
+
+
 def write_chunk_files(
     output: str,
     x: np.ndarray,
@@ -177,22 +187,13 @@ def cli_env(tmp_path_factory) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def published(tmp_path_factory, prefect_server) -> Path:
     """A small published run (fake embedder, 2 shards): copy it before damaging it (see ``damageable``)."""
-    from flows.config import ReindexConfig
     from flows.reindex import reindex
 
     root = tmp_path_factory.mktemp("published")
     write_parquet(make_corpus(600), str(root / "in" / "a.parquet"))
     reindex(
-        ReindexConfig(
-            input=str(root / "in"),
-            output=str(root / "index"),
-            id_column="doc_id",
-            text_column="body",
-            label_column="topic",
-            model="fake:32",
-            codec="IVF4,SQ8",
-            shards=2,
-            eval_queries=100,
+        small_config(
+            root, label_column="topic", model="fake:32", codec="IVF4,SQ8", shards=2, eval_queries=100
         )
     )
     return root / "index"

@@ -9,7 +9,7 @@ import pytest
 
 from flows.config import ReindexConfig
 from flows.reindex import reindex
-from tests.conftest import make_corpus, write_parquet
+from tests.conftest import make_corpus, small_config, write_parquet
 from tests.faults.conftest import FAKE, error_line, vecpress
 from transforms.embedders import failures
 from transforms.read import reading
@@ -17,18 +17,7 @@ from transforms.storage import arrow_files, io
 
 
 def _config(root, **kw) -> ReindexConfig:
-    return ReindexConfig(
-        input=str(root / "in"),
-        output=str(root / "index"),
-        id_column="doc_id",
-        text_column="body",
-        label_column="topic",
-        model="fake:16",
-        codec="IVF4,SQ8",
-        shards=2,
-        eval_queries=50,
-        **kw,
-    )
+    return small_config(root, label_column="topic", codec="IVF4,SQ8", shards=2, **kw)
 
 
 def _rejects(root) -> list[dict]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import make_corpus, write_parquet
+from tests.conftest import make_corpus, small_config, write_parquet
 from tests.faults.conftest import error_line, flip_bytes, vecpress
 from transforms.run import publish
 from transforms.storage import integrity
@@ -76,20 +76,10 @@ def test_a_damaged_embed_chunk_is_refused_by_the_stages_and_named_by_verify(dama
 
 
 def test_damaged_files_of_an_earlier_run_are_never_reused(prefect_server, tmp_path):
-    from flows.config import ReindexConfig
     from flows.reindex import reindex
 
     write_parquet(make_corpus(500), str(tmp_path / "in" / "a.parquet"))
-    config = ReindexConfig(
-        input=str(tmp_path / "in"),
-        output=str(tmp_path / "index"),
-        id_column="doc_id",
-        text_column="body",
-        model="fake:16",
-        codec="IVF4,SQ8",
-        shards=2,
-        eval_queries=50,
-    )
+    config = small_config(tmp_path, codec="IVF4,SQ8", shards=2)
     first = reindex(config.model_copy(update={"run_id": "first"}))
     codes = tmp_path / "index" / "runs" / "first" / "codes" / "part-00001-of-00002.arrow"
     flip_bytes(codes, codes.stat().st_size // 2)
@@ -108,17 +98,13 @@ def test_a_damaged_code_file_of_the_stored_tier_is_named_by_search_and_verify(
 ):
     """A two-tier run's fine codes stay in the output's code files (shared by its runs); the run lists
     them with their sha256, and search and verify check them as they check the run's own files."""
-    from flows.config import ReindexConfig
     from flows.reindex import reindex
     from transforms.codec import refine
 
     write_parquet(make_corpus(300), str(tmp_path / "in" / "a.parquet"))
     output = tmp_path / "index"
     reindex(
-        ReindexConfig(
-            input=str(tmp_path / "in"), output=str(output), id_column="doc_id", text_column="body",
-            model="fake:32", codec="RaBitQ", refine="SQ8", shards=2, eval_queries=50,
-        )
+        small_config(tmp_path, model="fake:32", codec="RaBitQ", refine="SQ8", shards=2)
     )  # fmt: skip
     layout, manifest = publish.current(str(output))
     listed = refine.read_listing(layout, manifest.records())

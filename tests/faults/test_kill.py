@@ -13,9 +13,8 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 
-from flows.config import ReindexConfig
 from flows.reindex import reindex
-from tests.conftest import make_corpus
+from tests.conftest import make_corpus, small_config
 from tests.faults.conftest import ROOT, vecpress
 from transforms.run import publish, verify
 
@@ -40,15 +39,8 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def clean(corpus, prefect_server) -> dict[str, str]:
     """The files of an uninterrupted run with the same settings (its own output, so nothing is shared)."""
-    config = ReindexConfig(
-        input=str(corpus / "in"),
-        output=str(corpus / "clean"),
-        id_column="doc_id",
-        text_column="body",
-        model="fake:32",
-        codec="IVF16,SQ8",
-        shards=2,
-        eval_queries=100,
+    config = small_config(
+        corpus, output=str(corpus / "clean"), model="fake:32", codec="IVF16,SQ8", shards=2, eval_queries=100
     )
     reindex(config)
     return _files(corpus / "clean")

@@ -13,22 +13,12 @@ import pytest
 
 from flows.config import ReindexConfig
 from flows.reindex import reindex
-from tests.conftest import make_corpus, write_parquet
+from tests.conftest import make_corpus, small_config, write_parquet
 from transforms.storage import io, lock
 
 
 def _config(root, **kw) -> ReindexConfig:
-    return ReindexConfig(
-        input=str(root / "in"),
-        output=str(root / "index"),
-        id_column="doc_id",
-        text_column="body",
-        model="fake:16",
-        codec="IVF4,SQ8",
-        shards=2,
-        eval_queries=50,
-        **kw,
-    )
+    return small_config(root, codec="IVF4,SQ8", shards=2, **kw)
 
 
 def _write_lock(output, **fields) -> None:

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from flows.config import ReindexConfig
 from flows.reindex import reindex
-from tests.conftest import make_corpus, write_parquet
+from tests.conftest import make_corpus, small_config, write_parquet
 from transforms.codec import codec_files
 from transforms.embed.embeddings import Embeddings
 from transforms.index import encoding
@@ -18,17 +18,7 @@ from transforms.storage import arrow_files
 
 
 def _config(root, **kw) -> ReindexConfig:
-    return ReindexConfig(
-        input=str(root / "in"),
-        output=str(root / "index"),
-        id_column="doc_id",
-        text_column="body",
-        label_column="topic",
-        model="fake:32",
-        shards=3,
-        eval_queries=100,
-        **kw,
-    )
+    return small_config(root, label_column="topic", model="fake:32", shards=3, eval_queries=100, **kw)
 
 
 def _write(root, corpus: pa.Table, files: tuple[int, ...] = (0, 1, 2, 3)) -> None:

@@ -4,24 +4,15 @@ import pytest
 
 from flows.config import ReindexConfig
 from flows.reindex import reindex
-from tests.conftest import make_corpus, write_parquet
+from tests.conftest import make_corpus, small_config, write_parquet
 from transforms.read import reading
 from transforms.search.query import PublishedIndex
 from transforms.storage import arrow_files, io
 
 
 def _config(root: str, **kw) -> ReindexConfig:
-    return ReindexConfig(
-        input=f"{root}/in/*.parquet",
-        output=f"{root}/index",
-        id_column="doc_id",
-        text_column="body",
-        label_column="topic",
-        model="fake:32",
-        shards=3,
-        eval_queries=200,
-        **kw,
-    )
+    options = {"label_column": "topic", "model": "fake:32", "shards": 3, "eval_queries": 200, **kw}
+    return small_config(root, input=f"{root}/in/*.parquet", **options)
 
 
 def test_reindex_on_memory_urls_accounts_for_every_row(prefect_server, memory_root):

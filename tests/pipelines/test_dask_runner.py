@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flows.config import ReindexConfig
 from flows.reindex import reindex
-from tests.conftest import make_corpus, write_parquet
+from tests.conftest import make_corpus, small_config, write_parquet
 
 
 @pytest.mark.distributed
@@ -18,19 +17,10 @@ def test_dask_runner_writes_the_same_files_as_the_direct_runner(prefect_server, 
 
     def run(run_id: str, runner: str, args: list[str]) -> dict:
         # One output per runner: a shared output would let the second run reuse the first one's stages.
-        config = ReindexConfig(
-            input=str(tmp_path / "in"),
-            output=str(tmp_path / run_id),
-            id_column="doc_id",
-            text_column="body",
-            label_column="topic",
-            model="fake:32",
-            shards=4,
-            eval_queries=200,
-            runner=runner,
-            pipeline_args=args,
-            run_id=run_id,
-        )
+        config = small_config(
+            tmp_path, output=str(tmp_path / run_id), label_column="topic", model="fake:32", shards=4,
+            eval_queries=200, runner=runner, pipeline_args=args, run_id=run_id,
+        )  # fmt: skip
         return reindex(config)
 
     direct = run("direct", "DirectRunner", [])

@@ -35,7 +35,7 @@ def _embed(root: str, files, previous=None):
     work = embed_stage.plan(f"{root}/out", files, versions, SPEC, COLUMNS, "fail", previous)
     if work.todo:
         job = embed.EmbedJob(tuple(work.todo), COLUMNS, SPEC, 16, f"{root}/out", work.embedder_key, "fail",
-                             tuple(work.previous))  # fmt: skip
+                             tuple(work.earlier))  # fmt: skip
         run(lambda p: embed.build(p, job), pipeline_options("DirectRunner"), "embed-test")
     return work
 

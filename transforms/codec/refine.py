@@ -78,7 +78,7 @@ def read_listing(layout: Any, records: Mapping[str, Mapping[str, Any]]) -> list[
     """The code files of a run's refine shards (``layout``: its RunLayout), the list checked against its
     record in ``records`` (the run's files by relative path); none when the run has no list (a run that
     wrote its fine codes into its refine shards)."""
-    rel = layout.code_files.removeprefix(layout.root.rstrip("/") + "/")
+    rel = layout.relative(layout.code_files)
     if rel not in records:
         return []
     data = json.loads(integrity.read_verified(layout.code_files, records[rel]))

@@ -25,7 +25,7 @@ from typing import Any
 import pyarrow as pa
 
 from transforms.embed import vectors
-from transforms.embedders import backends, exports, models
+from transforms.embedders import backends, exports, packaged
 from transforms.embedders.spec import EmbedderSpec
 from transforms.read import reading
 from transforms.storage import arrow_files, formats, integrity, io
@@ -51,7 +51,7 @@ def embedding_identity(spec: EmbedderSpec) -> dict[str, Any]:
     static = spec.model.startswith(backends.STATIC_PREFIX)
     base = spec.model.removeprefix(backends.STATIC_PREFIX)
     return {
-        "weights": models.digest(base),
+        "weights": packaged.digest(base),
         "static": exports.STATIC_DIMS if static else None,
         "backend": spec.backend,
         "export": exports.export_version(spec.backend, spec.precision) if not static else None,

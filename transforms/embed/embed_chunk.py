@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from transforms.embed import ids, vectors
-from transforms.embed.reuse import Previous, text_hash
+from transforms.embed.reuse import EarlierVectors, text_hash
 from transforms.embedders.failures import encode_or_explain
 from transforms.embedders.spec import Embedder
 from transforms.read import reading
@@ -37,7 +37,7 @@ def embed_chunk(
     schema: pa.Schema,
     refs: vectors.Refs,
     on_bad_file: str = "fail",
-    previous: Previous | None = None,
+    earlier: EarlierVectors | None = None,
     model_batch: int = 256,
     tally: Tally | None = None,
 ) -> Iterator[pa.RecordBatch]:
@@ -47,10 +47,10 @@ def embed_chunk(
     for doc in reading.read_row_group(group, columns, on_bad_file):
         docs.append(doc)
         if len(docs) == BATCH_ROWS:
-            yield _batch(docs, embedder, schema, refs, previous, model_batch, tally)
+            yield _batch(docs, embedder, schema, refs, earlier, model_batch, tally)
             docs = []
     if docs:
-        yield _batch(docs, embedder, schema, refs, previous, model_batch, tally)
+        yield _batch(docs, embedder, schema, refs, earlier, model_batch, tally)
 
 
 def _batch(
@@ -58,7 +58,7 @@ def _batch(
     embedder: Embedder,
     schema: pa.Schema,
     refs: vectors.Refs,
-    previous: Previous | None,
+    earlier: EarlierVectors | None,
     model_batch: int,
     tally: Tally,
 ) -> pa.RecordBatch:
@@ -69,23 +69,23 @@ def _batch(
         hashes[i] = text_hash(docs[i].text)
     where = np.full(len(docs), -1, np.int32)  # vector file (index into the chunk's list); -1: none
     rows = np.zeros(len(docs), np.int64)
-    found = previous.find([hashes[i] for i in ok]) if previous is not None and ok else np.full(len(ok), -1)
-    if previous is not None:  # a vector in a file that is no longer what was written is embedded again
+    found = earlier.find([hashes[i] for i in ok]) if earlier is not None and ok else np.full(len(ok), -1)
+    if earlier is not None:  # a vector in a file that is no longer what was written is embedded again
         found = np.array(
-            [f if f < 0 or previous.usable(int(previous.file[f])) else -1 for f in found], np.int64
+            [f if f < 0 or earlier.usable(int(earlier.file[f])) else -1 for f in found], np.int64
         )
     reused = [(i, int(f)) for i, f in zip(ok, found, strict=True) if f >= 0]
     copied = []  # reused vectors kept in another store, or in a file not worth keeping: copied into its own
     for i, f in reused:
-        file = int(previous.file[f])
-        if previous.referable(file, refs.root):
-            where[i] = refs.refer(previous.records[file]["name"], previous.records[file])
-            rows[i] = previous.row[f]
+        file = int(earlier.file[f])
+        if earlier.referable(file, refs.root):
+            where[i] = refs.refer(earlier.records[file]["name"], earlier.records[file])
+            rows[i] = earlier.row[f]
         else:
             copied.append((i, f))
     made: dict[int, np.ndarray] = {}
     if copied:
-        found_there = previous.vectors(np.array([f for _, f in copied]))
+        found_there = earlier.vectors(np.array([f for _, f in copied]))
         made.update(zip([i for i, _ in copied], found_there, strict=True))
     todo = [i for i, f in zip(ok, found, strict=True) if f < 0]
     for start in range(0, len(todo), model_batch):

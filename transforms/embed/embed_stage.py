@@ -25,7 +25,7 @@ class EmbedPlan:
     embedder_key: str
     chunks: list[chunks.Chunk]
     todo: list[chunks.Chunk]
-    previous: list[tuple[str, dict[str, Any]]]  # (URL, record) of the last run's chunks, reused by text
+    earlier: list[tuple[str, dict[str, Any]]]  # (URL, record) of the last run's chunks, reused by text
     cache: str | None = None  # a shared embed cache the chunks live in, instead of the output
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -232,7 +232,15 @@ def unchanged(now: Embeddings, before: Embeddings) -> np.ndarray:
     return common[a[1][i] == b[1][j]]
 
 
-def published(output: str) -> tuple[RunLayout, Manifest, Embeddings] | None:
+class LastRun(NamedTuple):
+    """The last published run of an output, as a re-index reuses it: its layout, manifest and embeddings."""
+
+    layout: RunLayout
+    manifest: Manifest
+    embeddings: Embeddings
+
+
+def published(output: str) -> LastRun | None:
     """The current published run of ``output`` with its embeddings, or None (no run, or one written before
     embeddings were kept as chunks)."""
 
@@ -250,4 +258,4 @@ def published(output: str) -> tuple[RunLayout, Manifest, Embeddings] | None:
             "documents are embedded again", len(gone), len(files), layout.run_id, gone[0],
         )  # fmt: skip
         return None
-    return layout, manifest, Embeddings.load(layout)
+    return LastRun(layout, manifest, Embeddings.load(layout))

@@ -33,7 +33,7 @@ LIVE_SHARE = 0.75  # a vector file fewer of whose rows the earlier chunks use is
 SMALL_PARTS = 8  # ... and so is one holding fewer rows than a typical chunk / SMALL_PARTS
 
 
-class Previous:
+class EarlierVectors:
     """The embedded rows of earlier chunks, looked up by text hash, each with where its vector is kept (a
     vector file and a row of it, see transforms.embed.vectors); vectors are read only for the rows found.
 

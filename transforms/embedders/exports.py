@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from transforms.embedders import calibration, models
+from transforms.embedders import calibration, packaged
 from transforms.embedders.backends import INPUTS
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,9 @@ def export_version(backend: str, precision: str) -> int | None:
 def export_dir(model_path: str, backend: str, precision: str) -> Path:
     tag = hashlib.sha256(str(Path(model_path).resolve()).encode()).hexdigest()[:10]
     version = export_version(backend, precision)
-    return models.cache_dir() / "exports" / f"{Path(model_path).name}-{tag}-{backend}-{precision}-v{version}"
+    return (
+        packaged.cache_dir() / "exports" / f"{Path(model_path).name}-{tag}-{backend}-{precision}-v{version}"
+    )
 
 
 def exported(model_path: str, backend: str, precision: str) -> Path | None:
@@ -169,8 +171,8 @@ def _calibration_batches(tokenizer: Any, inputs: list[str]) -> list[dict[str, np
 def distilled(base: str) -> Path:
     """model2vec's distillation of ``base`` (its vocabulary through the model, PCA to 256 dims, Zipf
     weighting), made once and cached."""
-    path = models.resolve(base)
-    target = models.cache_dir() / "static" / f"{Path(path).name}-{STATIC_DIMS}-v{EXPORT_VERSION}"
+    path = packaged.resolve(base)
+    target = packaged.cache_dir() / "static" / f"{Path(path).name}-{STATIC_DIMS}-v{EXPORT_VERSION}"
 
     def build(folder: Path) -> None:
         from model2vec.distill import distill

@@ -10,9 +10,9 @@ from typing import Protocol
 
 import numpy as np
 
-from transforms.embedders import models
+from transforms.embedders import packaged
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"  # transforms.embedders.models.MINILM
+DEFAULT_MODEL = "all-MiniLM-L6-v2"  # transforms.embedders.packaged.MINILM
 FAKE_PREFIX = "fake:"
 
 
@@ -30,8 +30,8 @@ class EmbedderSpec:
 
 
 def resolve_model(model: str) -> str:
-    """A packaged model's local folder (see transforms.embedders.models); any other name or path as given."""
-    return models.resolve(model)
+    """A packaged model's local folder (transforms.embedders.packaged); any other name or path as given."""
+    return packaged.resolve(model)
 
 
 def resolve_devices(device: str) -> list[str]:

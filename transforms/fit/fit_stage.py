@@ -15,9 +15,8 @@ from transforms.codec import codec, codec_files, drift
 from transforms.codec.choice import Chosen, CodecSettings, choose, train
 from transforms.codec.info import CodecInfo
 from transforms.embed import sampling
-from transforms.embed.embeddings import Embeddings, unchanged
+from transforms.embed.embeddings import Embeddings, LastRun, unchanged
 from transforms.planner import report as plan_report
-from transforms.run.manifest import Manifest
 from transforms.storage import integrity, io
 from transforms.storage.layout import RunLayout
 
@@ -57,7 +56,7 @@ def fit(
     n_total: int,
     settings: FitSettings,
     dim: int,
-    previous: tuple[RunLayout, Manifest, Embeddings] | None = None,
+    previous: LastRun | None = None,
 ) -> tuple[Any, Any, Fitted]:
     """(trained codec, stored-tier quantizer or None, what was fitted and why)."""
     not_kept = None
@@ -134,9 +133,7 @@ def _info(
     )
 
 
-def _keep(
-    emb: Embeddings, settings: FitSettings, previous: tuple[RunLayout, Manifest, Embeddings]
-) -> tuple[Any, Any, Fitted] | str | None:
+def _keep(emb: Embeddings, settings: FitSettings, previous: LastRun) -> tuple[Any, Any, Fitted] | str | None:
     """The last run's codec, when it was made for the same settings and still encodes the new and changed
     documents about as well as unseen ones when it was trained (drift.check); why not, when it was made for
     the same settings but no longer fits; None when it was made for others."""

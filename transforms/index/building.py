@@ -130,7 +130,7 @@ def _idmap_batch(batch: pa.RecordBatch, files: pa.Array) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=schemas.IDMAP)
 
 
-def reusable_shards(layout: Any, written: dict[str, Any], previous: Any) -> set[int]:
+def copy_unchanged_shards(layout: Any, written: dict[str, Any], previous: Any) -> set[int]:
     """Shards whose code file is byte for byte the last published run's, built with the same codec: their
     index shard and id map are copied from that run instead of built again (the files it copies are checked
     against its manifest)."""

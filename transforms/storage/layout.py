@@ -44,6 +44,10 @@ class RunLayout:
     def dir(self, name: str) -> str:
         return io.join(self.root, name)
 
+    def relative(self, url: str) -> str:
+        """A file of the run by its path inside the run folder, as the manifest records it."""
+        return url.removeprefix(self.root.rstrip("/") + "/")
+
     def shard_path(self, kind: str, index: int) -> str:
         """A shard's path inside the run directory, as the manifest and the stages' records name it."""
         if not 0 <= index < self.shards:

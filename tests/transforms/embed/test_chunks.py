@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from transforms.embed import chunks
-from transforms.embedders import models
+from transforms.embedders import packaged
 from transforms.embedders.spec import EmbedderSpec
 from transforms.read.reading import Columns
 
@@ -36,12 +36,12 @@ def test_a_model_is_known_by_its_files_not_its_name(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "model.safetensors").write_bytes(b"weights")
         (tmp_path / name / "README.md").write_text(f"model {name}")
-    models.digest.cache_clear()
-    assert models.digest(str(tmp_path / "a")) == models.digest(str(tmp_path / "b"))
+    packaged.digest.cache_clear()
+    assert packaged.digest(str(tmp_path / "a")) == packaged.digest(str(tmp_path / "b"))
     (tmp_path / "b" / "model.safetensors").write_bytes(b"other weights")
-    models.digest.cache_clear()
-    assert models.digest(str(tmp_path / "a")) != models.digest(str(tmp_path / "b"))
-    assert models.digest("fake:16") == "fake:16"
+    packaged.digest.cache_clear()
+    assert packaged.digest(str(tmp_path / "a")) != packaged.digest(str(tmp_path / "b"))
+    assert packaged.digest("fake:16") == "fake:16"
 
 
 def _store_with_two(root):

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from transforms.embedders import model_files, models
+from transforms.embedders import model_files, packaged
 from transforms.read import newsgroups
 
 
@@ -18,7 +18,7 @@ from transforms.read import newsgroups
 def test_tokens_and_facts_match_sentence_transformers(max_seq_length):
     from sentence_transformers import SentenceTransformer
 
-    path = models.resolve("all-MiniLM-L6-v2")
+    path = packaged.resolve("all-MiniLM-L6-v2")
     st = SentenceTransformer(path, device="cpu")
     if max_seq_length:
         st.max_seq_length = max_seq_length

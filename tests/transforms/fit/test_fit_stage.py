@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flows.config import ReindexConfig
 from flows.reindex import reindex
-from tests.conftest import make_corpus, write_parquet
+from tests.conftest import make_corpus, small_config, write_parquet
 from transforms.embed import embeddings
 from transforms.fit import fit_stage
 
@@ -13,10 +12,7 @@ def test_a_run_over_unchanged_documents_keeps_the_codec_without_training(prefect
     """When the stage cache misses (a new vecpress version, say) but no document is new or changed, the
     last codec is kept: there is nothing it has not seen, so nothing to hold against its reference error."""
     write_parquet(make_corpus(1200), str(tmp_path / "in" / "a.parquet"))
-    config = ReindexConfig(
-        input=str(tmp_path / "in"), output=str(tmp_path / "index"), id_column="doc_id", text_column="body",
-        model="fake:32", codec="PQ8x4", shards=2, eval_queries=50,
-    )  # fmt: skip
+    config = small_config(tmp_path, model="fake:32", codec="PQ8x4", shards=2)
     first = reindex(config)
     previous = embeddings.published(config.output)
     layout, _, emb = previous

@@ -1,14 +1,13 @@
 import dataclasses
 
-from flows.config import ReindexConfig
+from tests.conftest import small_config
 from transforms.run.stage_keys import StageKeys
 
 VERSIONS = [{"url": "in/a.parquet", "size": 10, "mtime": "1"}]
 
 
 def _keys(**changes) -> StageKeys:
-    config = ReindexConfig(input="in", output="out", id_column="doc_id", text_column="body", model="fake:8")
-    return StageKeys.of(config.model_copy(update=changes), VERSIONS)
+    return StageKeys.of(small_config("corpus", **{"model": "fake:8", **changes}), VERSIONS)
 
 
 def _changed(a: StageKeys, b: StageKeys) -> set[str]:
@@ -25,7 +24,7 @@ def test_keys_chain_from_what_each_stage_depends_on():
     assert _changed(base, _keys(model="fake:16")) == {"embed", "fit", "encode", "build", "evaluate"}
     assert _changed(base, _keys(output="elsewhere")) == {"embed", "fit", "encode", "build", "evaluate"}
     new_input = StageKeys.of(
-        ReindexConfig(input="in", output="out", id_column="doc_id", text_column="body", model="fake:8"),
+        small_config("corpus", model="fake:8"),
         [{**VERSIONS[0], "mtime": "2"}],
     )
     assert _changed(base, new_input) == {"embed", "fit", "encode", "build", "evaluate"}

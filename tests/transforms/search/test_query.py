@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import make_corpus, write_parquet
+from tests.conftest import make_corpus, small_config, write_parquet
 from transforms.search.query import PublishedIndex
 
 
@@ -47,19 +47,10 @@ def test_a_changed_input_shows_no_text_and_says_why(published, tmp_path):
 
 def _reindex(published, out, codec: str, refine: str | None = None):
     """The published fixture's input indexed again (fake embedder, 2 shards) with ``codec``."""
-    from flows.config import ReindexConfig
     from flows.reindex import reindex
 
-    config = ReindexConfig(
-        input=str(published.parent / "in"),
-        output=str(out),
-        id_column="doc_id",
-        text_column="body",
-        model="fake:32",
-        codec=codec,
-        refine=refine,
-        shards=2,
-        eval_queries=50,
+    config = small_config(
+        published.parent, output=str(out), model="fake:32", codec=codec, refine=refine, shards=2
     )
     reindex(config)
     return out
