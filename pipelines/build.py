@@ -1,4 +1,5 @@
-"""Build pipeline: one IVF index shard and id map per code shard, from the codes alone."""
+"""Build pipeline: one index shard (IVF or flat, as the codec is) and id map per code shard, from the codes
+alone."""
 
 from __future__ import annotations
 

@@ -37,10 +37,10 @@ class BackendError(VecpressError, ValueError):
 
 def choose(backend: str, precision: str, device: str, model: str) -> str:
     """The backend ``auto`` stands for. On the CPU that is OpenVINO (with ``precision`` auto, in int8:
-    ``choose_precision``), the one CPU path `make bench` measured at 2.5x torch fp32's documents per second
-    or more within 0.5 pt of its kNN-10 accuracy. torch stays for CUDA, fp16, fake and static models, models
-    whose modules the exported path does not reproduce, and where openvino is not installed. Any other value
-    is returned as given (``check`` judges it)."""
+    ``choose_precision``), the CPU path that `make bench` (part ``backends``, README "Benchmarks") measures
+    fastest within 0.5 pt of torch fp32's kNN-10 accuracy. torch stays for CUDA, fp16, fake and static
+    models, models whose modules the exported path does not reproduce, and where openvino is not installed.
+    Any other value is returned as given (``check`` judges it)."""
     import importlib.util
 
     if backend != AUTO:

@@ -137,7 +137,7 @@ def openvino_model(fp32: Path, model_path: str, precision: str, tokenizer: Any =
     """The ONNX export converted to OpenVINO IR. int8: static quantization by NNCF (int8 weights and
     activations, SmoothQuant, the transformer preset), its activation ranges calibrated on
     ``transforms.embedders.calibration`` texts tokenized by the model's ``tokenizer``: int8 matrix products
-    run on VNNI/AMX CPUs. Weights alone in int8 ran no faster than fp32 here (both 2.0-2.2x torch fp32)."""
+    run on VNNI/AMX CPUs (weights alone in int8 run no faster than fp32: the bench's ``backends`` part)."""
 
     def build(folder: Path) -> None:
         import openvino as ov

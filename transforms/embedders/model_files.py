@@ -1,8 +1,7 @@
 """What the exported backends need of a sentence-transformers folder, read from its files alone: the fast
 tokenizer (``tokenizer.json``, through the Rust ``tokenizers`` library), the pooling mode, the output size,
-the token limit and whether it normalizes. Loading these needs neither torch nor transformers (4 of the
-4.7 s a `vecpress search` spent loading the model), so a model already exported starts in well under a
-second."""
+the token limit and whether it normalizes. Loading these needs neither torch nor transformers (most of
+what loading the model cost `vecpress search`), so a model already exported starts without them."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ def resolve_model(model: str) -> str:
 
 def resolve_devices(device: str) -> list[str]:
     """'auto' is every CUDA device when there are any (one model per GPU), else the CPU. Without the NVIDIA
-    driver's device node there is no CUDA device to find, and torch (1.7 s to import) is not asked."""
+    driver's device node there is no CUDA device to find, and torch (seconds to import) is not asked."""
     if device != "auto":
         return [device]
     if not os.path.exists("/dev/nvidiactl"):

@@ -13,9 +13,9 @@ from transforms.storage.layout import RunLayout
 def run_sizes(layout: RunLayout, info: CodecInfo, indexed: int) -> dict[str, Any]:
     """Bytes per vector of a run: the code alone; the index shards all told (codes, an IVF shard's ids and
     lists, and the codec copy every shard holds), which is what search holds in memory (a flat shard's ids
-    stay in its id map: memory-mapped on a local disk, read for the results only; from an object store its
-    row_id column is held, 8 bytes a vector); the same less the codec copies; and for
-    two tiers, the stored tier on disk (``stored_bytes``). Ratios are float32 bytes over each."""
+    stay in its id map, memory-mapped and read for the results only, from a checked local copy when the run
+    is in an object store); the same less the codec copies; and for two tiers, the stored tier on disk
+    (``stored_bytes``). Ratios are float32 bytes over each."""
     index_bytes = sum(io.size(u) for u in layout.shard_urls("index"))
     codec_bytes = io.size(io.join(layout.codec, codec_files.CODEC_INDEX))
     stored = stored_bytes(layout, info, indexed)
