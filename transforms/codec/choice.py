@@ -47,7 +47,6 @@ def choose(
     vectors: np.ndarray, labels: list[str | None] | None, n_total: int, settings: CodecSettings
 ) -> Chosen:
     """The codec for a run whose training sample is ``vectors`` (of ``n_total`` documents)."""
-
     if settings.goal is not None:
         plan = planner.plan(
             vectors,

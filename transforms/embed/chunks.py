@@ -47,7 +47,6 @@ def embedding_identity(spec: EmbedderSpec) -> dict[str, Any]:
     the backend with its export version, the precision, the token limit, normalisation, and the embed format
     version (transforms.storage.formats). Not the model's name (the same files under another name embed
     alike), the device or the batch size."""
-
     static = spec.model.startswith(backends.STATIC_PREFIX)
     base = spec.model.removeprefix(backends.STATIC_PREFIX)
     return {

@@ -243,7 +243,6 @@ class LastRun(NamedTuple):
 def published(output: str) -> LastRun | None:
     """The current published run of ``output`` with its embeddings, or None (no run, or one written before
     embeddings were kept as chunks)."""
-
     try:
         layout, manifest = publish.current(output)
     except VecpressError:

@@ -168,7 +168,6 @@ def _keep(emb: Embeddings, settings: FitSettings, previous: LastRun) -> tuple[An
 
 def save(layout: RunLayout, index: Any, quantizer: Any, fitted: Fitted) -> None:
     """The codec files, and the plan beside them when the planner chose."""
-
     if fitted.source is not None:
         io.copy_tree(fitted.source, layout.codec)
         return

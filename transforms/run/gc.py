@@ -123,7 +123,6 @@ def _modified(fs, path: str) -> str | None:
 def _wanted_chunks(output: str, runs: list[str]) -> set[str]:
     """Every chunk file and sidecar (from the output root) a kept run uses: its embed chunks, the vector
     files they read, and its codec's code files of those (which a two-tier run's refine shards read)."""
-
     wanted: set[str] = set()
     for run_id in runs:
         layout, manifest = publish.published(output, run_id)

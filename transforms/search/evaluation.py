@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -81,25 +81,33 @@ def evaluate_index(
     return out, per_query
 
 
+class Settings(NamedTuple):
+    """How a run is evaluated: ``queries`` documents drawn with ``seed``, recall@``k``, and kNN-k label
+    accuracy too when the corpus has ``labels``."""
+
+    queries: int
+    k: int
+    seed: int
+    labels: bool
+
+
 def evaluate_run(
     emb: Embedded,
     indexes: Sequence[Any],
     info: Any,
     n_total: int,
-    queries: int,
-    k: int,
-    seed: int,
-    labels: bool,
+    settings: Settings,
     before: neighbours.Before | None = None,
 ) -> tuple[dict[str, Any], np.ndarray, dict[str, neighbours.Lists]]:
-    """A run's evaluation protocol: ``queries`` documents drawn from the corpus by a seeded bottom-k (not
+    """A run's evaluation protocol (``settings``): its queries drawn from the corpus by a seeded bottom-k (not
     the codec's own sample seed), evaluated as evaluate_index does; and when the codec trained on a sample
     (``info``: its CodecInfo) smaller than the ``n_total`` embedded documents, recall among the documents it
-    never saw as well (``unseen``). The queries are drawn from row ids alone and their exact neighbours found
-    in one pass over the embeddings; with ``before`` (the last run's lists, and the documents unchanged
-    since), an unchanged query's list is carried over and only the new and changed documents searched for
-    it (transforms.search.neighbours). Returns the figures, the per-query recall and every query's
-    exact list."""
+    never saw as well (``unseen``). The queries are drawn from row ids alone and their exact neighbours
+    found in one pass over the embeddings; with ``before`` (the last run's lists, and the documents
+    unchanged since), an unchanged query's list is carried over and only the new and changed documents
+    searched for it (transforms.search.neighbours). Returns the figures, the per-query recall and every
+    query's exact list."""
+    queries, k, seed, labels = settings
     drawn = emb.sample(min(queries, n_total), seed + 1)
     sets: list[tuple[str, Sample, RowFilter | None]] = [("all", drawn, None)]
     ukey = neighbours.unseen_key(info.seed, info.sample_cutoff)

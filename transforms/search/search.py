@@ -110,30 +110,27 @@ def open_shard(
     nprobe: int,
     info: Any,
     expect: Mapping[str, Any] | None = None,
-    quantizer: Any = None,
-    fine: Any = None,
-    idmap_url: str | None = None,
-    idmap_expect: Mapping[str, Any] | None = None,
-    idmap_rows: Any = None,
+    idmap: positions.Rows | tuple[str, Mapping[str, Any] | None] | None = None,
+    stored: tuple[Any, refine.Store] | None = None,
 ) -> Any:
-    """One index shard as the codec says to search it (``info``: its CodecInfo): by unit-length
-    reconstructions, re-ranked from its stored tier (two tiers: ``quantizer`` and ``fine``, its opened
-    refine shard: a ``refine.Store``), or plainly; a flat shard whose ids are positions answers with the
-    row ids of its id map at ``idmap_url`` (or of ``idmap_rows``, the id map already opened: a
-    ``positions.Rows``). Every file is checked against its record first."""
-
+    """One index shard as the codec says to search it (``info``: its CodecInfo), checked against its record
+    first: by unit-length reconstructions, re-ranked from its stored tier (two tiers: ``stored``, the
+    codec's fine quantizer and the shard's opened refine shard), or plainly; a flat shard whose ids are
+    positions answers with the row ids of its id map (``idmap``: opened, or its URL and record, opened
+    only for such a shard)."""
     index = load_index(url, nprobe, info.unit_decode, expect)
     if info.refine is not None:
-        if fine is None:
+        if stored is None:
             raise ValueError(f"{url}: a two-tier shard is searched with its refine shard, and none was given")
-        return refine.Reranked(index, fine, quantizer, info.rerank)
+        quantizer, store = stored
+        return refine.Reranked(index, store, quantizer, info.rerank)
     if not _positional(index):
         return index
-    if idmap_rows is not None:
-        return positions.Located(index, idmap_rows)
-    if idmap_url is None:
+    if idmap is None:
         raise ValueError(f"{url}: a flat shard's results are positions, and no id map was given to map them")
-    return positions.Located(index, positions.Rows(idmap_url, idmap_expect, columns=("row_id",)))
+    if isinstance(idmap, tuple):
+        idmap = positions.Rows(idmap[0], idmap[1], columns=("row_id",))
+    return positions.Located(index, idmap)
 
 
 def _positional(index: Any) -> bool:
@@ -147,7 +144,6 @@ Records = Mapping[str, Mapping[str, Any]]  # a run's files by relative path: {"b
 def shard_files(layout: Any, records: Records, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
     """(url, record) of each shard of ``kind`` of the run at ``layout`` (a RunLayout); a shard without a
     record is an IntegrityError, since it could not be checked."""
-
     out = []
     for i in range(layout.shards):
         rel = layout.shard_path(kind, i)
@@ -169,17 +165,21 @@ def open_run(
     """Every index shard of a run, searchable as its codec says (``info``: its CodecInfo; two tiers with
     their refine shards and the codec's fine quantizer; flat shards with their id maps, or with
     ``idmap_rows``, each shard's id map already opened), each file checked against ``records`` first."""
-
     quantizer = codec_files.load_refine(layout.codec, info, integrity.under(records, "codec"))
-    fine: list[Any] = [None] * layout.shards
+    stored: list[Any] = [None] * layout.shards
+    idmaps: list[Any] = [None] * layout.shards
     if info.refine:
         # each code file opened once for all the shards
         code_files = refine.CodeFiles(layout.output, refine.read_listing(layout, records))
-        fine = [refine.Store(u, r, code_files) for u, r in shard_files(layout, records, "refine")]
-    idmaps = shard_files(layout, records, "idmap") if not info.refine else [(None, None)] * layout.shards
-    rows = idmap_rows if idmap_rows is not None else [None] * layout.shards
+        stored = [
+            (quantizer, refine.Store(u, r, code_files)) for u, r in shard_files(layout, records, "refine")
+        ]
+    elif idmap_rows is not None:
+        idmaps = list(idmap_rows)
+    else:  # opened by open_shard only for a shard whose ids are positions
+        idmaps = shard_files(layout, records, "idmap")
     return [
-        open_shard(url, nprobe or info.nprobe, info, record, quantizer, fine[i], *idmaps[i], rows[i])
+        open_shard(url, nprobe or info.nprobe, info, record, idmaps[i], stored[i])
         for i, (url, record) in enumerate(shard_files(layout, records, "index"))
     ]
 

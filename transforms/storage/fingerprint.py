@@ -23,6 +23,5 @@ def file_version(url: str) -> dict[str, Any]:
 def stage_key(stage: str, *parts: Any) -> str:
     """A stable key for one stage: its name, the version of what it writes (transforms.storage.formats) and
     everything else its output depends on."""
-
     blob = json.dumps([stage, formats.STAGES[stage], parts], sort_keys=True, default=str)
     return f"{stage}-{hashlib.sha256(blob.encode()).hexdigest()[:32]}"

@@ -97,7 +97,7 @@ def test_a_flat_shard_keeps_no_ids_and_answers_with_its_id_maps_row_ids(factory,
     assert not isinstance(plain, faiss.IndexIDMap) and codec.positional(plain)
     # in memory: the codes and the codec, no 8 bytes of id a vector
     assert os.path.getsize(index_url) < len(x) * index.sa_code_size() + codec.serialized_size(index) + 200
-    shard = search.open_shard(index_url, 1, info, idmap_url=idmap_url)
+    shard = search.open_shard(index_url, 1, info, idmap=(idmap_url, None))
     reference = faiss.IndexIDMap(codec.copy(index))
     reference.add_with_ids(x, row_ids)
     want = search.UnitDecoded(reference) if unit else reference
