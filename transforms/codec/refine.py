@@ -92,10 +92,10 @@ class CodeFiles:
 
     def __init__(self, root: str, listed: Sequence[Mapping[str, Any]]):
         self.root, self.listed = root, list(listed)
-        self._open: dict[int, np.ndarray] = {}
+        self._open: dict[int, arrow_files.Columnar] = {}
         self._copies: list[local_copy.LocalCopy] = []
 
-    def fine(self, i: int, width: int) -> np.ndarray:
+    def fine(self, i: int, width: int) -> arrow_files.Columnar:
         if i not in self._open:
             if not 0 <= i < len(self.listed):
                 raise RefineError(f"code file {i} is not one of the run's {len(self.listed)}")
@@ -106,7 +106,7 @@ class CodeFiles:
             else:
                 self._copies.append(local_copy.LocalCopy(url, self.listed[i]))
                 local = self._copies[-1].path
-            codes = arrow_files.code_view(ipc.open_file(pa.memory_map(local)).read_all().column("fine"))
+            codes = arrow_files.Columnar(ipc.open_file(pa.memory_map(local)).read_all().column("fine"))
             if codes.shape[1] != width:
                 raise RefineError(f"{url}: fine codes of {codes.shape[1]} bytes, not {width}")
             self._open[i] = codes
@@ -151,7 +151,7 @@ class Store(positions.Rows):
             files, rows = self.where[b][0][local], self.where[b][1][local]
             for f in np.unique(files):
                 pick = files == f
-                out[which[pick]] = self.code_files.fine(int(f), self.width)[rows[pick]]
+                out[which[pick]] = self.code_files.fine(int(f), self.width).take(rows[pick])
         return out
 
 

@@ -87,29 +87,20 @@ def chunk_files(chunks: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 class Matrices:
-    """One column of vector files (``embedding``) or of the code files made from them (``code``, ``fine``)
-    as (rows, width) matrices, memory-mapped on a local disk, a few files open at once."""
+    """One column of vector files (``embedding``) or of the code files made from them (``code``, ``fine``),
+    each file as an ``arrow_files.Columnar`` (memory-mapped on a local disk), a few files open at once."""
 
     def __init__(self, column: str = "embedding", limit: int = 8):
         self.column, self.limit = column, limit
-        self._open: dict[str, np.ndarray] = {}
+        self._open: dict[str, arrow_files.Columnar] = {}
 
-    def get(self, url: str) -> np.ndarray:
+    def get(self, url: str) -> arrow_files.Columnar:
         if url not in self._open:
             if len(self._open) >= self.limit:
                 self._open.pop(next(iter(self._open)))
             fs, path = io.filesystem(url)
             source = pa.memory_map(path) if io.is_local(fs) else pa.BufferReader(io.read_bytes(url))
-            column = ipc.open_file(source).read_all().column(self.column)
-            column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-            if pa.types.is_fixed_size_binary(column.type):
-                self._open[url] = arrow_files.code_view(column)
-            else:  # vectors; a rejected row of an inline chunk holds zeros under its null
-                dim = column.type.list_size
-                flat = column.values.to_numpy(zero_copy_only=False)
-                self._open[url] = flat[column.offset * dim : (column.offset + len(column)) * dim].reshape(
-                    -1, dim
-                )
+            self._open[url] = arrow_files.Columnar(ipc.open_file(source).read_all().column(self.column))
         return self._open[url]
 
     def gather(self, files: Sequence[str], which: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -120,7 +111,7 @@ class Matrices:
             if out is None:
                 out = np.empty((len(which), matrix.shape[1]), matrix.dtype)
             mask = which == f
-            out[mask] = matrix[rows[mask]]
+            out[mask] = matrix.take(rows[mask])
         return out if out is not None else np.zeros((0, 0), np.float32)
 
 

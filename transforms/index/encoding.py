@@ -41,12 +41,13 @@ def encode_file(
     matrix = vectors.Matrices().get(vector_url)
     if matrix.shape[1] != info.dim:
         raise ValueError(f"{vector_url}: embeddings have {matrix.shape[1]} dims, the codec {info.dim}")
-    for start in range(0, len(matrix), BATCH_ROWS):
-        part = matrix[start : start + BATCH_ROWS]
-        columns = [arrow_files.code_array(encode_vectors(index, part))]
-        if quantizer is not None:
-            columns.append(arrow_files.code_array(encode_vectors(quantizer, part)))
-        yield pa.RecordBatch.from_arrays(columns, schema=schema)
+    for whole in matrix.parts:
+        for start in range(0, len(whole), BATCH_ROWS):
+            part = whole[start : start + BATCH_ROWS]
+            columns = [arrow_files.code_array(encode_vectors(index, part))]
+            if quantizer is not None:
+                columns.append(arrow_files.code_array(encode_vectors(quantizer, part)))
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def write_shard(

@@ -107,3 +107,37 @@ def code_matrix(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     data = np.frombuffer(column.buffers()[1], dtype=np.uint8)
     start = column.offset * width
     return data[start : start + len(column) * width].reshape(len(column), width).copy()
+
+
+class Columnar:
+    """One column of an Arrow file as (rows, width) matrices, one per record batch, each a view of the
+    file's own buffer (memory-mapped: page cache, never a copy into the process's memory), addressed by
+    row. Fixed-size binary (codes) or fixed-size lists of float32 (vectors; a rejected row of an inline
+    chunk holds zeros under its null)."""
+
+    def __init__(self, column: pa.ChunkedArray):
+        binary = pa.types.is_fixed_size_binary(column.type)
+        width = column.type.byte_width if binary else column.type.list_size
+        self.parts = [_matrix(c) for c in column.chunks if len(c)]
+        self.starts = np.cumsum([0] + [len(p) for p in self.parts])
+        self.shape, self.dtype = (int(self.starts[-1]), width), np.dtype(np.uint8 if binary else np.float32)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The given rows, in order (a copy of those rows alone)."""
+        out = np.empty((len(rows), self.shape[1]), self.dtype)
+        part = np.searchsorted(self.starts, rows, side="right") - 1
+        for p in np.unique(part):
+            mask = part == p
+            out[mask] = self.parts[p][rows[mask] - self.starts[p]]
+        return out
+
+
+def _matrix(chunk: pa.Array) -> np.ndarray:
+    if pa.types.is_fixed_size_binary(chunk.type):
+        return code_view(chunk)
+    dim = chunk.type.list_size
+    flat = chunk.values.to_numpy(zero_copy_only=False)
+    return flat[chunk.offset * dim : (chunk.offset + len(chunk)) * dim].reshape(-1, dim)
