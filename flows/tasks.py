@@ -254,7 +254,7 @@ def evaluate(
     emb = _embeddings(layout, written)
     indexes = search.open_run(layout, info, written)
     embedder = chunks.split_path(emb.chunks[0]["path"])[0] if emb.chunks else ""
-    before = _neighbours_before(emb, embedder, previous)
+    before = None if config.full else _neighbours_before(emb, embedder, previous)  # --full: all afresh
     settings = evaluation.Settings(config.eval_queries, config.k, config.seed, bool(config.label_column))
     out, per_query, lists = evaluation.evaluate_run(emb, indexes, info, n_total, settings, before)
     unseen = neighbours.unseen_key(info.seed, info.sample_cutoff)

@@ -3,7 +3,8 @@
 Kept: the ``keep`` most recently published runs, always the current one, and any run that stopped being
 current less than ``grace_s`` ago (a running `vecpress serve` may still map its files until it has swapped);
 the embed chunks those runs list with the vector files those read, and the code files of their codecs for
-those vector files (the next nightly encodes only the vectors it makes). Removed, once older than the grace
+those vector files (the next nightly encodes only the vectors it makes; a two-tier run's refine shards read
+their fine codes from the code files its ``refine/code_files.json`` lists). Removed, once older than the grace
 period: every other run folder (published runs beyond the kept ones, and folders of runs that never
 published), every other embed or code chunk with its sidecar, and every vector file no kept chunk reads.
 Files shared between runs as hard links free their bytes only with their last name. Callers hold the
