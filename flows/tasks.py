@@ -13,7 +13,7 @@ from flows.cache import STAGE_FILES, by_key
 from flows.config import ReindexConfig
 from transforms.codec import codec, refine
 from transforms.codec.info import CodecInfo
-from transforms.embed import chunks, embed_stage, embeddings
+from transforms.embed import embed_stage, embeddings
 from transforms.fit import fit_stage
 from transforms.index import building, encode_stage
 from transforms.read import reading
@@ -253,7 +253,7 @@ def evaluate(
     earlier run has its figures, which say the run they were measured in."""
     emb = _embeddings(layout, written)
     indexes = search.open_run(layout, info, written)
-    embedder = chunks.split_path(emb.chunks[0]["path"])[0] if emb.chunks else ""
+    embedder = emb.embedder_key
     before = None if config.full else _neighbours_before(emb, embedder, previous)  # --full: all afresh
     settings = evaluation.Settings(config.eval_queries, config.k, config.seed, bool(config.label_column))
     out, per_query, lists = evaluation.evaluate_run(emb, indexes, info, n_total, settings, before)

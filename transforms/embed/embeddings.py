@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.embed import sampling, vectors
+from transforms.embed.chunks import split_path
 from transforms.run import publish
 from transforms.run.manifest import Manifest
 from transforms.storage import arrow_files, integrity, io
@@ -41,6 +42,11 @@ class Embeddings:
     output: str
     chunks: tuple[dict[str, Any], ...]  # {"path" (from the output root), "bytes", "sha256", "rows"}
     dropped: dict[int, np.ndarray] = field(default_factory=dict)  # chunk -> positions rejected as duplicates
+
+    @property
+    def embedder_key(self) -> str:
+        """The chunk store folder (the embedder key) of these embeddings' chunks; "" when there are none."""
+        return split_path(self.chunks[0]["path"])[0] if self.chunks else ""
 
     def url(self, i: int) -> str:
         return io.locate(self.output, self.chunks[i]["path"])

@@ -44,7 +44,7 @@ def code_key(vector_url: str) -> str:
 def plan(emb: Embeddings, info: CodecInfo) -> EncodePlan:
     if not emb.chunks:
         raise ValueError("no embed chunks to encode")
-    embedder_key = chunks.split_path(emb.chunks[0]["path"])[0]
+    embedder_key = emb.embedder_key
     store = code_store(emb.output, embedder_key, info)
     readers = [emb.reader(i) for i in range(len(emb.chunks))]
     files = dict.fromkeys(url for r in readers for url in r.files)
