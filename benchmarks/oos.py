@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -125,28 +125,25 @@ def pick(proto: Protocol, goal: planner.Goal, time_budget_s: float) -> dict[str,
         proto.split.learn,
         proto.learn_labels,
         goal,
-        time_budget_s=time_budget_s,
-        corpus_rows=CORPUS_ROWS,
-        run_sample=len(proto.split.learn),
+        planner.PlanOptions(
+            time_budget_s=time_budget_s, corpus_rows=CORPUS_ROWS, run_sample=len(proto.split.learn)
+        ),
     )
     plan_s = time.perf_counter() - start
-    p = plan["pick"]
-    cand = Candidate(
-        p["factory"], p["family"], tuple(p["params"].items()), (p["nprobe"],) if p["nprobe"] else ()
-    )
-    rows = planner.measure(cand, proto.split, CORPUS_ROWS, p["stored_bytes_per_vector"] or None)
+    p = plan.pick
+    cand = Candidate(p.factory, p.family, tuple(p.params.items()), (p.nprobe,) if p.nprobe else ())
+    rows = planner.measure(cand, proto.split, CORPUS_ROWS, p.stored_bytes_per_vector or None)
     same = [
-        r
-        for r in rows
-        if r.unit_decode == p["unit_decode"] and r.refine == p["refine"] and r.rerank == p["rerank"]
+        r for r in rows if r.unit_decode == p.unit_decode and r.refine == p.refine and r.rerank == p.rerank
     ]
     return {
         **same[0].to_json(),
-        "goal": {k: v for k, v in plan["goal"].items() if v is not None},
+        "goal": {k: v for k, v in asdict(plan.goal).items() if v is not None},
         "plan_s": round(plan_s, 1),
-        "planned": {k: p[k] for k in ("recall_at_10", "knn_loss_points", "bytes_per_vector")},
-        "plan_sample": plan["sample"],
-    }
+        "planned": {"recall_at_10": p.recall_at_10, "knn_loss_points": p.knn_loss_points,
+                    "bytes_per_vector": p.bytes_per_vector},
+        "plan_sample": asdict(plan.sample),
+    }  # fmt: skip
 
 
 def goals_table(rows: list[dict], picks: list[dict]) -> list[dict[str, Any]]:

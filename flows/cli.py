@@ -76,26 +76,28 @@ def _plan(args: argparse.Namespace) -> int:
         sample.vectors,
         sample.labels,
         goal,
-        objective=config.objective,
-        n_queries=config.queries,
-        train_size=config.train_size,
-        time_budget_s=config.plan_time_budget_s,
-        seed=config.seed,
-        corpus_rows=config.corpus_rows or sample.corpus_rows,
-        run_sample=config.run_sample_size,
-        codec_copies=config.shards,
+        planner.PlanOptions(
+            objective=config.objective,
+            n_queries=config.queries,
+            train_size=config.train_size,
+            time_budget_s=config.plan_time_budget_s,
+            seed=config.seed,
+            corpus_rows=config.corpus_rows or sample.corpus_rows,
+            run_sample=config.run_sample_size,
+            codec_copies=config.shards,
+        ),
     )
-    plan["source"] = sample.source
+    plan.source = sample.source
     plan_report.write(plan, config.out)
     if args.json:
-        print(json.dumps(plan, indent=2))
+        print(json.dumps(plan.to_json(), indent=2))
     else:
-        p = plan["pick"]
+        p = plan.pick
         print(
-            f"pick: {p['codec']} ({p['bytes_per_vector']} bytes/vector, {p['compression']}x), recall@10 "
-            f"{p['recall_at_10']:.3f}"
-            + ("" if p["knn_accuracy"] is None else f", kNN-10 loss {p['knn_loss_points']:+.2f} pt")
-            + f", {p['search_ms_per_query']:.3f} ms/query\nwhy: {p['why']}\nplan: {config.out}/plan.md"
+            f"pick: {p.codec} ({p.bytes_per_vector} bytes/vector, {p.compression}x), recall@10 "
+            f"{p.recall_at_10:.3f}"
+            + ("" if p.knn_accuracy is None else f", kNN-10 loss {p.knn_loss_points:+.2f} pt")
+            + f", {p.search_ms_per_query:.3f} ms/query\nwhy: {plan.why}\nplan: {config.out}/plan.md"
         )
     return 0
 

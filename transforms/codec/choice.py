@@ -11,7 +11,7 @@ import numpy as np
 from transforms import planner
 from transforms.codec import auto, codec, refine
 from transforms.codec.auto import DEFAULT_RERANK
-from transforms.planner import Goal
+from transforms.planner import Goal, Plan
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class Chosen:
     refine: str | None = None
     rerank: int = 1
     reasons: list[str] = field(default_factory=list)
-    plan: dict[str, Any] | None = None  # the full plan when the planner chose
+    plan: Plan | None = None  # the full plan when the planner chose
 
 
 def choose(
@@ -52,21 +52,23 @@ def choose(
             vectors,
             labels,
             settings.goal,
-            time_budget_s=settings.plan_time_budget_s,
-            seed=settings.seed,
-            corpus_rows=n_total,
-            run_sample=len(vectors),
-            codec_copies=settings.shards,
+            planner.PlanOptions(
+                time_budget_s=settings.plan_time_budget_s,
+                seed=settings.seed,
+                corpus_rows=n_total,
+                run_sample=len(vectors),
+                codec_copies=settings.shards,
+            ),
         )
-        pick = plan["pick"]
-        logger.info("plan: %s (%s)", pick["codec"], pick["why"])
+        pick = plan.pick
+        logger.info("plan: %s (%s)", pick.codec, plan.why)
         return Chosen(
-            pick["factory"],
-            pick["nprobe"] or settings.nprobe,
-            dict(pick["params"]),
-            bool(pick.get("unit_decode")),
-            pick.get("refine"),
-            int(pick.get("rerank") or 1),
+            pick.factory,
+            pick.nprobe or settings.nprobe,
+            dict(pick.params),
+            pick.unit_decode,
+            pick.refine,
+            pick.rerank or 1,
             plan=plan,
         )
     if settings.codec == "auto":

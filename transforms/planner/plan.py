@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,6 +14,7 @@ from transforms.planner import candidates
 from transforms.planner.frontier import frontier, pick
 from transforms.planner.goal import Goal, PlanError, quality_key
 from transforms.planner.measure import Measurement, measure
+from transforms.planner.result import Plan, PlanSample, Skipped
 from transforms.planner.split import Split
 
 logger = logging.getLogger(__name__)
@@ -27,31 +27,36 @@ def out_of_sample(corpus_rows: int, run_sample: int, sample: int) -> bool:
     return corpus_rows > min(run_sample, sample)
 
 
-def plan(
-    vectors: np.ndarray,
-    labels: Sequence[str | None] | None,
-    goal: Goal,
-    *,
-    objective: str = "recall",
-    n_queries: int = 1000,
-    train_size: int = 20_000,
-    time_budget_s: float = 600.0,
-    seed: int = 0,
-    corpus_rows: int | None = None,
-    run_sample: int | None = None,
-    codec_copies: int = 1,
-) -> dict[str, Any]:
-    """Measure the candidates for ``goal`` on a sample of embeddings and pick one; returns the plan (JSON).
+@dataclass(frozen=True)
+class PlanOptions:
+    """How to plan. ``corpus_rows``: the documents the index will hold (the sample's size if not given),
+    over which the codec's own bytes are spread; ``run_sample``: how many of them the run trains its codec
+    on (all if not given); ``codec_copies``: how many copies of the codec the index files hold (one per
+    index shard), all counted in the bytes per vector, as written."""
 
-    ``corpus_rows``: the documents the index will hold (the sample's size if not given), over which the
-    codec's own bytes are spread; ``run_sample``: how many of them the run trains its codec on (all if not
-    given); ``codec_copies``: how many copies of the codec the index files hold (one per index shard), all
-    counted in the bytes per vector, as written. Stays within ``time_budget_s`` by measuring cheap families
-    first and skipping what is left once it is spent; costlier variants (beam search, LSQ, learned
-    rotations) only where their plain base is on the frontier. Families the budget leaves out are listed in
-    ``skipped`` with the bytes that rule them out.
+    objective: str = "recall"  # or "knn" (needs labels)
+    n_queries: int = 1000
+    train_size: int = 20_000
+    time_budget_s: float = 600.0
+    seed: int = 0
+    corpus_rows: int | None = None
+    run_sample: int | None = None
+    codec_copies: int = 1
+
+
+def plan(
+    vectors: np.ndarray, labels: Sequence[str | None] | None, goal: Goal, options: PlanOptions = PlanOptions()
+) -> Plan:
+    """Measure the candidates for ``goal`` on a sample of embeddings and pick one.
+
+    Stays within the time budget by measuring cheap families first and skipping what is left once it is
+    spent; costlier variants (beam search, LSQ, learned rotations) only where their plain base is on the
+    frontier. Families the budget leaves out are listed in ``skipped`` with the bytes that rule them out.
     """
-    corpus_rows = int(corpus_rows or len(vectors))
+    o = options
+    objective, n_queries, train_size, seed = o.objective, o.n_queries, o.train_size, o.seed
+    time_budget_s, run_sample, codec_copies = o.time_budget_s, o.run_sample, o.codec_copies
+    corpus_rows = int(o.corpus_rows or len(vectors))
     per_copy = max(1, corpus_rows // max(1, codec_copies))  # rows sharing one codec copy, as written
     whole = len(vectors)
     if len(vectors) > MAX_VECTORS:
@@ -68,84 +73,77 @@ def plan(
     run_train = min(run_sample or corpus_rows, corpus_rows)  # what the run will train its codec on
     n_learn = len(split.learn)
     cands = candidates.generate(dim, n_learn, budget, per_copy, run_train)
-    free = [] if cands or budget is None else candidates.generate(dim, n_learn, budget, None, run_train)
-    if free:  # every codec's own bytes, spread over these rows, outweigh the budget
-        least = min(free, key=lambda c: c.real_bytes(per_copy))
+    # within the budget by their codes alone: what is over it as written, the codec's own bytes did
+    by_code = [] if budget is None else candidates.generate(dim, n_learn, budget, None, run_train)
+    if by_code and not cands:  # every codec's own bytes, spread over these rows, outweigh the budget
+        least = min(by_code, key=lambda c: c.real_bytes(per_copy))
         raise PlanError(
             f"no candidate fits in {budget:g} bytes per vector over {corpus_rows:,} rows with {codec_copies} "
             f"codec copies (one per shard) included; the smallest was {least.name} at "
             f"{least.real_bytes(per_copy):g}"
         )
-    skipped = _left_out(dim, n_learn, budget, per_copy, run_train, cands, corpus_rows, codec_copies)
+    skipped = _left_out(by_code, cands, budget, per_copy, corpus_rows, codec_copies)
     rows: list[Measurement] = []
     start = time.perf_counter()
     for cand in cands:
         elapsed = time.perf_counter() - start
         reason = _skip(cand, rows, key, elapsed, time_budget_s)
         if reason:
-            skipped.append({"codec": cand.name, "reason": reason})
+            skipped.append(Skipped(cand.name, reason))
             continue
         logger.info("plan: measuring %s (%.0f s spent)", cand.name, elapsed)
         try:
             rows += measure(cand, split, per_copy, goal.stored_budget_bytes)
         except RuntimeError as err:  # faiss refused this sample; the plan goes on without it, and says so
-            skipped.append(
-                {"codec": cand.name, "reason": f"faiss could not train it: {str(err).splitlines()[-1]}"}
-            )
+            skipped.append(Skipped(cand.name, f"faiss could not train it: {str(err).splitlines()[-1]}"))
     if not rows:
         raise PlanError("no candidate codec could be measured on this sample")
     best, why = pick(rows, goal, key)
-    chosen = {**best.to_json(), "float_knn_accuracy": split.float_knn, "why": why}
-    return {
-        "goal": asdict(goal),
-        "objective": key,
-        "sample": {
-            "vectors": len(vectors),
-            **split.describe(),
-            "eight_bit_codebooks": candidates.trains_on(n_learn, run_train) >= codec.EIGHT_BIT_POINTS,
-            "corpus_rows": corpus_rows,
-            "codec_copies": codec_copies,
-            "sampled_from": whole,
-            "dim": int(dim),
-            "seed": seed,
-        },
-        "float_knn_accuracy": split.float_knn,
-        "pick": chosen,
-        "frontier": [r.codec for r in frontier(rows, key)],
-        "candidates": [{**r.to_json(), "float_knn_accuracy": split.float_knn} for r in rows],
-        "skipped": skipped,
-        "elapsed_s": round(time.perf_counter() - start, 1),
-    }
+    sample = PlanSample(
+        vectors=len(vectors),
+        **split.describe(),
+        eight_bit_codebooks=candidates.trains_on(n_learn, run_train) >= codec.EIGHT_BIT_POINTS,
+        corpus_rows=corpus_rows,
+        codec_copies=codec_copies,
+        sampled_from=whole,
+        dim=int(dim),
+        seed=seed,
+    )
+    return Plan(
+        goal=goal,
+        objective=key,
+        sample=sample,
+        float_knn_accuracy=split.float_knn,
+        pick=best,
+        why=why,
+        frontier=[r.codec for r in frontier(rows, key)],
+        candidates=rows,
+        skipped=skipped,
+        elapsed_s=round(time.perf_counter() - start, 1),
+    )
 
 
 def _left_out(
-    dim: int,
-    n_learn: int,
+    by_code: list[candidates.Candidate],
+    kept: list[candidates.Candidate],
     budget: int | None,
     per_copy: int,
-    run_train: int,
-    kept: list[candidates.Candidate],
     corpus_rows: int,
     copies: int,
-) -> list[dict[str, str]]:
-    """Every family the budget leaves out, and why: its smallest trainable codec, as written, is over it
-    (e.g. "RQ16x8: 6.3 MB codebooks, 629.1 B a vector over 10,000 rows")."""
-    if budget is None:
-        return []
+) -> list[Skipped]:
+    """Every family the budget leaves out, and why: its smallest codec within the budget by its code alone
+    (``by_code``) is over it as written (e.g. "RQ16x8: 6.3 MB codebooks, 629.1 B a vector over 10,000
+    rows")."""
     families = {c.family for c in kept}
     out, seen = [], set()
-    for cand in sorted(
-        candidates.generate(dim, n_learn, budget, None, run_train), key=lambda c: c.real_bytes(per_copy)
-    ):
+    for cand in sorted(by_code, key=lambda c: c.real_bytes(per_copy)):
         if cand.family in families or cand.family in seen:
             continue
         seen.add(cand.family)
         codec_mb = (4 * cand.codec_floats + candidates.CODEC_HEADER_BYTES) * copies / 1e6
         written = cand.real_bytes(per_copy)
         reason = f"{codec_mb:.1f} MB of codec in {copies} shard copies: {written:g} B a vector over"
-        out.append(
-            {"codec": cand.name, "reason": f"{reason} {corpus_rows:,} rows, over the budget of {budget:g}"}
-        )
+        out.append(Skipped(cand.name, f"{reason} {corpus_rows:,} rows, over the budget of {budget:g}"))
     return out
 
 

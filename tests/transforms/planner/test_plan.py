@@ -1,5 +1,7 @@
 """The planner on synthetic clustered vectors: frontier, picks for each kind of goal, clear refusals."""
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 
@@ -18,21 +20,29 @@ def corpus():
 @pytest.fixture(scope="module")
 def budget_plan(corpus):
     x, labels = corpus
-    return planner.plan(x, labels, planner.Goal(budget_bytes=8), n_queries=200, time_budget_s=60)
+    return planner.plan(
+        x, labels, planner.Goal(budget_bytes=8), planner.PlanOptions(n_queries=200, time_budget_s=60)
+    )
 
 
 def test_budget_pick_is_the_best_measured_codec_within_the_budget(budget_plan):
     plan = budget_plan
-    pick, rows = plan["pick"], plan["candidates"]
-    assert pick["bytes_per_vector"] <= 8
-    assert pick["recall_at_10"] == max(r["recall_at_10"] for r in rows if r["bytes_per_vector"] <= 8)
-    for key in ("codec", "bytes_per_vector", "recall_at_10", "knn_accuracy", "float_knn_accuracy"):
-        assert pick[key] is not None
-    assert pick["knn_loss_points"] == pytest.approx(100 * (plan["float_knn_accuracy"] - pick["knn_accuracy"]))
-    assert set(rows[0]) <= set(pick)
-    assert not any(r["refine"] for r in rows)  # no stored budget: one tier only
+    pick, rows = plan.pick, plan.candidates
+    assert pick.bytes_per_vector <= 8
+    assert pick.recall_at_10 == max(r.recall_at_10 for r in rows if r.bytes_per_vector <= 8)
+    for key in ("codec", "bytes_per_vector", "recall_at_10", "knn_accuracy"):
+        assert getattr(pick, key) is not None
+    assert plan.why.startswith("highest recall_at_10 of") and pick in rows
+    assert pick.knn_loss_points == pytest.approx(100 * (plan.float_knn_accuracy - pick.knn_accuracy))
+    written = plan.to_json()  # as plan.json holds it: the pick carries the float baseline and why
+    assert written["pick"] == {
+        **pick.to_json(),
+        "float_knn_accuracy": plan.float_knn_accuracy,
+        "why": plan.why,
+    }
+    assert not any(r.refine for r in rows)  # no stored budget: one tier only
     # the run trains on its whole 3,000-document corpus and this is it: in sample
-    assert plan["sample"] == {
+    assert asdict(plan.sample) == {
         "vectors": 3000,
         "learn": 2800,
         "base": 2800,
@@ -49,63 +59,70 @@ def test_budget_pick_is_the_best_measured_codec_within_the_budget(budget_plan):
 
 
 def test_bytes_per_vector_are_real_the_codec_is_spread_over_the_corpus(budget_plan, corpus):
-    rows = {r["codec"]: r for r in budget_plan["candidates"]}
-    assert all(r["bytes_per_vector"] <= 8 for r in rows.values())  # sized so before anything was trained
+    rows = {r.codec: r for r in budget_plan.candidates}
+    assert all(r.bytes_per_vector <= 8 for r in rows.values())  # sized so before anything was trained
     # over 3,000 documents a PCA rotation (5.6 KB) costs about 2 B a vector: PCAR8,SQ8 would not fit 8 B
     assert "PCAR8,SQ8" not in rows
     split = planner.Split.make(*corpus, n_queries=200, seed=0, out_of_sample=False)
     pca_sq = codec.train(split.learn, "PCAR10,SQ4")  # as the planner trained it (deterministic)
     row = rows["PCAR10,SQ4"]
-    assert row["codec_bytes"] == codec.serialized_size(pca_sq) > 32 * 32 * 4
-    assert row["code_bytes"] == 5 and row["bytes_per_vector"] == round(5 + row["codec_bytes"] / 3000, 2)
-    assert row["compression"] == round(128 / row["bytes_per_vector"], 2)
-    assert budget_plan["pick"]["code_bytes"] < 8
+    assert row.codec_bytes == codec.serialized_size(pca_sq) > 32 * 32 * 4
+    assert row.code_bytes == 5 and row.bytes_per_vector == round(5 + row.codec_bytes / 3000, 2)
+    assert row.compression == round(128 / row.bytes_per_vector, 2)
+    assert budget_plan.pick.code_bytes < 8
     # planned for a far larger corpus, the same codecs are nearly free
     x, labels = corpus
     big = planner.plan(
-        x, labels, planner.Goal(budget_bytes=8), n_queries=200, time_budget_s=60, corpus_rows=10**7
+        x,
+        labels,
+        planner.Goal(budget_bytes=8),
+        planner.PlanOptions(n_queries=200, time_budget_s=60, corpus_rows=10**7),
     )
-    assert big["pick"]["code_bytes"] == 8 and big["sample"]["out_of_sample"]
-    assert "PCAR8,SQ8" in {r["codec"] for r in big["candidates"]}
+    assert big.pick.code_bytes == 8 and big.sample.out_of_sample
+    assert "PCAR8,SQ8" in {r.codec for r in big.candidates}
 
 
 def test_every_shard_s_codec_copy_counts_and_families_left_out_say_why(corpus, budget_plan):
     x, labels = corpus
     four = planner.plan(
-        x, labels, planner.Goal(budget_bytes=8), n_queries=200, time_budget_s=60, codec_copies=4
+        x,
+        labels,
+        planner.Goal(budget_bytes=8),
+        planner.PlanOptions(n_queries=200, time_budget_s=60, codec_copies=4),
     )
-    assert four["sample"]["codec_copies"] == 4
-    for row in four["candidates"]:  # each of the 4 copies over the 3,000 rows, as the index files hold them
-        assert row["bytes_per_vector"] == round(row["code_bytes"] + row["codec_bytes"] / (3000 // 4), 2) <= 8
-    one = {r["codec"] for r in budget_plan["candidates"]}
-    assert "PCAR10,SQ4" in one and "PCAR10,SQ4" not in {r["codec"] for r in four["candidates"]}
-    said = {s["codec"].split(",")[0][:3] for s in four["skipped"]}
-    assert "PCA" in said and all(
-        "shard copies" in s["reason"] for s in four["skipped"] if "PCA" in s["codec"]
-    )
+    assert four.sample.codec_copies == 4
+    for row in four.candidates:  # each of the 4 copies over the 3,000 rows, as the index files hold them
+        assert row.bytes_per_vector == round(row.code_bytes + row.codec_bytes / (3000 // 4), 2) <= 8
+    one = {r.codec for r in budget_plan.candidates}
+    assert "PCAR10,SQ4" in one and "PCAR10,SQ4" not in {r.codec for r in four.candidates}
+    said = {s.codec.split(",")[0][:3] for s in four.skipped}
+    assert "PCA" in said and all("shard copies" in s.reason for s in four.skipped if "PCA" in s.codec)
 
 
 def test_frontier_rows_are_not_beaten_on_both_bytes_and_quality(budget_plan):
-    rows = budget_plan["candidates"]
-    front = [r for r in rows if r["codec"] in budget_plan["frontier"]]
+    rows = budget_plan.candidates
+    front = [r for r in rows if r.codec in budget_plan.frontier]
     for f in front:
         assert not any(
-            r["bytes_per_vector"] <= f["bytes_per_vector"] and r["recall_at_10"] > f["recall_at_10"]
-            for r in rows
+            r.bytes_per_vector <= f.bytes_per_vector and r.recall_at_10 > f.recall_at_10 for r in rows
         )
 
 
 def test_target_and_loss_goals_pick_the_fewest_bytes(corpus):
     x, labels = corpus
-    plan = planner.plan(x, labels, planner.Goal(target_recall=0.6), n_queries=200, time_budget_s=60)
-    ok = [r for r in plan["candidates"] if r["recall_at_10"] >= 0.6]
-    assert plan["pick"]["recall_at_10"] >= 0.6
-    assert plan["pick"]["bytes_per_vector"] == min(r["bytes_per_vector"] for r in ok)
-    loss = planner.plan(x, labels, planner.Goal(max_loss_points=1.0), n_queries=200, time_budget_s=60)
-    assert loss["objective"] == "knn_accuracy" and loss["pick"]["knn_loss_bound"] <= 1.0
-    assert loss["pick"]["knn_loss_points"] <= loss["pick"]["knn_loss_bound"]  # held to the upper bound
-    cheaper = [r for r in loss["candidates"] if r["bytes_per_vector"] < loss["pick"]["bytes_per_vector"]]
-    assert all(r["knn_loss_bound"] > 1.0 for r in cheaper)
+    plan = planner.plan(
+        x, labels, planner.Goal(target_recall=0.6), planner.PlanOptions(n_queries=200, time_budget_s=60)
+    )
+    ok = [r for r in plan.candidates if r.recall_at_10 >= 0.6]
+    assert plan.pick.recall_at_10 >= 0.6
+    assert plan.pick.bytes_per_vector == min(r.bytes_per_vector for r in ok)
+    loss = planner.plan(
+        x, labels, planner.Goal(max_loss_points=1.0), planner.PlanOptions(n_queries=200, time_budget_s=60)
+    )
+    assert loss.objective == "knn_accuracy" and loss.pick.knn_loss_bound <= 1.0
+    assert loss.pick.knn_loss_points <= loss.pick.knn_loss_bound  # held to the upper bound
+    cheaper = [r for r in loss.candidates if r.bytes_per_vector < loss.pick.bytes_per_vector]
+    assert all(r.knn_loss_bound > 1.0 for r in cheaper)
 
 
 def test_a_loss_bound_counts_the_noise_of_few_queries():
@@ -122,34 +139,33 @@ def test_a_loss_bound_counts_the_noise_of_few_queries():
 def test_a_stored_budget_adds_two_tier_pairs_within_it(corpus):
     x, labels = corpus
     goal = planner.Goal(budget_bytes=8, stored_budget_bytes=32)
-    plan = planner.plan(x, labels, goal, n_queries=200, time_budget_s=60)
-    two = [r for r in plan["candidates"] if r["refine"]]
-    assert two and all(r["stored_bytes_per_vector"] <= 32 for r in two)
-    assert {r["refine"] for r in two} == {"SQ4", "SQ6"}  # SQ8 of 32 dims + an 8-byte row id is 40 bytes
-    assert {r["rerank"] for r in two} == {2, 4, 8, 16, 32}
-    pick = plan["pick"]
-    assert pick["refine"] and pick["recall_at_10"] > 0.9  # the stored tier re-ranks what 8 bytes found
-    one_tier = max(
-        r["recall_at_10"] for r in plan["candidates"] if not r["refine"] and r["bytes_per_vector"] <= 8
-    )
-    assert pick["recall_at_10"] > one_tier + 0.3
-    assert f"a stored tier of {pick['refine']} codes" in plan_report.markdown(plan)
+    plan = planner.plan(x, labels, goal, planner.PlanOptions(n_queries=200, time_budget_s=60))
+    two = [r for r in plan.candidates if r.refine]
+    assert two and all(r.stored_bytes_per_vector <= 32 for r in two)
+    assert {r.refine for r in two} == {"SQ4", "SQ6"}  # SQ8 of 32 dims + an 8-byte row id is 40 bytes
+    assert {r.rerank for r in two} == {2, 4, 8, 16, 32}
+    pick = plan.pick
+    assert pick.refine and pick.recall_at_10 > 0.9  # the stored tier re-ranks what 8 bytes found
+    one_tier = max(r.recall_at_10 for r in plan.candidates if not r.refine and r.bytes_per_vector <= 8)
+    assert pick.recall_at_10 > one_tier + 0.3
+    assert f"a stored tier of {pick.refine} codes" in plan_report.markdown(plan)
 
 
 def test_a_spent_time_budget_skips_the_rest_and_says_so(corpus):
     x, labels = corpus
-    plan = planner.plan(x, None, planner.Goal(budget_bytes=20), n_queries=200, time_budget_s=0.0)
-    assert len({r["factory"] for r in plan["candidates"]}) == 1  # the first is always measured
-    timed_out = [s for s in plan["skipped"] if "time budget" in s["reason"]]
-    left_out = [s for s in plan["skipped"] if "over the budget of 20" in s["reason"]]
-    assert timed_out and len(timed_out) + len(left_out) == len(plan["skipped"])
-    assert plan["pick"]["knn_accuracy"] is None and plan["float_knn_accuracy"] is None
+    plan = planner.plan(
+        x, None, planner.Goal(budget_bytes=20), planner.PlanOptions(n_queries=200, time_budget_s=0.0)
+    )
+    assert len({r.factory for r in plan.candidates}) == 1  # the first is always measured
+    timed_out = [s for s in plan.skipped if "time budget" in s.reason]
+    left_out = [s for s in plan.skipped if "over the budget of 20" in s.reason]
+    assert timed_out and len(timed_out) + len(left_out) == len(plan.skipped)
+    assert plan.pick.knn_accuracy is None and plan.float_knn_accuracy is None
 
 
 def test_goals_that_cannot_be_met_or_asked_are_refused(corpus, budget_plan):
     x, labels = corpus
-    fields = planner.Measurement.__dataclass_fields__
-    rows = [planner.Measurement(**{k: r[k] for k in fields}) for r in budget_plan["candidates"]]
+    rows = budget_plan.candidates
     with pytest.raises(planner.PlanError, match="no candidate reached recall@10 >= 0.9999; the best was"):
         planner.pick(rows, planner.Goal(target_recall=0.9999), "recall_at_10")
     with pytest.raises(planner.PlanError, match="exactly one"):
@@ -165,16 +181,18 @@ def test_goals_that_cannot_be_met_or_asked_are_refused(corpus, budget_plan):
 
 
 def test_flat_codes_of_unit_vectors_are_also_measured_unit_decoded(budget_plan, corpus):
-    rows = budget_plan["candidates"]
-    unit = [r for r in rows if r["unit_decode"]]
-    assert unit and all(r["codec"].endswith(" unit-decoded") and r["nprobe"] is None for r in unit)
+    rows = budget_plan.candidates
+    unit = [r for r in rows if r.unit_decode]
+    assert unit and all(r.codec.endswith(" unit-decoded") and r.nprobe is None for r in unit)
     for r in unit:  # beside the same candidate's plain search: same codes, same bytes
-        plain = next(p for p in rows if p["candidate"] == r["candidate"] and not p["unit_decode"])
-        assert plain["bytes_per_vector"] == r["bytes_per_vector"] and plain["train_s"] == r["train_s"]
+        plain = next(p for p in rows if p.candidate == r.candidate and not p.unit_decode)
+        assert plain.bytes_per_vector == r.bytes_per_vector and plain.train_s == r.train_s
     x, _ = corpus
     scaled = x * np.linspace(0.5, 2.0, len(x), dtype="float32")[:, None]
-    plan = planner.plan(scaled, None, planner.Goal(budget_bytes=4), n_queries=200, time_budget_s=5)
-    assert not any(r["unit_decode"] for r in plan["candidates"])
+    plan = planner.plan(
+        scaled, None, planner.Goal(budget_bytes=4), planner.PlanOptions(n_queries=200, time_budget_s=5)
+    )
+    assert not any(r.unit_decode for r in plan.candidates)
 
 
 def test_rabitq_is_measured_at_the_budget(corpus):
@@ -186,13 +204,15 @@ def test_rabitq_is_measured_at_the_budget(corpus):
     assert [c.name for c in candidates.rabitq(384, 56, 20_000)][:2] == ["RaBitQ", "RR384,RaBitQ"]
     assert candidates.rabitq(32, 8, 3000) == []  # 1 bit on 8 dimensions is already 9 bytes
     x, labels = corpus
-    plan = planner.plan(x, labels, planner.Goal(budget_bytes=24), n_queries=200, time_budget_s=60)
-    rows = {r["candidate"]: r for r in plan["candidates"]}
+    plan = planner.plan(
+        x, labels, planner.Goal(budget_bytes=24), planner.PlanOptions(n_queries=200, time_budget_s=60)
+    )
+    rows = {r.candidate: r for r in plan.candidates}
     assert {"RaBitQ", "RR32,RaBitQ", "IVF64,RaBitQ"} <= set(rows)
     # 12 bytes of code either way, and the IVF lists keep an 8-byte id beside each
     ivf, flat = rows["IVF64,RaBitQ"], rows["RaBitQ"]
-    assert ivf["code_bytes"] == flat["code_bytes"] + 1  # the list number, which faiss's code counts
-    assert ivf["bytes_per_vector"] == round(ivf["code_bytes"] + 8 + ivf["codec_bytes"] / 3000, 2)
+    assert ivf.code_bytes == flat.code_bytes + 1  # the list number, which faiss's code counts
+    assert ivf.bytes_per_vector == round(ivf.code_bytes + 8 + ivf.codec_bytes / 3000, 2)
 
 
 def test_a_costly_variant_that_would_overrun_the_budget_is_skipped(corpus, monkeypatch):
@@ -201,12 +221,15 @@ def test_a_costly_variant_that_would_overrun_the_budget_is_skipped(corpus, monke
     monkeypatch.setattr(candidates, "generate", lambda *a, **k: [base, costly])
     x, _ = corpus
     plan = planner.plan(
-        x, None, planner.Goal(budget_bytes=2), n_queries=200, time_budget_s=60, corpus_rows=10**7
+        x,
+        None,
+        planner.Goal(budget_bytes=2),
+        planner.PlanOptions(n_queries=200, time_budget_s=60, corpus_rows=10**7),
     )
-    assert {r["candidate"] for r in plan["candidates"]} == {"RQ2x5"}
-    (skip,) = plan["skipped"]
-    assert skip["codec"] == "RQ2x5 max_beam_size=4"
-    assert "1e+09x RQ2x5), past the time budget" in skip["reason"]
+    assert {r.candidate for r in plan.candidates} == {"RQ2x5"}
+    (skip,) = plan.skipped
+    assert skip.codec == "RQ2x5 max_beam_size=4"
+    assert "1e+09x RQ2x5), past the time budget" in skip.reason
 
 
 def _rows(a: np.ndarray) -> set[bytes]:
@@ -283,7 +306,10 @@ def test_codecs_train_on_learn_and_encode_the_base(corpus, monkeypatch):
 def test_the_report_says_how_the_sample_was_cut(corpus):
     x, labels = corpus
     plan = planner.plan(
-        x, labels, planner.Goal(budget_bytes=4), n_queries=200, time_budget_s=30, run_sample=1000
+        x,
+        labels,
+        planner.Goal(budget_bytes=4),
+        planner.PlanOptions(n_queries=200, time_budget_s=30, run_sample=1000),
     )
     text = plan_report.markdown(plan)
     assert (
@@ -310,15 +336,13 @@ def test_a_small_sample_out_of_sample_searches_as_many_as_it_learns_and_still_me
     split = planner.Split.make(x, None, 1000, 0, out_of_sample=True)
     assert (len(split.learn), len(split.base), len(split.queries)) == (5146, 5147, 1000)
     # 8-bit codebooks (256 centroids) need 9,984 points: the run's 11,293 hold them, the plan trains on 5,146
-    plan = planner.plan(
-        x, None, planner.Goal(budget_bytes=8), n_queries=1000, time_budget_s=0, run_sample=11_293,
-        corpus_rows=10**6,
-    )  # fmt: skip
-    assert plan["sample"]["learn"] == 5146 and plan["sample"]["eight_bit_codebooks"]
+    options = planner.PlanOptions(n_queries=1000, time_budget_s=0, run_sample=11_293, corpus_rows=10**6)
+    plan = planner.plan(x, None, planner.Goal(budget_bytes=8), options)
+    assert plan.sample.learn == 5146 and plan.sample.eight_bit_codebooks
     assert "8-bit codebooks train on the 5,146 learn vectors, fewer than the 9,984" in plan_report.protocol(
-        plan["sample"]
+        plan.sample
     )
-    offered = {r["candidate"] for r in plan["candidates"]} | {s["codec"] for s in plan["skipped"]}
+    offered = {r.candidate for r in plan.candidates} | {s.codec for s in plan.skipped}
     assert {"PCAR14,PQ7", "OPQ7_14,PQ7"} <= offered  # PQ8's codebooks would not fit 8 B over 1M rows
     capfd.readouterr()
     with caplog.at_level("INFO", logger="transforms.codec.kmeans_warnings"):
