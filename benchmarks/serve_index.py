@@ -68,7 +68,8 @@ def commit_chunks(corpus: Path, output: Path, vectors: np.ndarray, config: Any) 
 
     files = reading.check_inputs(str(corpus), config.columns())
     versions = [fingerprint.file_version(f.url) for f in files]
-    plan = embed_stage.plan(str(output), files, versions, config.embedder(), config.columns(), "fail", None)
+    settings = embed_stage.EmbedSettings(config.embedder(), config.columns())
+    plan = embed_stage.plan(str(output), files, versions, settings)
     store = chunks.Store(str(output), plan.embedder_key)
     schema = schemas.chunk(vectors.shape[1], config.model)
     for chunk in plan.todo:

@@ -40,7 +40,8 @@ def encode_and_build(
         refine.write_listing(layout.code_files, fine)
     for s in range(layout.shards):
         codes_url, refine_url = layout.shard("codes", s), layout.shard("refine", s)
-        encoding.write_shard(code_files, emb.dropped, s, layout.shards, info, codes_url, refine_url, fine)
+        sources = encoding.ShardSources(code_files, emb.dropped, layout.shards, fine)
+        encoding.write_shard(sources, s, info, codes_url, refine_url)
         building.build_shard(
             trained, info, layout.shard("codes", s), layout.shard("index", s), layout.shard("idmap", s)
         )

@@ -16,18 +16,9 @@ from prefect import Task
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 
 from transforms.storage import integrity, io
-from transforms.storage.layout import RunLayout
+from transforms.storage.layout import STAGE_FILES, RunLayout
 
 logger = logging.getLogger(__name__)
-
-# The files (relative to a run directory) that each cached stage produces.
-STAGE_FILES = {
-    "embed": ("embeddings", "rejects.arrow"),  # not cached: the chunk store is its cache
-    "fit": ("codec",),
-    "encode": ("codes", "refine"),  # refine/: two-tier codecs only
-    "build": ("index", "idmap"),
-    "evaluate": ("evaluation",),  # the queries' exact neighbours, carried over by the next run
-}
 
 
 def by_key(_context: Any, parameters: dict[str, Any]) -> str:

@@ -271,12 +271,8 @@ class ReindexConfig(EmbedOptions, GoalOptions):
         return FitSettings(
             codec=self.codec_settings(),
             sample_size=self.sample_size,
-            model=self.model,
-            normalize=self.normalize,
-            max_seq_length=self.max_seq_length,
+            embedder=self.embedder(),
             labels=self.label_column is not None,
-            backend=self.backend,
-            precision=self.precision,
         )
 
 

@@ -9,20 +9,20 @@ from typing import Any
 import numpy as np
 from prefect import task
 
-from flows.cache import STAGE_FILES, by_key
+from flows.cache import by_key
 from flows.config import ReindexConfig
 from transforms.codec import codec, refine
 from transforms.codec.info import CodecInfo
 from transforms.embed import embed_stage, embeddings
 from transforms.fit import fit_stage
-from transforms.index import building, encode_stage
+from transforms.index import building, encode_stage, encoding
 from transforms.read import reading
-from transforms.run import publish, report
+from transforms.run import last_run, publish, report
 from transforms.run.manifest import Manifest
 from transforms.search import evaluation, neighbours, search
 from transforms.storage import arrow_files, fingerprint, integrity, io
 from transforms.storage.errors import VecpressError
-from transforms.storage.layout import RunLayout
+from transforms.storage.layout import CHUNK_LIST, CODEC, STAGE_FILES, RunLayout
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def check_model_and_codec(config: ReindexConfig) -> int:
 
 CACHED = {"cache_key_fn": by_key, "persist_result": True}
 Records = dict[str, dict[str, Any]]  # a run's files by relative path: {"bytes", "sha256"} when written
-LastRun = embeddings.LastRun | None  # the last published run, if any
+LastRun = last_run.LastRun | None  # the last published run, if any
 
 
 @task(retries=1, **RETRY)
@@ -112,23 +112,13 @@ def embed(
     from pipelines import embed as embed_pipeline
     from pipelines import runner
 
-    earlier = None if previous is None else previous[2]
-    work = embed_stage.plan(
-        config.output,
-        files,
-        versions,
-        config.embedder(),
-        config.columns(),
-        config.on_bad_file,
-        earlier,
-        config.full,
-        config.embed_cache,
+    earlier = None if previous is None else previous.embeddings
+    settings = embed_stage.EmbedSettings(
+        config.embedder(), config.columns(), config.on_bad_file, config.full, config.embed_cache
     )
+    work = embed_stage.plan(config.output, files, versions, settings, earlier)
     if work.todo:
-        job = embed_pipeline.EmbedJob(
-            tuple(work.todo), config.columns(), config.embedder(), dim, config.output, work.embedder_key,
-            config.on_bad_file, tuple(work.earlier), config.embed_cache,
-        )  # fmt: skip
+        job = embed_pipeline.EmbedJob.of(work, dim)
         runner.run(lambda p: embed_pipeline.build(p, job), _beam_options(config), "embed")
     embed_stage.check_unchanged(versions)
     _, counts = embed_stage.finish(work, layout, earlier)
@@ -138,7 +128,7 @@ def embed(
 
 def _embeddings(layout: RunLayout, written: Records) -> embeddings.Embeddings:
     """The run's embeddings, their index and every chunk file checked against its record."""
-    integrity.verify_file(layout.dir(embeddings.INDEX), written.get(embeddings.INDEX))
+    integrity.verify_file(layout.dir(CHUNK_LIST), written.get(CHUNK_LIST))
     emb = embeddings.Embeddings.load(layout)
     emb.check()
     return emb
@@ -180,7 +170,7 @@ def encode(
     from pipelines import runner
 
     emb = embeddings.Embeddings.load(layout)
-    records = integrity.under(written, "codec")
+    records = integrity.under(written, CODEC)
     work = encode_stage.plan(emb, info)
     if work.todo:
         job = encode_pipeline.EncodeJob(
@@ -191,9 +181,8 @@ def encode(
     fine = tuple(encode_stage.fine_files(work)) if info.refine else ()
     if fine:
         refine.write_listing(layout.code_files, fine)
-    shards = encode_pipeline.ShardJob(
-        layout.codec, records, tuple(code_files), emb.dropped, layout.shards, fine
-    )
+    sources = encoding.ShardSources(tuple(code_files), emb.dropped, layout.shards, fine)
+    shards = encode_pipeline.ShardJob(layout.codec, records, sources)
     items = [(i, layout.shard("codes", i), layout.shard("refine", i)) for i in range(layout.shards)]
     runner.run(lambda p: encode_pipeline.build_shards(p, shards, items), _beam_options(config), "shards")
     rows = sum(arrow_files.num_rows(url) for url in layout.shard_urls("codes"))
@@ -224,7 +213,7 @@ def build(
         if i not in reused
     ]  # fmt: skip
     if jobs:
-        codec_records = integrity.under(written, "codec")
+        codec_records = integrity.under(written, CODEC)
         runner.run(
             lambda p: build_pipeline.build(p, layout.codec, jobs, codec_records),
             _beam_options(config),

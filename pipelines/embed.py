@@ -13,8 +13,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.embed import chunks, embed_chunk, vectors
-from transforms.embedders.spec import EmbedderSpec
-from transforms.read import reading
+from transforms.embed.embed_stage import EmbedPlan, EmbedSettings
 from transforms.storage import schemas
 
 logger = logging.getLogger(__name__)
@@ -25,15 +24,17 @@ RETRY_DELAY_S = 1.0
 
 @dataclass(frozen=True)
 class EmbedJob:
+    """The chunks still to embed and how (embed_stage.EmbedPlan as the workers need it)."""
+
     todo: tuple[chunks.Chunk, ...]
-    columns: reading.Columns
-    spec: EmbedderSpec
+    settings: EmbedSettings
     dim: int
     output: str
-    embedder_key: str
-    on_bad_file: str = "fail"
     earlier: tuple[tuple[str, dict[str, Any]], ...] = ()  # (URL, record) of earlier chunks, reused by text
-    cache: str | None = None  # a shared embed cache the chunks are committed to, instead of the output
+
+    @classmethod
+    def of(cls, work: EmbedPlan, dim: int) -> EmbedJob:
+        return cls(tuple(work.todo), work.settings, dim, work.output, tuple(work.earlier))
 
 
 class EmbedChunk(beam.DoFn):
@@ -50,10 +51,12 @@ class EmbedChunk(beam.DoFn):
         from transforms.embed.reuse import EarlierVectors
         from transforms.embedders.embedder import load_embedder
 
-        self.embedder = load_embedder(self.job.spec)
+        self.embedder = load_embedder(self.job.settings.spec)
         self.earlier = EarlierVectors(self.job.earlier) if self.job.earlier else None
-        self.store = chunks.Store(self.job.output, self.job.embedder_key, cache=self.job.cache)
-        self.schema = schemas.chunk_rows(self.job.dim, self.job.spec.model)
+        self.store = chunks.Store(
+            self.job.output, self.job.settings.embedder_key, cache=self.job.settings.cache
+        )
+        self.schema = schemas.chunk_rows(self.job.dim, self.job.settings.spec.model)
         total = sum(c.rows for c in self.job.todo)
         self.bar = tqdm(total=total, desc="embedding", unit="doc", mininterval=2.0)
 
@@ -80,10 +83,11 @@ class EmbedChunk(beam.DoFn):
 
     def _commit(self, chunk: chunks.Chunk, tally: embed_chunk.Tally) -> dict[str, Any]:
         refs = vectors.Refs(self.store.root, chunk.key, self.job.dim)
-        batches = embed_chunk.embed_chunk(
-            chunk.group, self.job.columns, self.embedder, self.schema, refs, self.job.on_bad_file,
-            self.earlier, 4 * self.job.spec.batch_size, tally,
-        )  # fmt: skip
+        settings = self.job.settings
+        writer = embed_chunk.Writer(
+            self.embedder, self.schema, refs, self.earlier, 4 * settings.spec.batch_size, tally
+        )
+        batches = embed_chunk.embed_chunk(chunk.group, settings.columns, settings.on_bad_file, writer)
         try:
             # the rows are streamed, never mapped: compressed (the file name repeats on every row)
             return self.store.commit(

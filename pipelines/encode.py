@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
-import numpy as np
 from apache_beam.metrics import Metrics
 
 from transforms.codec import codec_files
-from transforms.embed import vectors
 from transforms.index import encode_stage, encoding
 
 
@@ -50,10 +48,7 @@ class EncodeFile(beam.DoFn):
 class ShardJob:
     codec_url: str
     codec_records: dict[str, Any]
-    chunks: tuple[tuple[vectors.ChunkReader, tuple[str, ...]], ...]  # embed chunks and their code files
-    dropped: dict[int, np.ndarray]
-    shards: int
-    fine_files: tuple[dict[str, Any], ...] = ()  # two tiers: the code files holding the fine codes
+    sources: encoding.ShardSources
 
 
 class WriteShard(beam.DoFn):
@@ -67,13 +62,7 @@ class WriteShard(beam.DoFn):
 
     def process(self, item: tuple[int, str, str]) -> Iterator[tuple[int, int]]:
         shard, codes_url, refine_url = item
-        j = self.job
-        yield (
-            shard,
-            encoding.write_shard(
-                j.chunks, j.dropped, shard, j.shards, self.info, codes_url, refine_url, j.fine_files
-            ),
-        )
+        yield shard, encoding.write_shard(self.job.sources, shard, self.info, codes_url, refine_url)
 
 
 def build_files(pipeline: beam.Pipeline, job: EncodeJob) -> None:

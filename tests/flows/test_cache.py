@@ -5,6 +5,7 @@ from prefect import task
 
 from flows import cache
 from transforms.storage import integrity, io
+from transforms.storage import layout as layout_mod
 from transforms.storage.layout import RunLayout
 
 CALLS: list[str] = []
@@ -16,7 +17,7 @@ def fit(layout: RunLayout, key: str) -> dict:
     records."""
     CALLS.append(layout.run_id)
     io.write_bytes(layout.dir("codec/codec.json"), f'{{"key": "{key}"}}'.encode())
-    return {"root": layout.root, "files": integrity.describe(layout.root, cache.STAGE_FILES["fit"])}
+    return {"root": layout.root, "files": integrity.describe(layout.root, layout_mod.STAGE_FILES["fit"])}
 
 
 def test_a_hit_copies_and_checks_the_files_and_damage_recomputes(prefect_server, tmp_path):

@@ -45,7 +45,10 @@ def test_the_default_backend_is_resolved_to_what_will_embed():
     # on this CPU machine: OpenVINO for the packaged model, torch for the fake one; never "auto" recorded
     default = ReindexConfig.build(input="a", output="b")
     assert (default.backend, default.precision) == ("openvino", "int8")
-    assert (default.fit_settings().backend, default.fit_settings().precision) == ("openvino", "int8")
+    assert (default.fit_settings().embedder.backend, default.fit_settings().embedder.precision) == (
+        "openvino",
+        "int8",
+    )
     fake = PlanConfig.build(input="a", model="fake:8").embedder()
     assert (fake.backend, fake.precision) == ("torch", "fp32")
     named = ReindexConfig.build(input="a", output="b", backend="torch")

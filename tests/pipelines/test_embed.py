@@ -32,10 +32,11 @@ def _inputs(root: str) -> tuple[list[reading.InputFile], list[str]]:
 
 def _embed(root: str, files, previous=None):
     versions = [fingerprint.file_version(f.url) for f in files]
-    work = embed_stage.plan(f"{root}/out", files, versions, SPEC, COLUMNS, "fail", previous)
+    work = embed_stage.plan(
+        f"{root}/out", files, versions, embed_stage.EmbedSettings(SPEC, COLUMNS), previous
+    )
     if work.todo:
-        job = embed.EmbedJob(tuple(work.todo), COLUMNS, SPEC, 16, f"{root}/out", work.embedder_key, "fail",
-                             tuple(work.earlier))  # fmt: skip
+        job = embed.EmbedJob.of(work, 16)
         run(lambda p: embed.build(p, job), pipeline_options("DirectRunner"), "embed-test")
     return work
 

@@ -31,9 +31,8 @@ def _corpus(root) -> list[reading.InputFile]:
 def _embed(files, output: str, spec: EmbedderSpec, *args: str) -> list[dict]:
     """Run the embed pipeline with Beam ``args``; the committed chunks' sidecar records, in input order."""
     versions = [fingerprint.file_version(f.url) for f in files]
-    work = embed_stage.plan(output, files, versions, spec, COLUMNS, "fail", None)
-    job = embed.EmbedJob(tuple(work.todo), COLUMNS, spec, 384 if "fake" not in spec.model else 16, output,
-                         work.embedder_key)  # fmt: skip
+    work = embed_stage.plan(output, files, versions, embed_stage.EmbedSettings(spec, COLUMNS))
+    job = embed.EmbedJob.of(work, 384 if "fake" not in spec.model else 16)
     run(lambda p: embed.build(p, job), pipeline_options("DirectRunner", args), "embed-test")
     store = chunks.Store(output, work.embedder_key)
     return [store.done(c.key) for c in work.chunks]

@@ -7,7 +7,7 @@ from pipelines import build, encode
 from tests.conftest import write_chunk_files
 from transforms.codec import codec, codec_files, refine
 from transforms.codec.info import CodecInfo
-from transforms.index import encode_stage
+from transforms.index import encode_stage, encoding
 from transforms.storage import arrow_files, integrity
 from transforms.storage.layout import RunLayout
 
@@ -51,7 +51,8 @@ def _encode(tmp_path, test_pipeline, layout, info, emb):
     fine = tuple(encode_stage.fine_files(work)) if info.refine else ()
     if fine:
         refine.write_listing(layout.code_files, fine)
-    shard_job = encode.ShardJob(layout.codec, records, code_files, {}, layout.shards, fine)
+    sources = encoding.ShardSources(code_files, {}, layout.shards, fine)
+    shard_job = encode.ShardJob(layout.codec, records, sources)
     items = [(i, layout.shard("codes", i), layout.shard("refine", i)) for i in range(layout.shards)]
     with test_pipeline() as p:
         out = p | beam.Create(items) | beam.ParDo(encode.WriteShard(shard_job)) | beam.Values()

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from transforms.embedders.spec import EmbedderSpec
+
 
 @dataclass
 class CodecInfo:
@@ -46,3 +48,12 @@ class CodecInfo:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def embedder(self, device: str = "auto") -> EmbedderSpec:
+        """The embedder that made the indexed vectors, on ``device``: queries are embedded the same way. fp16
+        weights exist on CUDA only, so elsewhere it is the same model in fp32."""
+        precision = self.precision if self.precision != "fp16" or device.startswith("cuda") else "fp32"
+        return EmbedderSpec(
+            model=self.model, device=device, normalize=self.normalize, max_seq_length=self.max_seq_length,
+            backend=self.backend, precision=precision,
+        )  # fmt: skip

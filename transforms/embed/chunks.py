@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +65,12 @@ def embedder_key(spec: EmbedderSpec, columns: reading.Columns, on_bad_file: str)
     """What every chunk of a run shares: the embedding's identity, the columns (ids and labels are kept in
     the chunks too) and what becomes of unreadable rows."""
     return _digest("embedder", embedding_identity(spec), columns, on_bad_file)
+
+
+def store_key(records: Sequence[Mapping[str, Any]]) -> str:
+    """The chunk store folder (the embedder key) of a run's embed chunks, from their recorded paths; "" when
+    there are none."""
+    return split_path(records[0]["path"])[0] if records else ""
 
 
 def split_path(path: str) -> tuple[str, str]:

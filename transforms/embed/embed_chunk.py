@@ -6,7 +6,7 @@ Memory holds one batch of rows at a time, never the chunk."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -30,38 +30,35 @@ class Tally:
     rejected: int = 0
 
 
+@dataclass
+class Writer:
+    """What turns a chunk's documents into its rows: the model, the rows' schema, where the chunk's vectors
+    go, the earlier vectors reused by text, how many texts go to the model per call, and the tally."""
+
+    embedder: Embedder
+    schema: pa.Schema
+    refs: vectors.Refs
+    earlier: EarlierVectors | None = None
+    model_batch: int = 256
+    tally: Tally = field(default_factory=Tally)
+
+
 def embed_chunk(
-    group: reading.RowGroup,
-    columns: reading.Columns,
-    embedder: Embedder,
-    schema: pa.Schema,
-    refs: vectors.Refs,
-    on_bad_file: str = "fail",
-    earlier: EarlierVectors | None = None,
-    model_batch: int = 256,
-    tally: Tally | None = None,
+    group: reading.RowGroup, columns: reading.Columns, on_bad_file: str, writer: Writer
 ) -> Iterator[pa.RecordBatch]:
-    """The chunk's record batches; ``model_batch`` texts go to the model per call."""
-    tally = tally if tally is not None else Tally()
+    """The chunk's record batches, BATCH_ROWS documents at a time."""
     docs: list[reading.Document] = []
     for doc in reading.read_row_group(group, columns, on_bad_file):
         docs.append(doc)
         if len(docs) == BATCH_ROWS:
-            yield _batch(docs, embedder, schema, refs, earlier, model_batch, tally)
+            yield _batch(docs, writer)
             docs = []
     if docs:
-        yield _batch(docs, embedder, schema, refs, earlier, model_batch, tally)
+        yield _batch(docs, writer)
 
 
-def _batch(
-    docs: list[reading.Document],
-    embedder: Embedder,
-    schema: pa.Schema,
-    refs: vectors.Refs,
-    earlier: EarlierVectors | None,
-    model_batch: int,
-    tally: Tally,
-) -> pa.RecordBatch:
+def _batch(docs: list[reading.Document], writer: Writer) -> pa.RecordBatch:
+    earlier, refs, tally = writer.earlier, writer.refs, writer.tally
     reasons = [reading.rejection(d) for d in docs]
     ok = [i for i, r in enumerate(reasons) if r is None]
     hashes: list[bytes | None] = [None] * len(docs)
@@ -88,9 +85,10 @@ def _batch(
         found_there = earlier.vectors(np.array([f for _, f in copied]))
         made.update(zip([i for i, _ in copied], found_there, strict=True))
     todo = [i for i, f in zip(ok, found, strict=True) if f < 0]
-    for start in range(0, len(todo), model_batch):
-        part = todo[start : start + model_batch]
-        for i, v in zip(part, encode_or_explain(embedder, [docs[i].text for i in part]), strict=True):
+    for start in range(0, len(todo), writer.model_batch):
+        part = todo[start : start + writer.model_batch]
+        texts = [docs[i].text for i in part]
+        for i, v in zip(part, encode_or_explain(writer.embedder, texts), strict=True):
             if isinstance(v, str):
                 reasons[i] = v
             else:
@@ -114,11 +112,11 @@ def _batch(
             pa.array([d.row for d in docs], pa.int64()),
             pa.array(
                 [h if r is None else None for h, r in zip(hashes, reasons, strict=True)],
-                schema.field("text_hash").type,
+                writer.schema.field("text_hash").type,
             ),
             pa.array(reasons, pa.string()),
             pa.array(where, pa.int32(), mask=~good),
             pa.array(rows, pa.int64(), mask=~good),
         ],
-        schema=schema,
+        schema=writer.schema,
     )

@@ -20,34 +20,56 @@ from transforms.storage.layout import RunLayout
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class EmbedSettings:
+    """How a run embeds (ReindexConfig's embed options, without Prefect or pydantic)."""
+
+    spec: EmbedderSpec
+    columns: reading.Columns
+    on_bad_file: str = "fail"
+    full: bool = False  # embed every chunk again, reusing nothing
+    cache: str | None = None  # a shared embed cache the chunks live in, instead of the output
+
+    @property
+    def embedder_key(self) -> str:
+        """The chunk store folder of these settings' chunks (transforms.embed.chunks.embedder_key)."""
+        return chunks.embedder_key(self.spec, self.columns, self.on_bad_file)
+
+
 @dataclass
 class EmbedPlan:
-    embedder_key: str
+    output: str
+    settings: EmbedSettings
     chunks: list[chunks.Chunk]
     todo: list[chunks.Chunk]
     earlier: list[tuple[str, dict[str, Any]]]  # (URL, record) of the last run's chunks, reused by text
-    cache: str | None = None  # a shared embed cache the chunks live in, instead of the output
+
+    @property
+    def embedder_key(self) -> str:
+        return self.settings.embedder_key
+
+    @property
+    def store(self) -> chunks.Store:
+        return chunks.Store(self.output, self.embedder_key, cache=self.settings.cache)
 
 
 def plan(
     output: str,
     files: list[reading.InputFile],
     versions: list[dict[str, Any]],
-    spec: EmbedderSpec,
-    columns: reading.Columns,
-    on_bad_file: str,
-    previous: Embeddings | None,
-    full: bool = False,
-    cache: str | None = None,
+    settings: EmbedSettings,
+    previous: Embeddings | None = None,
 ) -> EmbedPlan:
     """The input's chunks, and those not already done in the chunk store (all of them when ``full``);
     ``previous`` is the last published run's embeddings, whose chunks of this embedder are reused by text."""
-    key = chunks.embedder_key(spec, columns, on_bad_file)
+    key = settings.embedder_key
     planned = chunks.plan_chunks(files, versions, key)
-    store = chunks.Store(output, key, cache=cache)
-    todo = planned if full else [c for c in planned if store.done(c.key) is None]
+    store = chunks.Store(output, key, cache=settings.cache)
+    todo = planned if settings.full else [c for c in planned if store.done(c.key) is None]
     earlier = []
-    if previous is not None and not full:  # the last run's chunks of this embedder, wherever they are kept
+    if (
+        previous is not None and not settings.full
+    ):  # the last run's chunks of this embedder, wherever they are kept
         earlier = [
             (previous.url(i), c)
             for i, c in enumerate(previous.chunks)
@@ -57,7 +79,7 @@ def plan(
         "embed: %d chunks, %d done before (reused), %d to embed; %d earlier chunks to reuse texts from",
         len(planned), len(planned) - len(todo), len(todo), len(earlier),
     )  # fmt: skip
-    return EmbedPlan(key, planned, todo, earlier, cache)
+    return EmbedPlan(output, settings, planned, todo, earlier)
 
 
 def check_unchanged(versions: list[dict[str, Any]]) -> None:
@@ -75,7 +97,7 @@ def finish(
     embed_plan: EmbedPlan, layout: RunLayout, previous: Embeddings | None
 ) -> tuple[Embeddings, dict[str, Any]]:
     """Write the run's embeddings index and rejects; return them and the stage's counts and reuse figures."""
-    store = chunks.Store(layout.output, embed_plan.embedder_key, cache=embed_plan.cache)
+    store = embed_plan.store
     records = []
     for c in embed_plan.chunks:
         record = store.record(c.key)

@@ -10,24 +10,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.embed import sampling, vectors
-from transforms.embed.chunks import split_path
-from transforms.run import publish
-from transforms.run.manifest import Manifest
+from transforms.embed.chunks import store_key
 from transforms.storage import arrow_files, integrity, io
 from transforms.storage.errors import VecpressError
 from transforms.storage.layout import CHUNK_LIST, RunLayout
 
 logger = logging.getLogger(__name__)
 
-INDEX = CHUNK_LIST
-DUPLICATES = "embeddings/duplicates.arrow"
 DUPLICATES_SCHEMA = pa.schema(
     [pa.field("chunk", pa.int32(), nullable=False), pa.field("position", pa.int64(), nullable=False)]
 )
@@ -46,7 +42,7 @@ class Embeddings:
     @property
     def embedder_key(self) -> str:
         """The chunk store folder (the embedder key) of these embeddings' chunks; "" when there are none."""
-        return split_path(self.chunks[0]["path"])[0] if self.chunks else ""
+        return store_key(self.chunks)
 
     def url(self, i: int) -> str:
         return io.locate(self.output, self.chunks[i]["path"])
@@ -121,7 +117,7 @@ class Embeddings:
         return {"chunks": list(self.chunks)}
 
     def write(self, layout: RunLayout) -> None:
-        io.write_json(layout.dir(INDEX), self.to_json())
+        io.write_json(layout.dir(CHUNK_LIST), self.to_json())
         chunk = [np.full(len(p), c, np.int32) for c, p in sorted(self.dropped.items())]
         pos = [p for _, p in sorted(self.dropped.items())]
         table = pa.table(
@@ -130,12 +126,12 @@ class Embeddings:
                 "position": np.concatenate([np.zeros(0, np.int64), *pos]),
             }
         )
-        arrow_files.write_table(layout.dir(DUPLICATES), table, DUPLICATES_SCHEMA)
+        arrow_files.write_table(layout.duplicates, table, DUPLICATES_SCHEMA)
 
     @classmethod
     def load(cls, layout: RunLayout) -> Embeddings:
-        found = io.read_json(layout.dir(INDEX))
-        table = arrow_files.read_table(layout.dir(DUPLICATES))
+        found = io.read_json(layout.dir(CHUNK_LIST))
+        table = arrow_files.read_table(layout.duplicates)
         chunk, pos = table.column("chunk").to_numpy(), table.column("position").to_numpy()
         dropped = {int(c): np.sort(pos[chunk == c]) for c in np.unique(chunk)}
         return cls(layout.output, tuple(found["chunks"]), dropped)
@@ -236,31 +232,3 @@ def unchanged(now: Embeddings, before: Embeddings) -> np.ndarray:
     a, b = ids_and_hashes(now), ids_and_hashes(before)
     common, i, j = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
     return common[a[1][i] == b[1][j]]
-
-
-class LastRun(NamedTuple):
-    """The last published run of an output, as a re-index reuses it: its layout, manifest and embeddings."""
-
-    layout: RunLayout
-    manifest: Manifest
-    embeddings: Embeddings
-
-
-def published(output: str) -> LastRun | None:
-    """The current published run of ``output`` with its embeddings, or None (no run, or one written before
-    embeddings were kept as chunks)."""
-    try:
-        layout, manifest = publish.current(output)
-    except VecpressError:
-        return None
-    if not io.exists(layout.dir(INDEX)):
-        return None
-    files = manifest.chunk_files()
-    gone = [path for path in files if not io.exists(io.locate(output, path))]
-    if gone:  # removed by hand (or a damaged store): nothing to reuse from it, but nothing to fail on
-        logger.warning(
-            "%d of the %d embed chunk and vector files of the current run %s are gone (first: %s): its "
-            "documents are embedded again", len(gone), len(files), layout.run_id, gone[0],
-        )  # fmt: skip
-        return None
-    return LastRun(layout, manifest, Embeddings.load(layout))

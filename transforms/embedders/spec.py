@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,6 +27,17 @@ class EmbedderSpec:
     max_seq_length: int | None = None
     precision: str = "fp32"  # "fp16": half-precision weights (torch on CUDA); "int8": onnx or openvino
     backend: str = "torch"  # "onnx" (ONNX Runtime) or "openvino", on the CPU (transforms.embedders.backends)
+
+    def recorded(self) -> dict[str, Any]:
+        """How the vectors were made, as a codec's record keeps it (transforms.codec.info.CodecInfo): not the
+        device or the batch size, which change nothing they compute."""
+        return {
+            "model": self.model,
+            "normalize": self.normalize,
+            "max_seq_length": self.max_seq_length,
+            "backend": self.backend,
+            "precision": self.precision,
+        }
 
 
 def resolve_model(model: str) -> str:

@@ -15,10 +15,13 @@ from transforms.codec import codec, codec_files, drift
 from transforms.codec.choice import Chosen, CodecSettings, choose, train
 from transforms.codec.info import CodecInfo
 from transforms.embed import sampling
-from transforms.embed.embeddings import Embeddings, LastRun, unchanged
+from transforms.embed.embeddings import Embeddings, unchanged
+from transforms.embedders.spec import EmbedderSpec
+from transforms.planner import Plan
 from transforms.planner import report as plan_report
+from transforms.run.last_run import LastRun
 from transforms.storage import integrity, io
-from transforms.storage.layout import RunLayout
+from transforms.storage.layout import CODEC, RunLayout
 
 logger = logging.getLogger(__name__)
 
@@ -29,23 +32,26 @@ class FitSettings:
 
     codec: CodecSettings
     sample_size: int
-    model: str
-    normalize: bool
-    max_seq_length: int | None
+    embedder: EmbedderSpec
     labels: bool
-    backend: str = "torch"
-    precision: str = "fp32"
 
     def key(self) -> str:
-        """Two runs with the same key would choose the same kind of codec: one may keep the other's."""
-        blob = json.dumps(asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:32]
+        """Two runs with the same key would choose the same kind of codec: one may keep the other's. It reads
+        the embedder's identity only (not its device or batch size), in the shape codecs were first keyed by,
+        so a codec made before the embedder was nested here is still kept."""
+        blob = {
+            "codec": asdict(self.codec),
+            "sample_size": self.sample_size,
+            "labels": self.labels,
+            **self.embedder.recorded(),
+        }
+        return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 @dataclass
 class Fitted:
     info: CodecInfo
-    plan: dict[str, Any] | None = None  # the full plan, when the planner chose
+    plan: Plan | None = None  # the full plan, when the planner chose
     kept: dict[str, Any] | None = None  # when the last run's codec was kept: from which run, and why
     source: str | None = None  # the kept codec's folder, copied as it is
     not_kept: str | None = None  # why the last run's codec, made for the same settings, was not kept
@@ -101,17 +107,10 @@ def _info(
     cutoff: int,
     reference: dict,
 ) -> CodecInfo:
-    plan_summary = None
-    if chosen.plan is not None:
-        plan_summary = {k: chosen.plan[k] for k in ("goal", "objective", "sample", "frontier", "elapsed_s")}
-        plan_summary["pick"] = chosen.plan["pick"]
+    plan_summary = None if chosen.plan is None else chosen.plan.summary()
     return CodecInfo(
-        model=settings.model,
+        **settings.embedder.recorded(),
         dim=dim,
-        normalize=settings.normalize,
-        max_seq_length=settings.max_seq_length,
-        backend=settings.backend,
-        precision=settings.precision,
         factory=chosen.factory,
         metric="L2",
         sample_size=size,
@@ -140,7 +139,7 @@ def _keep(emb: Embeddings, settings: FitSettings, previous: LastRun) -> tuple[An
     layout, manifest, before = previous
     if manifest.codec.settings_key != settings.key():
         return None
-    records = integrity.under(manifest.records(), "codec")  # its files must be what that run published
+    records = integrity.under(manifest.records(), CODEC)  # its files must be what that run published
     try:
         index, info = codec_files.load(layout.codec, records)
         quantizer = codec_files.load_refine(layout.codec, info, records)
@@ -172,5 +171,5 @@ def save(layout: RunLayout, index: Any, quantizer: Any, fitted: Fitted) -> None:
         io.copy_tree(fitted.source, layout.codec)
         return
     if fitted.plan is not None:
-        plan_report.write(fitted.plan, io.join(layout.codec, "plan"))
+        plan_report.write(fitted.plan, layout.plan)
     codec_files.save(layout.codec, index, fitted.info, quantizer)

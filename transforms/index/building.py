@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.codec import codec
+from transforms.codec import codec, codec_files
 from transforms.codec.info import CodecInfo
 from transforms.storage import arrow_files, integrity, io, schemas
 from transforms.storage.errors import VecpressError
@@ -138,8 +138,9 @@ def copy_unchanged_shards(layout: Any, written: dict[str, Any], previous: Any) -
         return set()
     prev_layout, manifest, _ = previous
     listed = manifest.records()
-    codec_now = written.get("codec/codec.faiss", {}).get("sha256")
-    if not codec_now or listed.get("codec/codec.faiss", {}).get("sha256") != codec_now:
+    codec_file = layout.codec_path(codec_files.CODEC_INDEX)
+    codec_now = written.get(codec_file, {}).get("sha256")
+    if not codec_now or listed.get(codec_file, {}).get("sha256") != codec_now:
         return set()
     reused = set()
     for i in range(layout.shards):

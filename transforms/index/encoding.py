@@ -10,6 +10,7 @@ the code file of its vector, and leaving out the rows the run rejected as duplic
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,22 +51,27 @@ def encode_file(
             yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
+@dataclass(frozen=True)
+class ShardSources:
+    """What every shard's codes are taken from. ``chunks``: each embed chunk with the code files of its
+    vector files (``reader.files``), in the same order; ``dropped``: chunk -> positions rejected as
+    duplicates; ``fine_files``: for two tiers, the run's list of every one of those code files (each with
+    its ``url``; ``transforms.codec.refine.write_listing`` writes the list), which the refine files refer to
+    by position for the fine codes."""
+
+    chunks: Sequence[tuple[vectors.ChunkReader, Sequence[str]]]
+    dropped: Mapping[int, np.ndarray]
+    shards: int
+    fine_files: Sequence[Mapping[str, Any]] = ()
+
+
 def write_shard(
-    chunks: Sequence[tuple[vectors.ChunkReader, Sequence[str]]],
-    dropped: dict[int, np.ndarray],
-    shard: int,
-    shards: int,
-    info: CodecInfo,
-    codes_url: str,
-    refine_url: str | None = None,
-    fine_files: Sequence[Mapping[str, Any]] = (),
+    sources: ShardSources, shard: int, info: CodecInfo, codes_url: str, refine_url: str | None = None
 ) -> int:
     """One shard's code file (and refine file for two tiers): its rows of every embed chunk, in input order,
-    less the rows rejected as duplicates. ``chunks``: each embed chunk with the code files of its vector
-    files (``reader.files``), in the same order; ``fine_files``: for two tiers, the run's list of
-    every one of those code files (each with its ``url``; ``transforms.codec.refine.write_listing`` writes
-    the list), which the refine file refers to by position for the fine codes. The code file is compressed:
-    only the build stage reads it, streaming. Returns the rows written."""
+    less the rows rejected as duplicates. The code file is compressed: only the build stage reads it,
+    streaming. Returns the rows written."""
+    chunks, dropped, shards, fine_files = sources.chunks, sources.dropped, sources.shards, sources.fine_files
     schema = schemas.codes(info.code_size, info.fingerprint, info.factory)
     writer = arrow_files.BatchWriter(codes_url, schema, "zstd")
     fine = None

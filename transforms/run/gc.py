@@ -22,7 +22,7 @@ from transforms.embed import chunks, vectors
 from transforms.index import encode_stage
 from transforms.run import publish
 from transforms.storage import io
-from transforms.storage.layout import RunLayout
+from transforms.storage.layout import RUNS, RunLayout
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def collect(output: str, keep: int = KEEP_RUNS, grace_s: float = GRACE_S, dry_ru
     fs, root = io.filesystem(output)
     root = root.rstrip("/")
     doomed: list[str] = []
-    for folder in fs.glob(f"{root}/runs/*"):
+    for folder in fs.glob(f"{root}/{RUNS}/*"):
         run_id = folder.rstrip("/").rsplit("/", 1)[-1]
         if run_id in result.kept_runs:
             continue
@@ -134,8 +134,7 @@ def _wanted_chunks(output: str, runs: list[str]) -> set[str]:
             wanted.update({listed["path"], listed["path"].removesuffix(".arrow") + ".json"})
         if not manifest.chunks:
             continue
-        embedder_key = chunks.split_path(manifest.chunks[0]["path"])[0]
-        store = encode_stage.code_store(output, embedder_key, manifest.codec)
+        store = encode_stage.code_store(output, manifest.embedder_key, manifest.codec)
         for c in manifest.chunks:
             for source in vectors.sources(c["path"], c):
                 key = encode_stage.code_key(source)

@@ -9,7 +9,9 @@ from typing import Any
 
 from transforms.codec.info import CodecInfo
 from transforms.embed import vectors
+from transforms.embed.chunks import store_key
 from transforms.read.reading import Columns
+from transforms.storage.layout import REJECTS
 
 Record = dict[str, Any]  # {"bytes", "sha256"} of a file (integrity.describe)
 
@@ -41,7 +43,7 @@ class Manifest:
     reuse: dict[str, Any] = field(default_factory=dict)  # what came from the previous run
     reused: dict[str, str] = field(default_factory=dict)  # stage -> run directory its cached files came from
     skipped_files: list[dict[str, str]] = field(default_factory=list)  # unreadable inputs left out
-    rejects_file: str = "rejects.arrow"
+    rejects_file: str = REJECTS
     files: list[dict[str, Any]] = field(default_factory=list)  # every file of the run: path, bytes, sha256
     published_at: str | None = None
 
@@ -64,6 +66,11 @@ class Manifest:
     def records(self) -> dict[str, Record]:
         """The run's files by path: ``{"index/part-00000-of-00004.faiss": {"bytes", "sha256"}}``."""
         return {f["path"]: {"bytes": f["bytes"], "sha256": f["sha256"]} for f in self.files}
+
+    @property
+    def embedder_key(self) -> str:
+        """The chunk store folder (the embedder key) of the run's embed chunks; "" when there are none."""
+        return store_key(self.chunks)
 
     def chunk_files(self) -> dict[str, Record]:
         """The embed chunk files and the vector files they read, by path from the output root (or URL)."""

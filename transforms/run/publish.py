@@ -11,7 +11,7 @@ from typing import Any
 from transforms.run.manifest import Counts, Manifest
 from transforms.storage import integrity, io
 from transforms.storage.errors import VecpressError
-from transforms.storage.layout import CHUNK_LIST, POINTER, RunLayout, valid_run_id
+from transforms.storage.layout import CHUNK_LIST, MANIFEST, POINTER, RUNS, RunLayout, valid_run_id
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def describe_files(layout: RunLayout, written: Records | None = None) -> list[di
     """Every file under the run directory with its relative path, size and sha256. Files the stages
     recorded when they wrote them (``written``) must still be what was written, or nothing is published."""
     found = integrity.describe(layout.root, [""])
-    found.pop("manifest.json", None)
+    found.pop(MANIFEST, None)
     for rel, record in (written or {}).items():
         if rel not in found:
             raise integrity.IntegrityError(f"{layout.dir(rel)}: missing, although a stage wrote it")
@@ -139,9 +139,9 @@ def published(output: str, run_id: str) -> tuple[RunLayout, Manifest]:
 
 def published_runs(output: str) -> list[tuple[str, str]]:
     """(published_at, run id) of every published run of ``output`` still there, oldest first."""
-    fs, root = io.filesystem(io.join(output, "runs"))
+    fs, root = io.filesystem(io.join(output, RUNS))
     found = []
-    for path in fs.glob(f"{root}/*/manifest.json"):
+    for path in fs.glob(f"{root}/*/{MANIFEST}"):
         run_id = path.rstrip("/").split("/")[-2]
         try:
             found.append((str(io.read_json(RunLayout(output, run_id).manifest)["published_at"]), run_id))

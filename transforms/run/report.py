@@ -10,6 +10,7 @@ from transforms.codec.info import CodecInfo
 from transforms.planner.report import size_text
 from transforms.run.manifest import Manifest
 from transforms.storage import io
+from transforms.storage.layout import RunLayout
 
 
 def summary_rows(manifest: Manifest) -> list[tuple[str, str]]:
@@ -72,7 +73,7 @@ def summary_rows(manifest: Manifest) -> list[tuple[str, str]]:
             )
         )
     rows.append(("wall time", ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())))
-    rows.append(("outputs", f"{manifest.output}/runs/{manifest.run_id}"))
+    rows.append(("outputs", RunLayout(manifest.output, manifest.run_id).root))
     return rows
 
 

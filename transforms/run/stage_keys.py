@@ -27,7 +27,7 @@ class StageKeys:
             "embed", config.output, versions, config.columns(), embedding_identity(config.embedder()),
             config.on_bad_file,
         )  # fmt: skip
-        fit = stage_key("fit", embed, config.fit_settings(), config.full)
+        fit = stage_key("fit", embed, config.fit_settings().key(), config.full)
         encode = stage_key("encode", fit, config.shards)
         build = stage_key("build", encode)
         evaluate = stage_key(

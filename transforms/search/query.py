@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 
 from transforms.embedders.embedder import load_embedder
-from transforms.embedders.spec import EmbedderSpec
 from transforms.run import publish
 from transforms.search import id_maps, search, texts
 
@@ -41,15 +40,7 @@ class PublishedIndex:
         self.indexes = search.open_run(self.layout, info, records, self.nprobe, self.idmap.shards)
         self.columns = self.manifest.columns()
         self.inputs = {v["url"]: v for v in self.manifest.inputs}
-        self.spec = EmbedderSpec(
-            model=info.model,
-            device=device,
-            normalize=info.normalize,
-            max_seq_length=info.max_seq_length,
-            # the index's backend; fp16 weights exist on CUDA only, so elsewhere the same model in fp32
-            backend=info.backend,
-            precision=info.precision if info.precision != "fp16" or device.startswith("cuda") else "fp32",
-        )
+        self.spec = info.embedder(device)
         self._embedder: Any = None
 
     @property

@@ -9,6 +9,7 @@ import numpy as np
 
 from transforms.codec import codec, codec_files, refine
 from transforms.storage import integrity, positions
+from transforms.storage.layout import CODEC
 
 
 class Hits(NamedTuple):
@@ -165,7 +166,7 @@ def open_run(
     """Every index shard of a run, searchable as its codec says (``info``: its CodecInfo; two tiers with
     their refine shards and the codec's fine quantizer; flat shards with their id maps, or with
     ``idmap_rows``, each shard's id map already opened), each file checked against ``records`` first."""
-    quantizer = codec_files.load_refine(layout.codec, info, integrity.under(records, "codec"))
+    quantizer = codec_files.load_refine(layout.codec, info, integrity.under(records, CODEC))
     stored: list[Any] = [None] * layout.shards
     idmaps: list[Any] = [None] * layout.shards
     if info.refine:

@@ -10,9 +10,24 @@ from dataclasses import dataclass
 from transforms.storage import io, schemas
 
 POINTER = "CURRENT"
-CHUNK_LIST = (
-    "embeddings/chunks.json"  # the run's embed chunks with their records (transforms.embed.embeddings)
-)
+RUNS = "runs"  # <output>/runs/<run_id>/: one folder a run
+# The files of a run, by path inside its folder. Nothing else names them.
+MANIFEST = "manifest.json"
+REJECTS = "rejects.arrow"
+CODEC = "codec"  # the trained codec (transforms.codec.codec_files) and, when planned, plan/
+CHUNK_LIST = "embeddings/chunks.json"  # the run's embed chunks with their records (transforms.embed)
+DUPLICATES = "embeddings/duplicates.arrow"  # rows whose id repeats an earlier row's (transforms.embed)
+CODE_FILES = "refine/code_files.json"  # two tiers: the code files the refine shards read fine codes from
+EXACT_NEIGHBOURS = "evaluation/exact.arrow"  # the evaluation queries' exact lists (transforms.search)
+SHARD_KINDS = ("codes", "index", "idmap", "refine")  # refine: two-tier codecs only
+# The folders and files each stage writes: what a cached stage copies from the run that computed it.
+STAGE_FILES = {
+    "embed": ("embeddings", REJECTS),  # not cached: the chunk store is its cache
+    "fit": (CODEC,),
+    "encode": ("codes", "refine"),  # refine/: two-tier codecs only
+    "build": ("index", "idmap"),
+    "evaluate": ("evaluation",),  # the queries' exact neighbours, carried over by the next run
+}
 
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -39,7 +54,7 @@ class RunLayout:
 
     @property
     def root(self) -> str:
-        return io.join(self.output, "runs", self.run_id)
+        return io.join(self.output, RUNS, self.run_id)
 
     def dir(self, name: str) -> str:
         return io.join(self.root, name)
@@ -64,27 +79,44 @@ class RunLayout:
     def shard_names(self, kind: str) -> list[str]:
         return [self.shard_path(kind, i).split("/", 1)[1] for i in range(self.shards)]
 
+    @staticmethod
+    def shard_kinds(two_tier: bool) -> tuple[str, ...]:
+        """The kinds of shard a run has: codes, index and id maps, and refine shards for two tiers."""
+        return SHARD_KINDS if two_tier else SHARD_KINDS[:-1]
+
+    @staticmethod
+    def codec_path(name: str) -> str:
+        """A codec file's path inside the run folder."""
+        return f"{CODEC}/{name}"
+
     @property
     def codec(self) -> str:
-        return self.dir("codec")
+        return self.dir(CODEC)
+
+    @property
+    def plan(self) -> str:
+        """When the planner chose the codec: its plan.json, plan.md and plan.png."""
+        return self.dir(f"{CODEC}/plan")
 
     @property
     def code_files(self) -> str:
-        """Two tiers: the list of the code files that the refine shards read fine codes from."""
-        return self.dir("refine/code_files.json")
+        return self.dir(CODE_FILES)
 
     @property
     def exact_neighbours(self) -> str:
-        """The evaluation queries' exact neighbour lists (transforms.search.neighbours)."""
-        return self.dir("evaluation/exact.arrow")
+        return self.dir(EXACT_NEIGHBOURS)
+
+    @property
+    def duplicates(self) -> str:
+        return self.dir(DUPLICATES)
 
     @property
     def rejects(self) -> str:
-        return self.dir("rejects.arrow")
+        return self.dir(REJECTS)
 
     @property
     def manifest(self) -> str:
-        return self.dir("manifest.json")
+        return self.dir(MANIFEST)
 
     @property
     def pointer(self) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flows.reindex import reindex
 from tests.conftest import make_corpus, small_config, write_parquet
-from transforms.embed import embeddings
 from transforms.fit import fit_stage
+from transforms.run import last_run
 
 
 def test_a_run_over_unchanged_documents_keeps_the_codec_without_training(prefect_server, tmp_path):
@@ -14,7 +14,7 @@ def test_a_run_over_unchanged_documents_keeps_the_codec_without_training(prefect
     write_parquet(make_corpus(1200), str(tmp_path / "in" / "a.parquet"))
     config = small_config(tmp_path, model="fake:32", codec="PQ8x4", shards=2)
     first = reindex(config)
-    previous = embeddings.published(config.output)
+    previous = last_run.last_run(config.output)
     layout, _, emb = previous
     index, _, fitted = fit_stage.fit(emb, 1200, config.fit_settings(), 32, previous)
     assert fitted.kept == {

@@ -53,7 +53,9 @@ def _codes_file(tmp_path, index, info, x) -> str:
     emb = write_chunk_files(str(tmp_path / "out"), x)
     work = encode_stage.plan(emb, info)
     encode_stage.encode_here(work, index, info)
-    rows = encoding.write_shard(encode_stage.code_files(work), {}, 0, 1, info, str(tmp_path / "codes.arrow"))
+    rows = encoding.write_shard(
+        encoding.ShardSources(encode_stage.code_files(work), {}, 1), 0, info, str(tmp_path / "codes.arrow")
+    )
     assert rows == len(x)
     return str(tmp_path / "codes.arrow")
 

@@ -29,3 +29,10 @@ def test_what_readers_ask_of_a_manifest():
     assert m.columns() == Columns(id="doc_id", text="body", label="topic")
     later = m.published([{"path": "x", "bytes": 1, "sha256": "c"}], "2026-01-01T00:00:00+00:00")
     assert later.published_at and later.files[0]["path"] == "x" and m.files[0]["path"] == "codec/codec.faiss"
+
+
+def test_the_embedder_key_is_the_chunk_store_folder_of_the_run_s_chunks():
+    chunk = {"path": "chunks/embedder-ab12/c0.arrow", "bytes": 1, "sha256": "x", "rows": 1}
+    m = dataclasses.replace(make_manifest("out", "run-1", 2), chunks=[chunk])
+    assert m.embedder_key == "embedder-ab12"
+    assert make_manifest("out", "run-1", 2).embedder_key == ""  # a run with no chunks
