@@ -31,24 +31,27 @@ def _run(args: argparse.Namespace) -> int:
     else:
         config = ReindexConfig.build(**{k: v for k, v in overrides.items() if v is not None})
     preflight.refuse_ephemeral("--output", config.output)
-    preflight.check_storage(config.input, config.output)  # before seconds of starting Prefect
-    preflight.check_run(config)  # the inputs' schemas, a published --run-id: in seconds, said once
-    preflight.warm_model(config)  # while the Prefect server starts
-    if not getattr(args, "verbose", False):
-        from flows import logs
+    with preflight.prefect_api() as connect:  # a temporary server starts now, while the checks run
+        preflight.check_storage(config.input, config.output)
+        preflight.check_run(config)  # the inputs' schemas, a published --run-id: in seconds, said once
+        preflight.warm_model(config)  # while the Prefect server starts
+        if not getattr(args, "verbose", False):
+            from flows import logs
 
-        logs.quiet_expected_errors()  # imports Prefect: after the checks that need none
-    from flows.reindex import reindex
+            logs.quiet_expected_errors()  # imports Prefect: after the checks that need none
+        from flows.reindex import reindex
 
-    with preflight.prefect_api():
-        try:
-            manifest = Manifest.from_json(reindex(config))
-        except OSError as err:
-            if err.errno != errno.ENOSPC:
-                raise
-            raise StorageError(
-                f"{config.output}: no space left on device; nothing was published, the current run is intact"
-            ) from err
+        preflight.load_stage_modules()
+        with connect():
+            try:
+                manifest = Manifest.from_json(reindex(config))
+            except OSError as err:
+                if err.errno != errno.ENOSPC:
+                    raise
+                raise StorageError(
+                    f"{config.output}: no space left on device; nothing was published, the current run is "
+                    "intact"
+                ) from err
     table = Table(title=terminal.cell(f"vecpress run {manifest.run_id}"), show_header=False)
     for key, value in report.summary_rows(manifest):
         table.add_row(terminal.cell(key), terminal.cell(value))

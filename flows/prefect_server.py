@@ -9,6 +9,7 @@ the kernel asked to send it SIGTERM when its parent dies (Linux ``PR_SET_PDEATHS
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import logging
 import os
 import signal
@@ -64,45 +65,98 @@ def _drain_to(proc: subprocess.Popen) -> None:
             logger.debug("could not flush %s: %s", worker.__name__, err)
 
 
+def _settings() -> dict[str, str]:
+    """The Prefect settings this process changed from its environment and profile, for the server to start
+    with: none before Prefect is imported (the server reads the same environment and profile)."""
+    if "prefect.settings" not in sys.modules:
+        return {}
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().to_environment_variables(exclude_unset=True)
+
+
+class TemporaryServer:
+    """The server process, started at once; ``connect`` waits until it answers and points Prefect at it."""
+
+    def __init__(self, timeout_s: float = 180.0):
+        self.port = _free_port()
+        self.api = f"http://127.0.0.1:{self.port}/api"
+        self.timeout_s = timeout_s
+        self.used = self.stopped = False
+        env = {**os.environ, **_settings(), "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+               "PREFECT__SERVER_FINAL": "1"}  # fmt: skip
+        env.pop("PREFECT_API_URL", None)
+        # where Prefect is installed, found without importing it (a second of this process's start-up)
+        package = importlib.util.find_spec("prefect")
+        app_dir = os.path.dirname(next(iter(package.submodule_search_locations or [])))
+        command = [
+            sys.executable, "-m", "uvicorn", "--app-dir", app_dir,
+            "--factory", "prefect.server.api.server:create_app",
+            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on",
+        ]  # fmt: skip
+        parent = os.getpid()
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(command, env=env, preexec_fn=lambda: _die_with(parent))  # noqa: PLW1509
+
+    def wait(self) -> str:
+        """The API URL, once the server answers."""
+        deadline = self.started + self.timeout_s
+        while not _healthy(self.api):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the temporary Prefect server exited with code {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the temporary Prefect server did not answer within {self.timeout_s:.0f} s"
+                )
+            time.sleep(0.1)
+        logger.info(
+            "temporary Prefect server on 127.0.0.1:%d: up %.1f s after it was started",
+            self.port, time.monotonic() - self.started,
+        )  # fmt: skip
+        return self.api
+
+    @contextmanager
+    def connect(self) -> Iterator[str]:
+        """Wait for the server, then point this process's Prefect client at it (yields the API URL). When the
+        active Prefect profile names a server (read once Prefect is imported), that one, and this stops."""
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        if PREFECT_API_URL.value():
+            self.stop()
+            yield PREFECT_API_URL.value()
+            return
+        api = self.wait()
+        self.used = True
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            yield api
+
+    def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.used:
+            _drain_to(self.proc)
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@contextmanager
+def starting_server(timeout_s: float = 180.0) -> Iterator[TemporaryServer]:
+    """Start the server now and stop it on leaving: what runs inside (a run's checks, say) overlaps its
+    seconds of start-up, and a run that fails them leaves nothing behind."""
+    server = TemporaryServer(timeout_s)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @contextmanager
 def temporary_server(timeout_s: float = 180.0) -> Iterator[str]:
     """Start the server, point this process's Prefect client at it (yields the API URL), stop it after."""
-    import prefect
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
-
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {
-        **os.environ,
-        **get_current_settings().to_environment_variables(exclude_unset=True),
-        "PREFECT_UI_ENABLED": "0",
-        "PREFECT__SERVER_EPHEMERAL": "1",
-        "PREFECT__SERVER_FINAL": "1",
-    }
-    env.pop("PREFECT_API_URL", None)
-    command = [
-        sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
-        "--factory", "prefect.server.api.server:create_app",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
-    ]  # fmt: skip
-    parent = os.getpid()
-    logger.info("starting a temporary Prefect server on 127.0.0.1:%d", port)
-    proc = subprocess.Popen(command, env=env, preexec_fn=lambda: _die_with(parent))  # noqa: PLW1509
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not _healthy(api):
-            if proc.poll() is not None:
-                raise RuntimeError(f"the temporary Prefect server exited with code {proc.returncode}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the temporary Prefect server did not answer within {timeout_s:.0f} s")
-            time.sleep(0.2)
-        with temporary_settings(updates={PREFECT_API_URL: api}):
-            yield api
-    finally:
-        _drain_to(proc)
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with starting_server(timeout_s) as server, server.connect() as api:
+        yield api

@@ -5,6 +5,8 @@ Prefect server, and load the model while it starts."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 
 def environment_defaults() -> None:
@@ -48,18 +50,30 @@ def check_run(config) -> None:
         publish.refuse_published(RunLayout(config.output, config.run_id))
 
 
-def prefect_api():
+@contextmanager
+def prefect_api() -> Iterator[Callable[[], AbstractContextManager]]:
     """The Prefect server the flow reports to: PREFECT_API_URL when set, else a temporary one that dies with
-    this process (flows.prefect_server)."""
-    from contextlib import nullcontext
+    this process (flows.prefect_server), started now so that its seconds of start-up overlap what runs
+    inside (the run's checks, the model loading). Yields ``connect``: a context that waits for the server
+    and points Prefect at it, for the flow to run in."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield nullcontext
+        return
+    from flows.prefect_server import starting_server
 
-    from prefect.settings import PREFECT_API_URL
+    with starting_server(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])) as server:
+        yield server.connect
 
-    if PREFECT_API_URL.value():
-        return nullcontext()
-    from flows.prefect_server import temporary_server
 
-    return temporary_server(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
+def load_stage_modules() -> None:
+    """Import what the stages import when they first run (Beam and the pipelines, matplotlib for the
+    report): done while the temporary Prefect server starts, seconds this process would otherwise wait."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+
+    from pipelines import build, embed, encode, runner  # noqa: F401
 
 
 def warm_model(config) -> None:

@@ -279,8 +279,8 @@ def _neighbours_before(emb: embeddings.Embeddings, embedder: str, previous: Last
 def write_report(layout: RunLayout, manifest: Manifest, per_query: list[float]) -> str:
     """report.md and report.png inside the run, before publishing, so the manifest lists them."""
     text = report.markdown(manifest)
-    io.write_bytes(layout.dir("report.md"), text.encode())
-    report.plot(np.asarray(per_query), manifest, layout.dir("report.png"))
+    io.write_bytes(layout.report(".md"), text.encode())
+    report.plot(np.asarray(per_query), manifest, layout.report(".png"))
     return text
 
 

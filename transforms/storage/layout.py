@@ -14,6 +14,7 @@ RUNS = "runs"  # <output>/runs/<run_id>/: one folder a run
 # The files of a run, by path inside its folder. Nothing else names them.
 MANIFEST = "manifest.json"
 REJECTS = "rejects.arrow"
+REPORT = "report"  # report.md and report.png: the run's figures for people
 CODEC = "codec"  # the trained codec (transforms.codec.codec_files) and, when planned, plan/
 CHUNK_LIST = "embeddings/chunks.json"  # the run's embed chunks with their records (transforms.embed)
 DUPLICATES = "embeddings/duplicates.arrow"  # rows whose id repeats an earlier row's (transforms.embed)
@@ -109,6 +110,10 @@ class RunLayout:
     @property
     def duplicates(self) -> str:
         return self.dir(DUPLICATES)
+
+    def report(self, suffix: str) -> str:
+        """The run's report as ``.md`` or ``.png``."""
+        return self.dir(f"{REPORT}{suffix}")
 
     @property
     def rejects(self) -> str:
