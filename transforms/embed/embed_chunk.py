@@ -66,25 +66,21 @@ def _batch(docs: list[reading.Document], writer: Writer) -> pa.RecordBatch:
         hashes[i] = text_hash(docs[i].text)
     where = np.full(len(docs), -1, np.int32)  # vector file (index into the chunk's list); -1: none
     rows = np.zeros(len(docs), np.int64)
-    found = earlier.find([hashes[i] for i in ok]) if earlier is not None and ok else np.full(len(ok), -1)
-    if earlier is not None:  # a vector in a file that is no longer what was written is embedded again
-        found = np.array(
-            [f if f < 0 or earlier.usable(int(earlier.file[f])) else -1 for f in found], np.int64
-        )
-    reused = [(i, int(f)) for i, f in zip(ok, found, strict=True) if f >= 0]
-    copied = []  # reused vectors kept in another store, or in a file not worth keeping: copied into its own
-    for i, f in reused:
-        file = int(earlier.file[f])
-        if earlier.referable(file, refs.root):
-            where[i] = refs.refer(earlier.records[file]["name"], earlier.records[file])
-            rows[i] = earlier.row[f]
-        else:
-            copied.append((i, f))
+    found = np.full(len(ok), -1, np.int64)
+    if earlier is not None and ok:  # a vector in a file that is no longer what was written is embedded again
+        found = earlier.usable_rows(earlier.find([hashes[i] for i in ok]))
+    reused = found >= 0
+    reused_at, earlier_rows = np.array(ok, np.int64)[reused], found[reused]  # documents, their earlier rows
     made: dict[int, np.ndarray] = {}
-    if copied:
-        found_there = earlier.vectors(np.array([f for _, f in copied]))
-        made.update(zip([i for i, _ in copied], found_there, strict=True))
-    todo = [i for i, f in zip(ok, found, strict=True) if f < 0]
+    files = earlier.file[earlier_rows] if len(earlier_rows) else np.zeros(0, np.int32)
+    for file in np.unique(files).tolist():
+        mine = files == file
+        if earlier.referable(file, refs.root):  # referred to where it is kept
+            where[reused_at[mine]] = refs.refer(earlier.records[file]["name"], earlier.records[file])
+            rows[reused_at[mine]] = earlier.row[earlier_rows[mine]]
+        else:  # kept in another store, or in a file not worth keeping: copied into the chunk's own
+            made.update(zip(reused_at[mine].tolist(), earlier.vectors(earlier_rows[mine]), strict=True))
+    todo = [i for i, r in zip(ok, reused.tolist(), strict=True) if not r]
     for start in range(0, len(todo), writer.model_batch):
         part = todo[start : start + writer.model_batch]
         texts = [docs[i].text for i in part]
@@ -98,7 +94,7 @@ def _batch(docs: list[reading.Document], writer: Writer) -> pa.RecordBatch:
         file, at = refs.own(np.stack([made[i] for i in order]).astype(np.float32))
         where[order], rows[order] = file, at
     tally.read += len(docs)
-    tally.reused += len(reused)
+    tally.reused += len(reused_at)
     tally.rejected += sum(r is not None for r in reasons)
     tally.embedded += sum(reasons[i] is None for i in todo)
     good = np.array([r is None for r in reasons])

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from transforms.embed import sampling, vectors
 from transforms.embed.chunks import store_key
+from transforms.embed.reuse import hash_prefix, hash_values
 from transforms.storage import arrow_files, integrity, io
 from transforms.storage.errors import VecpressError
 from transforms.storage.layout import CHUNK_LIST, RunLayout
@@ -220,8 +221,7 @@ def ids_and_hashes(emb: Embeddings) -> tuple[np.ndarray, np.ndarray]:
     ids, hashes = [], []
     for batch in emb.batches(["row_id", "text_hash"]):
         ids.append(batch.column("row_id").to_numpy())
-        raw = b"".join(batch.column("text_hash").to_pylist())
-        hashes.append(np.frombuffer(raw, dtype=">u8")[::2].astype(np.uint64))
+        hashes.append(hash_prefix(hash_values(batch.column("text_hash"))))
     row_ids = np.concatenate([np.zeros(0, np.int64), *ids])
     order = np.argsort(row_ids)
     return row_ids[order], np.concatenate([np.zeros(0, np.uint64), *hashes])[order]

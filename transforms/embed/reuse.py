@@ -23,10 +23,24 @@ def text_hash(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def _prefix(hashes: Sequence[bytes]) -> np.ndarray:
-    """The first 8 bytes of each hash as an unsigned integer: the sort key (the full hash is compared)."""
-    joined = b"".join(hashes)
-    return np.frombuffer(joined, dtype=">u8")[::2].astype(np.uint64) if hashes else np.zeros(0, np.uint64)
+HASH = np.dtype("S16")  # a text hash as NumPy holds it: 16 raw bytes, compared and sorted bytewise
+
+
+def hash_values(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A column of text hashes (no nulls) as an array of HASH, read from its buffer: no Python object each."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if column.null_count:
+        raise ValueError("text hashes with nulls: filter the rejected rows out first")
+    if not len(column):
+        return np.zeros(0, HASH)
+    data = column.buffers()[1]
+    return np.frombuffer(data, HASH, count=len(column), offset=column.offset * HASH.itemsize)
+
+
+def hash_prefix(hashes: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of each hash (HASH values) as an unsigned integer."""
+    return np.ascontiguousarray(hashes, HASH).view(">u8")[::2].astype(np.uint64)
 
 
 LIVE_SHARE = 0.75  # a vector file fewer of whose rows the earlier chunks use is copied from, not referred to
@@ -49,7 +63,7 @@ class EarlierVectors:
         self.files: list[str] = []  # every vector file the earlier chunks read, by URL
         self.records: list[dict[str, Any]] = []  # ... with its name and integrity record
         known: dict[str, int] = {}
-        keys, full, where, pos = [], [], [], []
+        keys, where, pos = [], [], []
         for url, record in earlier:
             split = "vectors" in record
             columns = ["text_hash", "reason", *(vectors.REFS if split else [])]
@@ -69,9 +83,8 @@ class EarlierVectors:
                     self.records.append({k: r[k] for k in ("name", "bytes", "sha256", "rows")})
             index = np.array([known[u] for u in sources], np.int32)
             ok = np.asarray(table.column("reason").is_null().to_numpy(zero_copy_only=False))
-            hashes = [h for h, good in zip(table.column("text_hash").to_pylist(), ok, strict=True) if good]
-            keys.append(_prefix(hashes))
-            full += hashes
+            hashes = hash_values(table.column("text_hash").filter(pa.array(ok)))
+            keys.append(hashes)
             if split:
                 where.append(
                     index[table.column("vector_file").to_numpy(zero_copy_only=False)[ok].astype(int)]
@@ -80,10 +93,9 @@ class EarlierVectors:
             else:
                 where.append(np.full(len(hashes), index[0], np.int32))
                 pos.append(np.flatnonzero(ok).astype(np.int64))
-        key = np.concatenate([np.zeros(0, np.uint64), *keys])
-        order = np.argsort(key, kind="stable")
+        key = np.concatenate([np.zeros(0, HASH), *keys])
+        order = np.argsort(key, kind="stable")  # of rows with the same text, the first kept first
         self.keys = key[order]
-        self.full = [full[i] for i in order]
         self.file = np.concatenate([np.zeros(0, np.int32), *where])[order]
         self.row = np.concatenate([np.zeros(0, np.int64), *pos])[order]
         self.matrices = vectors.Matrices()
@@ -109,18 +121,26 @@ class EarlierVectors:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def find(self, hashes: Sequence[bytes]) -> np.ndarray:
+    def find(self, hashes: Sequence[bytes] | np.ndarray) -> np.ndarray:
         """For each hash, the index of an earlier row with that text, or -1."""
-        out = np.full(len(hashes), -1, np.int64)
-        if not len(self.keys) or not hashes:
+        wanted = np.asarray(hashes, HASH)
+        out = np.full(len(wanted), -1, np.int64)
+        if not len(self.keys) or not len(wanted):
             return out
-        pos = np.searchsorted(self.keys, _prefix(hashes))
-        for i, (p, h) in enumerate(zip(pos.tolist(), hashes, strict=True)):
-            while p < len(self.keys) and self.full[p][:8] == h[:8]:
-                if self.full[p] == h:
-                    out[i] = p
-                    break
-                p += 1
+        pos = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
+        hit = self.keys[pos] == wanted
+        out[hit] = pos[hit]
+        return out
+
+    def usable_rows(self, found: np.ndarray) -> np.ndarray:
+        """``found`` (from ``find``) less the rows whose vector file cannot be used (-1 for those)."""
+        hit = np.flatnonzero(found >= 0)
+        files = self.file[found[hit]]
+        good = np.zeros(len(self.files), bool)
+        for f in np.unique(files).tolist():
+            good[f] = self.usable(f)
+        out = found.copy()
+        out[hit[~good[files]]] = -1
         return out
 
     def vectors(self, found: np.ndarray) -> np.ndarray:
