@@ -185,7 +185,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     limits = Limits(**{name: getattr(args, f"max_{name}") for name in cli_args.LIMITS})
     api_key = args.api_key or os.environ.get("VECPRESS_API_KEY") or None
-    serve.run(args.index, args.host, args.port, args.device, args.poll, api_key, limits)
+    serve.run(args.index, serve.Address(args.host, args.port, api_key), args.device, args.poll, limits)
     return 0
 
 

@@ -13,6 +13,7 @@ import logging
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from transforms.embedders.microbatch import MicroBatcher
@@ -110,21 +111,23 @@ def loopback(host: str) -> bool:
         return False
 
 
-def run(
-    output: str,
-    host: str,
-    port: int,
-    device: str = "auto",
-    poll_s: float = 5.0,
-    api_key: str | None = None,
-    limits: Any = None,
-) -> None:
+@dataclass(frozen=True)
+class Address:
+    """Where the server listens, and the bearer token every route but /health needs (None: none)."""
+
+    host: str
+    port: int
+    api_key: str | None = None
+
+
+def run(output: str, address: Address, device: str = "auto", poll_s: float = 5.0, limits: Any = None) -> None:
     """Check the address, load the current run, then serve it until stopped (``limits``: a
-    flows.limits.Limits; ``api_key``: the bearer token every route but /health needs)."""
+    flows.limits.Limits)."""
     import uvicorn
 
     from flows import serve_api
 
+    host, port, api_key = address.host, address.port, address.api_key
     check_listen(host, port)
     if api_key is None and not loopback(host):
         logger.warning(

@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -78,7 +78,7 @@ def fit(
     index, quantizer = train(sample.vectors, chosen)
     cutoff = sampling.cutoff(sample, settings.codec.seed)
     reference = _reference(emb, index, quantizer, sample, settings.codec.seed, cutoff)
-    info = _info(chosen, index, quantizer, settings, dim, len(sample.row_ids), cutoff, reference)
+    info = _info(chosen, index, quantizer, settings, dim, TrainedOn(len(sample.row_ids), cutoff, reference))
     return index, quantizer, Fitted(info, chosen.plan, not_kept=not_kept)
 
 
@@ -97,15 +97,17 @@ def _reference(
     return drift.errors(index, quantizer, vectors)
 
 
+class TrainedOn(NamedTuple):
+    """What the codec was trained on: how many rows, the sample's cutoff (sampling.cutoff), and the
+    reconstruction errors a later run's new documents are held to (drift)."""
+
+    size: int
+    cutoff: int
+    reference: dict[str, float]
+
+
 def _info(
-    chosen: Chosen,
-    index: Any,
-    quantizer: Any,
-    settings: FitSettings,
-    dim: int,
-    size: int,
-    cutoff: int,
-    reference: dict,
+    chosen: Chosen, index: Any, quantizer: Any, settings: FitSettings, dim: int, trained: TrainedOn
 ) -> CodecInfo:
     plan_summary = None if chosen.plan is None else chosen.plan.summary()
     return CodecInfo(
@@ -113,8 +115,8 @@ def _info(
         dim=dim,
         factory=chosen.factory,
         metric="L2",
-        sample_size=size,
-        sample_cutoff=cutoff,
+        sample_size=trained.size,
+        sample_cutoff=trained.cutoff,
         seed=settings.codec.seed,
         nprobe=chosen.nprobe,
         code_size=int(index.sa_code_size()),
@@ -128,7 +130,7 @@ def _info(
         refine_code_size=0 if quantizer is None else int(quantizer.sa_code_size()),
         refine_fingerprint="" if quantizer is None else codec.fingerprint(quantizer),
         settings_key=settings.key(),
-        drift_reference=reference,
+        drift_reference=trained.reference,
     )
 
 
