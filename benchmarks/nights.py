@@ -79,8 +79,10 @@ def moved_code(target: Path) -> Path:
         shutil.copytree(ROOT / package, target / package, ignore=shutil.ignore_patterns("__pycache__"))
     embed = target / "transforms" / "embed"
     (embed / "reuse.py").rename(embed / "text_reuse.py")
-    for path in (embed / "embed_chunk.py", target / "pipelines" / "embed.py"):
-        path.write_text(path.read_text().replace("embed.reuse import", "embed.text_reuse import"))
+    for path in target.rglob("*.py"):  # every module that imports it
+        text = path.read_text()
+        if "embed.reuse import" in text:
+            path.write_text(text.replace("embed.reuse import", "embed.text_reuse import"))
     module = embed / "chunks.py"
     module.write_text(module.read_text().replace('"""The chunk store:', '"""The chunk store (moved):', 1))
     return target
