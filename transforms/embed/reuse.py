@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from transforms.embed import vectors
-from transforms.storage import integrity, io
+from transforms.storage import arrow_files, integrity, io
 
 logger = logging.getLogger(__name__)
 
@@ -28,14 +28,11 @@ HASH = np.dtype("S16")  # a text hash as NumPy holds it: 16 raw bytes, compared 
 
 def hash_values(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A column of text hashes (no nulls) as an array of HASH, read from its buffer: no Python object each."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
     if column.null_count:
         raise ValueError("text hashes with nulls: filter the rejected rows out first")
     if not len(column):
         return np.zeros(0, HASH)
-    data = column.buffers()[1]
-    return np.frombuffer(data, HASH, count=len(column), offset=column.offset * HASH.itemsize)
+    return np.ascontiguousarray(arrow_files.code_view(column)).view(HASH).reshape(-1)
 
 
 def hash_prefix(hashes: np.ndarray) -> np.ndarray:
