@@ -195,10 +195,23 @@ class Reranked:
         self.index, self.store, self.quantizer, self.factor = index, store, quantizer, factor
         self.ntotal = int(getattr(index, "ntotal", store.rows))
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Distances and global row ids of the best k (the shard's own ids are positions)."""
+    def depth(self, k: int) -> int:
+        """How many candidates the in-memory codes give for k results: never more than the shard holds,
+        whatever k x rerank asks."""
+        return max(1, min(k * self.factor, self.ntotal))
+
+    def candidates(self, queries: np.ndarray, k: int) -> np.ndarray:
+        """The first tier: the positions of the ``depth(k)`` nearest by the in-memory codes, nearest first
+        (those of a smaller k are the first of them)."""
+        return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), self.depth(k))[1]
+
+    def finish(self, queries: np.ndarray, cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The second tier: the best k of the first ``depth(k)`` candidates by their fine codes, as
+        distances and global row ids (the shard's own ids are positions)."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        # never more candidates than the shard holds, whatever k x rerank asks
-        _, cand = self.index.search(queries, max(1, min(k * self.factor, self.ntotal)))
-        dist, where = rerank(cand, queries, self.store.gather, self.quantizer, k)
+        dist, where = rerank(cand[:, : self.depth(k)], queries, self.store.gather, self.quantizer, k)
         return dist, self.store.row_ids(where)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Distances and global row ids of the best k."""
+        return self.finish(queries, self.candidates(queries, k), k)

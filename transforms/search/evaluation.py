@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple, Protocol
@@ -12,8 +11,8 @@ import pyarrow as pa
 
 from transforms.embed.sampling import RowFilter, Sample, outside
 from transforms.embed.sampling import unseen as unseen_rows
-from transforms.search import neighbours
-from transforms.search.search import Hits, merge_topk, search_shards
+from transforms.search import neighbours, shared
+from transforms.search.search import Hits, merge_topk
 from transforms.storage import arrow_files
 
 MAX_DEPTH = 1000  # results searched per query when the trained-on documents are left out
@@ -53,14 +52,13 @@ def exact_searches(
 
 
 def evaluate_index(
-    emb: Embedded, indexes: Sequence[Any], queries: Sample, exact: Hits, k: int, labels: bool
+    emb: Embedded, queries: Sample, exact: Hits, k: int, labels: bool, answers: tuple[Hits, float]
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """Recall@k of the searchable shards against ``exact`` (float search over every embedding, k + 1 deep)
-    for queries drawn from the corpus (without the query document itself), the search latency, and with
-    ``labels`` kNN-k accuracy before and after compression. Returns the figures and the per-query recall."""
-    start = time.perf_counter()
-    approx = search_shards(indexes, queries.vectors, k + 1)
-    latency_ms = 1000 * (time.perf_counter() - start) / len(queries.row_ids)
+    """Recall@k of the index's ``answers`` (its hits k + 1 deep, and its search latency per query) against
+    ``exact`` (float search over every embedding, k + 1 deep) for queries drawn from the corpus (without the
+    query document itself), and with ``labels`` kNN-k accuracy before and after compression. Returns the
+    figures and the per-query recall."""
+    approx, latency_ms = answers
     qids = queries.row_ids
     exact_nn, approx_nn = drop_self(exact.ids, qids, k), drop_self(approx.ids, qids, k)
     per_query = recall_at_k(approx_nn, exact_nn, k)
@@ -116,12 +114,23 @@ def evaluate_run(
         sets.append(("unseen", emb.sample(min(queries, n_total - info.sample_size), seed + 1, keep), keep))
     lists, carried = exact_lists(emb, sets, k + 1, before, ukey)
     exact = {name: Hits(*lists[name].top(k + 1)) for name in lists}
-    out, per_query = evaluate_index(emb, indexes, drawn, exact["all"], k, labels)
-    out["exact_carried"] = carried
-    if len(sets) > 1:
+    if len(sets) == 1:
+        out, per_query = evaluate_index(
+            emb, drawn, exact["all"], k, labels, shared.timed(indexes, drawn.vectors, k + 1)
+        )
+    else:  # the two samples share most queries: one scan for those (transforms.search.shared)
         _, unseen, keep = sets[1]
         share = 1 - info.sample_size / n_total
-        out["unseen"] = unseen_recall(indexes, unseen, exact["unseen"], k, keep, share)
+        found = shared.search_both(
+            indexes,
+            shared.Ask(drawn.row_ids, drawn.vectors, k + 1),
+            shared.Ask(unseen.row_ids, unseen.vectors, unseen_depth(k, share)),
+        )
+        out, per_query = evaluate_index(
+            emb, drawn, exact["all"], k, labels, (found.shallow, found.latency_ms)
+        )
+        out["unseen"] = unseen_recall(unseen, exact["unseen"], k, keep, share, found.deep)
+    out["exact_carried"] = carried
     return out, per_query, lists
 
 
@@ -186,14 +195,19 @@ def _both(a: RowFilter, b: RowFilter) -> RowFilter:
     return lambda ids: a(ids) & b(ids)
 
 
+def unseen_depth(k: int, unseen_share: float) -> int:
+    """How deep the index is searched for the documents the codec did not train on: deeper by the share of
+    those, so that k others remain once the trained-on ones are left out."""
+    return min(MAX_DEPTH, int(np.ceil(2 * (k + 1) / max(unseen_share, 1e-3))))
+
+
 def unseen_recall(
-    indexes: Sequence[Any], queries: Sample, exact: Hits, k: int, keep: RowFilter, unseen_share: float
+    queries: Sample, exact: Hits, k: int, keep: RowFilter, unseen_share: float, searched: Hits
 ) -> dict[str, Any]:
     """Recall@k restricted to the documents the codec did not train on: queries among them, their exact
     neighbours among them (``exact``), and the index's answers with the trained-on documents left out
-    (searched deeper by the share of those, so that k others remain)."""
-    depth = min(MAX_DEPTH, int(np.ceil(2 * (k + 1) / max(unseen_share, 1e-3))))
-    found = search_shards(indexes, queries.vectors, depth).ids
+    (``searched``: its hits ``unseen_depth`` deep)."""
+    found = searched.ids
     valid = found >= 0
     valid[valid] = keep(found[valid])
     approx = np.full((len(found), k + 1), -1, np.int64)
