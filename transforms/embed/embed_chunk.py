@@ -12,10 +12,10 @@ import numpy as np
 import pyarrow as pa
 
 from transforms.embed import ids, vectors
-from transforms.embed.reuse import EarlierVectors, text_hash
+from transforms.embed.reuse import HASH, EarlierVectors, text_hash_bytes
 from transforms.embedders.failures import encode_or_explain
 from transforms.embedders.spec import Embedder
-from transforms.read import reading
+from transforms.read import reading, rows
 
 BATCH_ROWS = 4096
 
@@ -47,44 +47,40 @@ def embed_chunk(
     group: reading.RowGroup, columns: reading.Columns, on_bad_file: str, writer: Writer
 ) -> Iterator[pa.RecordBatch]:
     """The chunk's record batches, BATCH_ROWS documents at a time."""
-    docs: list[reading.Document] = []
-    for doc in reading.read_row_group(group, columns, on_bad_file):
-        docs.append(doc)
-        if len(docs) == BATCH_ROWS:
-            yield _batch(docs, writer)
-            docs = []
-    if docs:
-        yield _batch(docs, writer)
+    for batch in rows.read_rows(group, columns, on_bad_file, BATCH_ROWS):
+        yield _batch(batch, writer)
 
 
-def _batch(docs: list[reading.Document], writer: Writer) -> pa.RecordBatch:
+def _batch(batch: rows.Rows, writer: Writer) -> pa.RecordBatch:
     earlier, refs, tally = writer.earlier, writer.refs, writer.tally
-    reasons = [reading.rejection(d) for d in docs]
-    ok = [i for i, r in enumerate(reasons) if r is None]
-    hashes: list[bytes | None] = [None] * len(docs)
-    for i in ok:
-        hashes[i] = text_hash(docs[i].text)
-    where = np.full(len(docs), -1, np.int32)  # vector file (index into the chunk's list); -1: none
-    rows = np.zeros(len(docs), np.int64)
+    n = len(batch)
+    reasons = batch.rejections()
+    ok = np.flatnonzero(np.array([r is None for r in reasons], bool))
+    # each text's hash from its UTF-8 bytes, a Python object only for the hash
+    texts = batch.texts.take(pa.array(ok)).cast(pa.binary()).to_pylist()
+    hashes = np.array([text_hash_bytes(t) for t in texts], HASH) if len(ok) else np.zeros(0, HASH)
+    where = np.full(n, -1, np.int32)  # vector file (index into the chunk's list); -1: none
+    at_row = np.zeros(n, np.int64)
     found = np.full(len(ok), -1, np.int64)
-    if earlier is not None and ok:  # a vector in a file that is no longer what was written is embedded again
-        found = earlier.usable_rows(earlier.find([hashes[i] for i in ok]))
+    if earlier is not None and len(ok):  # a vector in a file no longer what was written is embedded again
+        found = earlier.usable_rows(earlier.find(hashes))
     reused = found >= 0
-    reused_at, earlier_rows = np.array(ok, np.int64)[reused], found[reused]  # documents, their earlier rows
+    reused_at, earlier_rows = ok[reused], found[reused]  # documents, their earlier rows
     made: dict[int, np.ndarray] = {}
     files = earlier.file[earlier_rows] if len(earlier_rows) else np.zeros(0, np.int32)
     for file in np.unique(files).tolist():
         mine = files == file
         if earlier.referable(file, refs.root):  # referred to where it is kept
             where[reused_at[mine]] = refs.refer(earlier.records[file]["name"], earlier.records[file])
-            rows[reused_at[mine]] = earlier.row[earlier_rows[mine]]
+            at_row[reused_at[mine]] = earlier.row[earlier_rows[mine]]
         else:  # kept in another store, or in a file not worth keeping: copied into the chunk's own
             made.update(zip(reused_at[mine].tolist(), earlier.vectors(earlier_rows[mine]), strict=True))
-    todo = [i for i, r in zip(ok, reused.tolist(), strict=True) if not r]
+    todo = ok[~reused].tolist()
     for start in range(0, len(todo), writer.model_batch):
         part = todo[start : start + writer.model_batch]
-        texts = [docs[i].text for i in part]
-        for i, v in zip(part, encode_or_explain(writer.embedder, texts), strict=True):
+        for i, v in zip(
+            part, encode_or_explain(writer.embedder, batch.texts.take(part).to_pylist()), strict=True
+        ):
             if isinstance(v, str):
                 reasons[i] = v
             else:
@@ -92,27 +88,36 @@ def _batch(docs: list[reading.Document], writer: Writer) -> pa.RecordBatch:
     if made:
         order = sorted(made)
         file, at = refs.own(np.stack([made[i] for i in order]).astype(np.float32))
-        where[order], rows[order] = file, at
-    tally.read += len(docs)
+        where[order], at_row[order] = file, at
+    good = np.array([r is None for r in reasons], bool)
+    tally.read += n
     tally.reused += len(reused_at)
-    tally.rejected += sum(r is not None for r in reasons)
-    tally.embedded += sum(reasons[i] is None for i in todo)
-    good = np.array([r is None for r in reasons])
-    row_ids = [ids.row_id(d.doc_id) if r is None else None for d, r in zip(docs, reasons, strict=True)]
+    tally.rejected += int((~good).sum())
+    tally.embedded += int(good[todo].sum()) if todo else 0
+    text_hash = np.zeros(n, HASH)
+    text_hash[ok] = hashes
+    hash_type = writer.schema.field("text_hash").type
     return pa.RecordBatch.from_arrays(
         [
-            pa.array([d.doc_id for d in docs], pa.string()),
-            pa.array(row_ids, pa.int64()),
-            pa.array([d.label for d in docs], pa.string()),
-            pa.array([d.file for d in docs], pa.string()),
-            pa.array([d.row for d in docs], pa.int64()),
-            pa.array(
-                [h if r is None else None for h, r in zip(hashes, reasons, strict=True)],
-                writer.schema.field("text_hash").type,
+            batch.ids,
+            pa.array(_row_ids(batch.ids, good), pa.int64(), mask=~good),
+            batch.labels,
+            pa.repeat(pa.scalar(batch.url, pa.string()), n),
+            pa.array(np.arange(batch.first, batch.first + n, dtype=np.int64)),
+            pa.FixedSizeBinaryArray.from_buffers(
+                hash_type, n, [pa.array(good).buffers()[1] if n else None, pa.py_buffer(text_hash.tobytes())]
             ),
             pa.array(reasons, pa.string()),
             pa.array(where, pa.int32(), mask=~good),
-            pa.array(rows, pa.int64(), mask=~good),
+            pa.array(at_row, pa.int64(), mask=~good),
         ],
         schema=writer.schema,
     )
+
+
+def _row_ids(doc_ids: pa.Array, good: np.ndarray) -> np.ndarray:
+    """The row id of each document kept (0 for the others)."""
+    out = np.zeros(len(doc_ids), np.int64)
+    kept = np.flatnonzero(good)
+    out[kept] = [ids.row_id(d) for d in doc_ids.take(pa.array(kept)).to_pylist()]
+    return out

@@ -20,7 +20,12 @@ logger = logging.getLogger(__name__)
 
 def text_hash(text: str) -> bytes:
     """The key of a text's embedding (with the embedder's settings, which the chunk store is keyed by)."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return text_hash_bytes(text.encode("utf-8", "surrogatepass"))
+
+
+def text_hash_bytes(utf8: bytes) -> bytes:
+    """``text_hash`` of a text given as its UTF-8 bytes."""
+    return hashlib.blake2b(utf8, digest_size=16).digest()
 
 
 HASH = np.dtype("S16")  # a text hash as NumPy holds it: 16 raw bytes, compared and sorted bytewise

@@ -12,7 +12,7 @@ from transforms.embed import ids
 from transforms.embed.embeddings import Embeddings
 from transforms.embedders.embedder import load_embedder
 from transforms.embedders.spec import EmbedderSpec
-from transforms.read import reading
+from transforms.read import reading, rows
 from transforms.run import publish
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def from_parquet(
     heap: list[tuple[int, int, str, str | None]] = []  # (-priority, row id, text, label): the size smallest
     seen: set[int] = set()
     for f in files:
-        for doc in reading.read_documents(f.url, columns):
+        for doc in rows.read_documents(f.url, columns):
             if reading.rejection(doc):
                 continue
             row = ids.row_id(doc.doc_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -54,19 +53,19 @@ class Document:
     problem: str | None = None
 
 
-def _is_text(t: pa.DataType) -> bool:
+def is_text(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
 def _is_label(t: pa.DataType) -> bool:
     if pa.types.is_dictionary(t):
         return _is_label(t.value_type)
-    return _is_text(t) or pa.types.is_integer(t) or pa.types.is_boolean(t)
+    return is_text(t) or pa.types.is_integer(t) or pa.types.is_boolean(t)
 
 
 _EXPECTED = {
-    "id": ("a string or integer", lambda t: _is_text(t) or pa.types.is_integer(t)),
-    "text": ("a string", _is_text),
+    "id": ("a string or integer", lambda t: is_text(t) or pa.types.is_integer(t)),
+    "text": ("a string", is_text),
     "label": ("a string, integer or boolean", _is_label),
 }
 
@@ -117,38 +116,6 @@ def check_inputs(
     return checked
 
 
-def _canonical(value: object) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
-class Decoded(NamedTuple):
-    values: list
-    problems: list[str | None]  # per row: why its value could not be decoded, or None
-
-
-def _decode(column: pa.ChunkedArray | pa.Array, role: str, name: str) -> Decoded:
-    """Python values of one column; a string that is not valid UTF-8 becomes None with a problem for its row
-    alone (pyarrow does not check UTF-8 when it reads Parquet, only when it converts)."""
-    try:
-        return Decoded(column.to_pylist(), [None] * len(column))
-    except UnicodeDecodeError:
-        pass
-    values: list = []
-    problems: list[str | None] = []
-    for raw in column.cast(pa.large_binary()).to_pylist():
-        try:
-            values.append(None if raw is None else raw.decode("utf-8"))
-            problems.append(None)
-        except UnicodeDecodeError as err:
-            values.append(None)
-            problems.append(
-                f"invalid UTF-8 in the {role} column {name!r} (byte 0x{raw[err.start]:02x} at {err.start})"
-            )
-    return Decoded(values, problems)
-
-
 class RowGroup(NamedTuple):
     """A bounded piece of one Parquet file: its row group ``index``, holding rows [first, first + rows)."""
 
@@ -174,61 +141,6 @@ def row_groups(url: str, expected_rows: int | None = None) -> list[RowGroup]:
         out.append(RowGroup(url, i, first, n))
         first += n
     return out
-
-
-def read_row_group(
-    group: RowGroup, columns: Columns, on_bad_file: str = "fail", batch_size: int = 4096
-) -> Iterator[Document]:
-    """The documents of one row group, streamed in record batches of the needed columns only.
-
-    Rows that cannot be decoded (a corrupt page) are an InputError naming the file and rows; with
-    ``on_bad_file="skip"`` they come out as documents with a ``problem`` (rejected, not lost): every row
-    from the first batch that failed to the end of the row group, since Parquet cannot resume mid-group.
-    """
-    url, row = group.url, group.first
-    end = group.first + group.rows
-    try:
-        with io.open_file(url) as handle:  # read on this thread: Arrow threads reading a Python (fsspec)
-            # file can still be alive when the interpreter exits and abort it (apache/arrow#34314, #39162)
-            batches = pq.ParquetFile(handle).iter_batches(
-                batch_size=batch_size, row_groups=[group.index], columns=columns.names(), use_threads=False
-            )
-            for batch in batches:
-                yield from _documents(batch, columns, url, row)
-                row += batch.num_rows
-    except (OSError, pa.ArrowException) as err:
-        what = f"rows {row}-{end - 1} (row group {group.index}) cannot be decoded: {err}"
-        if on_bad_file != "skip":
-            raise InputError(
-                f"{url}: {what}; the file is damaged. Replace it, or run with --on-bad-file skip to reject "
-                "its unreadable rows and index the rest"
-            ) from err
-        for r in range(row, end):
-            yield Document(None, None, None, url, r, problem=what)
-        return
-    if row != end:
-        raise InputError(
-            f"{url}: row group {group.index} held {row - group.first} rows where its footer says "
-            f"{group.rows}; the file changed while the run was reading it: run again once it is stable"
-        )
-
-
-def _documents(batch: pa.RecordBatch, columns: Columns, url: str, first: int) -> Iterator[Document]:
-    ids = _decode(batch.column(columns.id), "id", columns.id)
-    texts = _decode(batch.column(columns.text), "text", columns.text)
-    none = Decoded([None] * batch.num_rows, [None] * batch.num_rows)
-    labels = _decode(batch.column(columns.label), "label", columns.label) if columns.label else none
-    for i in range(batch.num_rows):
-        problem = ids.problems[i] or texts.problems[i] or labels.problems[i]
-        yield Document(
-            _canonical(ids.values[i]), texts.values[i], _canonical(labels.values[i]), url, first + i, problem
-        )
-
-
-def read_documents(url: str, columns: Columns, on_bad_file: str = "fail") -> Iterator[Document]:
-    """Stream the rows of one Parquet file, one row group in memory at a time."""
-    for group in row_groups(url):
-        yield from read_row_group(group, columns, on_bad_file)
 
 
 def rejection(doc: Document) -> str | None:

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import write_parquet
-from transforms.read import reading
+from transforms.read import reading, rows
 
 COLUMNS = reading.Columns(id="doc_id", text="body", label="topic")
 
@@ -37,7 +37,7 @@ def test_rows_carry_provenance_and_integer_ids_become_strings(memory_root):
     url = write_parquet(table, f"{memory_root}/in.parquet")
     files = reading.check_inputs(f"{memory_root}/*.parquet", COLUMNS)
     assert files == [reading.InputFile(url, 3)]
-    docs = list(reading.read_documents(url, COLUMNS))
+    docs = list(rows.read_documents(url, COLUMNS))
     assert docs[0] == reading.Document("7", "a b", "1", url, 0)
     assert [d.row for d in docs] == [0, 1, 2]
     assert [reading.rejection(d) for d in docs] == [None, "null text", "null id"]
