@@ -15,7 +15,7 @@ from flows import tasks
 from flows.cache import result_storage, run_cached
 from flows.config import ReindexConfig
 from transforms.run import assemble, gc, last_run, publish, report, stage_keys
-from transforms.storage import integrity, lock
+from transforms.storage import lock, run_scope
 from transforms.storage.layout import RunLayout, new_run_id
 
 logger = logging.getLogger(__name__)
@@ -105,5 +105,5 @@ def reindex(
     publish.refuse_published(layout)
     with lock.output_lock(config.output, layout.run_id, config.lock_lease_s) as lease:
         publish.refuse_published(layout)  # again, now that no other run can publish it meanwhile
-        with integrity.once_per_run():  # a file the stages read again is hashed again only if touched
+        with run_scope.scope():  # what a stage works out is not worked out again by a later one
             return _stages(config, layout, lease)

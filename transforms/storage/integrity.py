@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from transforms.storage import io
+from transforms.storage import io, run_scope
 from transforms.storage.errors import VecpressError
 
 HINT = "the file is damaged or was replaced after it was written"
@@ -80,69 +78,32 @@ def read_verified(url: str, expected: Mapping[str, Any] | FileDigest | None) -> 
     return data
 
 
-class _Checked:
-    """Within one run (``once_per_run``): the local files already found to match their record, each with the
-    identity it had then (device, inode, size, modification time in ns). vecpress never rewrites a file in
-    place, so a file with the same identity is the same bytes, and a run's later stages need not hash again
-    what an earlier stage checked; any change (a rewrite, a copy over it, a touch) hashes it again."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.depth = 0
-        self.seen: dict[tuple[str, str], tuple[int, int, int, int]] = {}
-
-    def identity(self, url: str) -> tuple[int, int, int, int] | None:
-        if not self.depth:
-            return None
-        fs, path = io.filesystem(url)
-        if not io.is_local(fs):
-            return None
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-    def known(self, url: str, sha256: str) -> tuple[bool, tuple[int, int, int, int] | None]:
-        ident = self.identity(url)
-        with self.lock:
-            return ident is not None and self.seen.get((url, sha256)) == ident, ident
-
-    def remember(self, url: str, sha256: str, ident: tuple[int, int, int, int] | None) -> None:
-        if ident is not None:
-            with self.lock:
-                if self.depth:
-                    self.seen[(url, sha256)] = ident
-
-
-_CHECKED = _Checked()
-
-
-@contextmanager
-def once_per_run() -> Iterator[None]:
-    """While open, a local file that ``verify_file`` found to match its record is not hashed again as long
-    as it is the same file, untouched (same inode, size and modification time): the scope of one run, whose
-    stages read the same embeddings and code files. Outside it (a server, a CLI command) every load hashes."""
-    with _CHECKED.lock:
-        _CHECKED.depth += 1
+def _identity(url: str) -> tuple[int, int, int, int] | None:
+    """A local file's identity (device, inode, size, modification time in ns) while a run's scope is open:
+    vecpress never rewrites a file in place, so a file with the same identity is the same bytes, and a run's
+    later stages need not hash again what an earlier stage checked (any rewrite, copy over it or touch
+    changes it). None outside a run and for object stores: those are hashed on every load."""
+    if not run_scope.active():
+        return None
+    fs, path = io.filesystem(url)
+    if not io.is_local(fs):
+        return None
     try:
-        yield
-    finally:
-        with _CHECKED.lock:
-            _CHECKED.depth -= 1
-            if not _CHECKED.depth:
-                _CHECKED.seen.clear()
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def verify_file(url: str, expected: Mapping[str, Any] | FileDigest | None, name: str | None = None) -> None:
     """Check a stored file against its record without holding it in memory (for files read in batches);
-    errors name ``name`` (a copy's origin) where given, else ``url``. Within ``once_per_run``, a local file
-    already checked and untouched since is not hashed again."""
+    errors name ``name`` (a copy's origin) where given, else ``url``. Within a run (``run_scope``), a local
+    file already checked against the same record and untouched since is not hashed again."""
     if expected is None:
         return
     expected, name = FileDigest.of(expected), name or url
-    known, ident = _CHECKED.known(url, expected.sha256)
-    if known:
+    ident, key = _identity(url), ("verified", url, expected.sha256)
+    if ident is not None and run_scope.get(key) == ident:
         return
     try:
         size = io.size(url)
@@ -151,7 +112,8 @@ def verify_file(url: str, expected: Mapping[str, Any] | FileDigest | None, name:
     if size != expected.bytes:
         compare(name, FileDigest(size, ""), expected)
     compare(name, FileDigest(size, io.sha256(url)), expected)
-    _CHECKED.remember(url, expected.sha256, ident)
+    if ident is not None:
+        run_scope.put(key, ident)
 
 
 def describe(root: str, names: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from transforms.storage import integrity, io
+from transforms.storage import integrity, io, run_scope
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_outside_a_run_every_check_hashes(tmp_path, hashed):
 def test_within_a_run_an_untouched_file_is_hashed_once(tmp_path, hashed):
     url, record = _file(tmp_path)
     hashed.clear()
-    with integrity.once_per_run():
+    with run_scope.scope():
         for _ in range(3):
             integrity.verify_file(url, record)
         assert len(hashed) == 1
@@ -50,7 +50,7 @@ def test_within_a_run_an_untouched_file_is_hashed_once(tmp_path, hashed):
 
 def test_within_a_run_a_file_changed_after_its_check_is_caught(tmp_path, hashed):
     url, record = _file(tmp_path)
-    with integrity.once_per_run():
+    with run_scope.scope():
         integrity.verify_file(url, record)
         stat = os.stat(url)
         with open(url, "r+b") as handle:  # same size, one byte changed in place
@@ -69,14 +69,14 @@ def test_runs_in_threads_share_the_scope_until_the_last_ends(tmp_path, hashed):
     inside, leave = threading.Event(), threading.Event()
 
     def other_run():
-        with integrity.once_per_run():
+        with run_scope.scope():
             inside.set()
             leave.wait(5)
 
     thread = threading.Thread(target=other_run)
     thread.start()
     inside.wait(5)
-    with integrity.once_per_run():
+    with run_scope.scope():
         integrity.verify_file(url, record)
     integrity.verify_file(url, record)  # the other run still holds the scope
     leave.set()
