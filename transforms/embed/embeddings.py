@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from transforms.embed import sampling, vectors
 from transforms.embed.chunks import store_key
 from transforms.embed.reuse import hash_prefix, hash_values
-from transforms.storage import arrow_files, integrity, io
+from transforms.storage import arrow_files, integrity, io, run_scope
 from transforms.storage.errors import VecpressError
 from transforms.storage.layout import CHUNK_LIST, RunLayout
 
@@ -87,6 +87,27 @@ class Embeddings:
                 if keep.any():
                     yield batch.filter(pa.array(keep)).select(list(columns))
 
+    def vector_batches(self, rows: int = 65536) -> Iterator[pa.RecordBatch]:
+        """The kept rows' ``row_id`` and ``embedding`` in batches of about ``rows`` rows, each vector gathered
+        from where it is kept (``batches`` with fewer, larger batches and fewer copies: what a pass over every
+        vector reads)."""
+        matrices = vectors.Matrices()
+        ids: list[np.ndarray] = []
+        found: list[np.ndarray] = []
+        for i in range(len(self.chunks)):
+            reader, start = self.reader(i), 0
+            for part in reader.located(["row_id"]):
+                keep = self._kept(i, start, part.ok)
+                start += len(keep)
+                if keep.any():
+                    ids.append(pc.fill_null(part.batch.column("row_id"), -1).to_numpy()[keep])
+                    found.append(matrices.gather(reader.files, part.which[keep], part.rows[keep]))
+                if sum(map(len, ids)) >= rows:
+                    yield _vector_batch(ids, found)
+                    ids, found = [], []
+        if ids:
+            yield _vector_batch(ids, found)
+
     def take(self, row_ids: np.ndarray) -> sampling.Sample:
         """The kept rows ``row_ids`` (sorted, each kept once) with their vectors and labels: one pass over the
         chunks' rows, reading only the vectors asked for."""
@@ -112,7 +133,22 @@ class Embeddings:
     def sample(self, size: int, seed: int, keep: sampling.RowFilter | None = None) -> sampling.Sample:
         """A seeded bottom-k sample of these embeddings (``sampling.bottom_ids``): the rows picked from their
         ids alone, then only the drawn rows' vectors read."""
-        return self.take(sampling.bottom_ids(self.batches(["row_id"]), size, seed, keep))
+        ids = pa.record_batch([pa.array(self.row_ids())], names=["row_id"])
+        return self.take(sampling.bottom_ids([ids], size, seed, keep))
+
+    def key(self) -> tuple[Any, ...]:
+        """What these embeddings are: their chunk files (by path and sha256) and the rows left out as
+        duplicates; what a run's stages share facts about them by (transforms.storage.run_scope)."""
+        chunks = tuple((c["path"], c["sha256"]) for c in self.chunks)
+        return (self.output, chunks, tuple((i, p.tobytes()) for i, p in sorted(self.dropped.items())))
+
+    def row_ids(self) -> np.ndarray:
+        """The kept rows' row ids, sorted (read once per run)."""
+        return run_scope.once(("row_ids", self.key()), self._row_ids)
+
+    def _row_ids(self) -> np.ndarray:
+        found = [b.column("row_id").to_numpy() for b in self.batches(["row_id"])]
+        return np.sort(np.concatenate([np.zeros(0, np.int64), *found]))
 
     def to_json(self) -> dict[str, Any]:
         return {"chunks": list(self.chunks)}
@@ -204,6 +240,11 @@ def _rows(embeddings: Embeddings, chunks: np.ndarray, positions: np.ndarray) -> 
     return out
 
 
+def _vector_batch(ids: list[np.ndarray], found: list[np.ndarray]) -> pa.RecordBatch:
+    matrix = arrow_files.vector_array(np.concatenate(found).astype(np.float32, copy=False))
+    return pa.RecordBatch.from_arrays([pa.array(np.concatenate(ids)), matrix], names=["row_id", "embedding"])
+
+
 def chunk_rejects(embeddings: Embeddings) -> list[tuple[str, int, str | None, str]]:
     """The rows the chunks themselves rejected (bad input, a text the model could not take), with why."""
     out = []
@@ -228,7 +269,12 @@ def ids_and_hashes(emb: Embeddings) -> tuple[np.ndarray, np.ndarray]:
 
 
 def unchanged(now: Embeddings, before: Embeddings) -> np.ndarray:
-    """Row ids of the documents both runs hold with the same text (sorted)."""
+    """Row ids of the documents both runs hold with the same text (sorted; worked out once per run)."""
+    return run_scope.once(("unchanged", now.key(), before.key()), lambda: _unchanged(now, before))
+
+
+def _unchanged(now: Embeddings, before: Embeddings) -> np.ndarray:
     a, b = ids_and_hashes(now), ids_and_hashes(before)
+    run_scope.put(("row_ids", now.key()), a[0])
     common, i, j = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
     return common[a[1][i] == b[1][j]]

@@ -23,6 +23,8 @@ class Embedded(Protocol):
 
     def batches(self, columns: list[str]) -> Iterable[pa.RecordBatch]: ...
 
+    def vector_batches(self) -> Iterable[pa.RecordBatch]: ...
+
     def sample(self, size: int, seed: int, keep: RowFilter | None = None) -> Sample: ...
 
 
@@ -154,7 +156,7 @@ def exact_lists(
         delta = changed if keep is None else _both(changed, keep)
         asks += [(sample.vectors[~carry.reuse], width, keep), (sample.vectors[carry.reuse], width, delta)]
         plans.append(carry)
-    found = exact_searches(emb.batches(["row_id", "embedding"]), asks)
+    found = exact_searches(emb.vector_batches(), asks)
     lists = {}
     for (name, sample, _), carry, full, fresh in zip(sets, plans, found[::2], found[1::2], strict=True):
         parts = [
@@ -183,9 +185,7 @@ def _search_short(
     if not any(len(s) for s in short.values()):
         return
     asks = [(sample.vectors[short[name]], width, keep) for name, sample, keep in sets]
-    for (name, sample, _), hits in zip(
-        sets, exact_searches(emb.batches(["row_id", "embedding"]), asks), strict=True
-    ):
+    for (name, sample, _), hits in zip(sets, exact_searches(emb.vector_batches(), asks), strict=True):
         redone = neighbours.from_search(sample.row_ids[short[name]], hits.distances, hits.ids)
         for field, values in zip(lists[name], redone, strict=True):
             field[short[name]] = values
