@@ -119,5 +119,5 @@ def _row_ids(doc_ids: pa.Array, good: np.ndarray) -> np.ndarray:
     """The row id of each document kept (0 for the others)."""
     out = np.zeros(len(doc_ids), np.int64)
     kept = np.flatnonzero(good)
-    out[kept] = [ids.row_id(d) for d in doc_ids.take(pa.array(kept)).to_pylist()]
+    out[kept] = ids.row_ids(doc_ids.take(pa.array(kept)).to_pylist())
     return out

@@ -13,6 +13,12 @@ def row_id(doc_id: str) -> int:
     return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
+def row_ids(doc_ids: list[str]) -> np.ndarray:
+    """``row_id`` of each document id, as an int64 array."""
+    digests = b"".join(hashlib.blake2b(d.encode("utf-8"), digest_size=8).digest() for d in doc_ids)
+    return (np.frombuffer(digests, ">u8") & np.uint64(0x7FFF_FFFF_FFFF_FFFF)).astype(np.int64)
+
+
 def shard_of(row: int, shards: int) -> int:
     """Shard placement follows the row id, itself a stable hash of the document id."""
     return row % shards

@@ -98,6 +98,7 @@ class EarlierVectors:
         key = np.concatenate([np.zeros(0, HASH), *keys])
         order = np.argsort(key, kind="stable")  # of rows with the same text, the first kept first
         self.keys = key[order]
+        self.prefixes = hash_prefix(self.keys)  # sorted too: a bytewise order is its prefix's order
         self.file = np.concatenate([np.zeros(0, np.int32), *where])[order]
         self.row = np.concatenate([np.zeros(0, np.int64), *pos])[order]
         self.matrices = vectors.Matrices()
@@ -129,8 +130,15 @@ class EarlierVectors:
         out = np.full(len(wanted), -1, np.int64)
         if not len(self.keys) or not len(wanted):
             return out
-        pos = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
+        # by the first 8 bytes (integers), then the whole hash of just the rows found; where two earlier
+        # hashes share those 8 bytes, by the whole hash
+        prefix = hash_prefix(wanted)
+        pos = np.minimum(np.searchsorted(self.prefixes, prefix), len(self.keys) - 1)
         hit = self.keys[pos] == wanted
+        shared = ~hit & (self.prefixes[pos] == prefix)
+        if shared.any():
+            pos[shared] = np.minimum(np.searchsorted(self.keys, wanted[shared]), len(self.keys) - 1)
+            hit[shared] = self.keys[pos[shared]] == wanted[shared]
         out[hit] = pos[hit]
         return out
 

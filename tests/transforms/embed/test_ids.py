@@ -20,3 +20,9 @@ def test_mix64_depends_on_seed_not_order():
     x = np.arange(100, dtype=np.int64)
     assert np.array_equal(ids.mix64(x, 1)[::-1], ids.mix64(x[::-1], 1))
     assert not np.array_equal(ids.mix64(x, 1), ids.mix64(x, 2))
+
+
+def test_row_ids_of_many_are_each_ones_row_id():
+    docs = ["a", "é", "doc-123", "", "x" * 1000]
+    assert ids.row_ids(docs).tolist() == [ids.row_id(d) for d in docs]
+    assert ids.row_ids([]).dtype == np.int64 and len(ids.row_ids([])) == 0

@@ -26,5 +26,15 @@ def test_find_gives_the_first_earlier_row_of_each_text_or_minus_one():
     keys = np.array([text_hash(t) for t in texts], HASH)
     order = np.argsort(keys, kind="stable")
     earlier.keys = keys[order]
+    earlier.prefixes = hash_prefix(earlier.keys)
     found = earlier.find([text_hash(t) for t in ("a", "b", "z", "c")])
     assert [int(order[f]) if f >= 0 else -1 for f in found] == [1, 0, -1, 3]
+
+
+def test_hashes_sharing_their_first_eight_bytes_are_told_apart():
+    earlier = EarlierVectors([])
+    same = b"\x07" * 8
+    keys = np.array(sorted([same + b"\x01" * 8, same + b"\x02" * 8, same + b"\x03" * 8, b"\x09" * 16]), HASH)
+    earlier.keys, earlier.prefixes = keys, hash_prefix(keys)
+    found = earlier.find([same + b"\x03" * 8, same + b"\x02" * 8, same + b"\x04" * 8, b"\x09" * 16])
+    assert found.tolist() == [2, 1, -1, 3]
