@@ -148,7 +148,7 @@ class Embeddings:
 
     def _row_ids(self) -> np.ndarray:
         found = [b.column("row_id").to_numpy() for b in self.batches(["row_id"])]
-        return np.sort(np.concatenate([np.zeros(0, np.int64), *found]))
+        return _shared(np.sort(np.concatenate([np.zeros(0, np.int64), *found])))
 
     def to_json(self) -> dict[str, Any]:
         return {"chunks": list(self.chunks)}
@@ -275,6 +275,12 @@ def unchanged(now: Embeddings, before: Embeddings) -> np.ndarray:
 
 def _unchanged(now: Embeddings, before: Embeddings) -> np.ndarray:
     a, b = ids_and_hashes(now), ids_and_hashes(before)
-    run_scope.put(("row_ids", now.key()), a[0])
+    run_scope.put(("row_ids", now.key()), _shared(a[0]))
     common, i, j = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
-    return common[a[1][i] == b[1][j]]
+    return _shared(common[a[1][i] == b[1][j]])
+
+
+def _shared(values: np.ndarray) -> np.ndarray:
+    """An array the run's stages share (transforms.storage.run_scope), read-only: none changes another's."""
+    values.flags.writeable = False
+    return values

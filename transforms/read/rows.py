@@ -4,6 +4,7 @@ texts, and per row why it could not be decoded; and why each row cannot be index
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -44,7 +45,8 @@ def _decode(column: pa.ChunkedArray | pa.Array, role: str, name: str) -> Decoded
     return Decoded(values, problems)
 
 
-class Rows(NamedTuple):
+@dataclass(frozen=True)
+class Rows:
     """A batch of one row group's rows, column by column: ids and labels as canonical strings (null where
     none), the texts, and ``problems`` (per row: why it could not be decoded; None when every row was)."""
 
